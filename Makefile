@@ -1,0 +1,28 @@
+# Two commands for a newcomer: `make run` starts the bot, `make test` runs the tests.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install run test lint testserver clean
+
+$(BIN)/safetybot: pyproject.toml
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(BIN)/safetybot
+
+install: $(BIN)/safetybot
+
+run: install
+	$(BIN)/safetybot run
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy bot handlers domain scheduler storage content testserver
+	$(BIN)/pytest -q
+
+testserver: install
+	$(BIN)/python -m testserver
+
+clean:
+	rm -rf $(VENV) build *.egg-info

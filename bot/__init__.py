@@ -1,0 +1,1 @@
+"""Wiring: settings, the `safetybot` CLI, the Application factory, the error handler."""

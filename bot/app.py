@@ -1,0 +1,136 @@
+"""The Application factory: one place that wires PTB, storage, rendering and the outbox."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+
+import handlers
+from bot.errors import on_error
+from bot.menus import publish_menus
+from bot.outbox import OutboxDispatcher
+from bot.services import SERVICES_KEY, Services, get_services
+from bot.settings import Settings
+from content.render import Renderer
+from domain.clock import Clock, SystemClock
+from domain.delivery import RetryPolicy
+from storage import updates as updates_repo
+from storage.db import Database
+from storage.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+
+class SafetyApplication(Application):  # type: ignore[type-arg]
+    """PTB's Application, made safe against an update delivered twice.
+
+    Telegram redelivers updates whose offset was not confirmed (for example
+    after a crash); each update id is recorded once it was handled, and a
+    repeat is dropped before any handler sees it.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.after_update: list[Callable[[object], None]] = []
+
+    async def process_update(self, update: object) -> None:
+        """Handle an update unless it was handled before, then remember it."""
+        services = get_services(self.bot_data)
+        if isinstance(update, Update):
+            async with services.db.session() as session:
+                if await updates_repo.was_processed(session, bot_id=self.bot.id,
+                                                    update_id=update.update_id):
+                    log.info("update %s was handled before; skipped", update.update_id)
+                    self._notify(update)
+                    return
+        try:
+            await super().process_update(update)
+        finally:
+            if isinstance(update, Update):
+                async with services.db.transaction() as session:
+                    await updates_repo.mark_processed(session, bot_id=self.bot.id,
+                                                      update_id=update.update_id,
+                                                      now=services.clock.now())
+            self._notify(update)
+
+    def _notify(self, update: object) -> None:
+        for callback in self.after_update:
+            callback(update)
+
+
+def build_application(
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    clock: Clock | None = None,
+    renderer: Renderer | None = None,
+    application_class: type[SafetyApplication] = SafetyApplication,
+    outbox_autostart: bool = True,
+) -> SafetyApplication:
+    """Build the bot: handlers registered, services attached, outbox ready on start.
+
+    Args:
+        settings: The configuration (a token is required).
+        db: The database; made from ``settings.database_url`` when not given.
+        clock: The one clock (the system clock by default).
+        renderer: The text renderer over ``content/``.
+        application_class: A subclass to use (tests add hooks).
+        outbox_autostart: Start the dispatcher's background loop on start-up.
+    """
+    if settings.telegram_bot_token is None:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    services = Services(
+        settings=settings,
+        db=db or Database(settings.database_url),
+        renderer=renderer or Renderer(default_language=settings.default_language,
+                                      timezone=settings.default_timezone),
+        clock=clock or SystemClock(),
+    )
+
+    async def post_init(app: Application) -> None:  # type: ignore[type-arg]
+        await upgrade(services.db)
+        services.outbox = OutboxDispatcher(
+            app.bot, services.db, services.clock,
+            policy=RetryPolicy(max_attempts=settings.outbox_max_attempts),
+            poll_seconds=settings.outbox_poll_seconds)
+        if outbox_autostart:
+            services.outbox.start()
+        me = await app.bot.get_me()
+        if not me.can_read_all_group_messages:
+            log.info("privacy mode is on: in groups the bot sees commands, replies and "
+                     "mentions only (see the README)")
+        await publish_menus(app.bot, services.renderer, settings.default_language)
+
+    async def post_stop(app: Application) -> None:  # type: ignore[type-arg]
+        if services.outbox is not None:
+            await services.outbox.stop()
+
+    app = (
+        ApplicationBuilder()
+        .application_class(application_class)
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.api_base_url)
+        .base_file_url(settings.api_base_file_url)
+        .defaults(Defaults(parse_mode=ParseMode.HTML))
+        .rate_limiter(AIORateLimiter(
+            overall_max_rate=settings.flood_overall_per_second, overall_time_period=1,
+            group_max_rate=settings.flood_group_per_minute, group_time_period=60,
+            max_retries=0))  # the outbox retries, honouring retry_after
+        .concurrent_updates(False)
+        .post_init(post_init)
+        .post_stop(post_stop)
+        .build()
+    )
+    assert isinstance(app, SafetyApplication)
+    app.bot_data[SERVICES_KEY] = services
+    handlers.register(app)
+    app.add_error_handler(on_error)
+    return app
+
+
+ALLOWED_UPDATES = Update.ALL_TYPES

@@ -1,0 +1,201 @@
+"""The ``safetybot`` command line.
+
+Commands:
+    run                 start the bot (long polling, or a webhook when WEBHOOK_URL is set)
+    check-config        print the effective settings, secrets masked
+    db upgrade          bring the database schema up to date
+    org import FILE     create or update the organisation from a YAML file
+    org export [FILE]   write the organisation back as YAML (stdout by default)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.settings import Settings
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+log = logging.getLogger("safetybot")
+
+
+class CliError(Exception):
+    """A problem to report in one sentence, with its exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]).upper()
+        raise CliError(f"configuration error in {where}: {first['msg']}", EXIT_CONFIG) from exc
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="safetybot", description="Team safety bot.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start the bot")
+    sub.add_parser("check-config", help="print the effective settings, secrets masked")
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command",
+                                                                     required=True)
+    db.add_parser("upgrade", help="apply the migrations")
+    org = sub.add_parser("org", help="the organisation tree").add_subparsers(
+        dest="org_command", required=True)
+    imp = org.add_parser("import", help="create or update the organisation from YAML")
+    imp.add_argument("file", type=Path)
+    exp = org.add_parser("export", help="write the organisation as YAML")
+    exp.add_argument("file", type=Path, nargs="?")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``safetybot`` script; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = _settings()
+        logging.basicConfig(level=settings.log_level.upper(),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        if args.command == "run":
+            return _run(settings)
+        if args.command == "check-config":
+            for name, value in settings.masked().items():
+                print(f"{name}={value}")
+            return EXIT_OK
+        if args.command == "db":
+            asyncio.run(_upgrade(settings))
+            print("database is up to date")
+            return EXIT_OK
+        if args.command == "org" and args.org_command == "import":
+            print(asyncio.run(_org_import(settings, args.file, _read(args.file))))
+            return EXIT_OK
+        if args.command == "org" and args.org_command == "export":
+            text = asyncio.run(_org_export(settings))
+            if args.file:
+                args.file.write_text(text, encoding="utf-8")
+            else:
+                sys.stdout.write(text)
+            return EXIT_OK
+    except CliError as exc:
+        print(f"safetybot: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return EXIT_OK
+    return EXIT_FAILED
+
+
+async def _upgrade(settings: Settings) -> None:
+    from storage.db import Database
+    from storage.migrate import upgrade
+
+    db = Database(settings.database_url)
+    try:
+        await upgrade(db)
+    finally:
+        await db.dispose()
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}", EXIT_CONFIG) from exc
+
+
+async def _org_import(settings: Settings, path: Path, text: str) -> str:
+    from domain.orgfile import OrgFileError, parse_org
+
+    from domain.clock import SystemClock
+    from storage.db import Database
+    from storage.migrate import upgrade
+    from storage.orgsync import import_org
+
+    try:
+        spec = parse_org(text, str(path))
+    except OrgFileError as exc:
+        raise CliError(str(exc), EXIT_CONFIG) from exc
+    db = Database(settings.database_url)
+    try:
+        await upgrade(db)
+        async with db.transaction() as session:
+            report = await import_org(session, spec, now=SystemClock().now())
+    finally:
+        await db.dispose()
+    return report.summary()
+
+
+async def _org_export(settings: Settings) -> str:
+    from domain.orgfile import dump_org
+
+    from storage.db import Database
+    from storage.migrate import upgrade
+    from storage.orgsync import export_org
+
+    db = Database(settings.database_url)
+    try:
+        await upgrade(db)
+        async with db.session() as session:
+            spec = await export_org(session, timezone=settings.default_timezone,
+                                    language=settings.default_language)
+    finally:
+        await db.dispose()
+    return dump_org(spec)
+
+
+async def _check_token(settings: Settings) -> None:
+    """Ask Telegram who we are, so a bad token is one sentence, not a traceback."""
+    from telegram import Bot
+    from telegram.error import InvalidToken, NetworkError
+
+    assert settings.telegram_bot_token is not None
+    bot = Bot(settings.telegram_bot_token.get_secret_value(), base_url=settings.api_base_url,
+              base_file_url=settings.api_base_file_url)
+    try:
+        async with bot:
+            me = await bot.get_me()
+    except InvalidToken as exc:
+        raise CliError("Telegram rejected TELEGRAM_BOT_TOKEN; check it with @BotFather.",
+                       EXIT_CONFIG) from exc
+    except NetworkError as exc:
+        raise CliError(f"cannot reach the Bot API at {settings.telegram_api_base_url}: {exc}",
+                       EXIT_FAILED) from exc
+    log.info("connected as @%s (id %s)", me.username, me.id)
+
+
+def _run(settings: Settings) -> int:
+    if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value():
+        raise CliError("TELEGRAM_BOT_TOKEN is not set; get a token from @BotFather and put it "
+                       "in the environment or .env.", EXIT_CONFIG)
+    from bot.app import ALLOWED_UPDATES, build_application
+
+    asyncio.run(_check_token(settings))
+    app = build_application(settings)
+    if settings.webhook_url:
+        secret = settings.webhook_secret_token
+        app.run_webhook(
+            listen=settings.webhook_listen, port=settings.webhook_port,
+            url_path=settings.webhook_path,
+            webhook_url=f"{settings.webhook_url.rstrip('/')}/{settings.webhook_path}",
+            secret_token=secret.get_secret_value() if secret else None,
+            allowed_updates=ALLOWED_UPDATES)
+    else:
+        app.run_polling(allowed_updates=ALLOWED_UPDATES)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""The dispatcher: the one place where the bot's own notifications are sent.
+
+Rows are claimed from the outbox, sent in order per chat (chats in parallel),
+and marked sent once. 429 waits exactly ``retry_after``; 5xx and time-outs back
+off; a migrated group is followed to its new id; 400 and 403 are final and the
+reason is kept (and a kicked group or a blocking user is remembered).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import OrderedDict
+from datetime import datetime, timedelta
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import Bot, Message
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from domain.clock import Clock
+from domain.delivery import FailureKind, RetryPolicy
+from storage import org as org_repo
+from storage import outbox as outbox_repo
+from storage import people as people_repo
+from storage.db import Database
+from storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+
+class OutboxDispatcher:
+    """Sends due outbox rows through the bot.
+
+    Args:
+        bot: The PTB bot (with its rate limiter) that talks to Telegram.
+        db: Where the outbox lives.
+        clock: The one clock.
+        policy: When to retry.
+        lease: How long a claim holds before another sender may take the row.
+        poll_seconds: How often the background loop looks for due rows unasked.
+    """
+
+    def __init__(self, bot: Bot, db: Database, clock: Clock, *,
+                 policy: RetryPolicy | None = None, lease: timedelta = timedelta(minutes=2),
+                 poll_seconds: float = 2.0) -> None:
+        self.bot = bot
+        self.db = db
+        self.clock = clock
+        self.policy = policy or RetryPolicy()
+        self.lease = lease
+        self.poll_seconds = poll_seconds
+        self.owner = f"dispatcher-{uuid.uuid4().hex[:12]}"
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Run the background loop (rows left unsent before a restart go out first)."""
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
+
+    async def stop(self) -> None:
+        """Finish the current pass and stop."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            task, self._task = self._task, None
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def wake(self) -> None:
+        """Ask for a pass now (called after new rows are committed)."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self.dispatch_due()
+            except Exception:  # keep the loop alive; the rows stay in the database
+                log.exception("outbox pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+
+    # ------------------------------------------------------------ sending
+
+    async def dispatch_due(self, batch: int = 100) -> int:
+        """Send everything due now; return how many attempts were made."""
+        attempts = 0
+        while not self._stopping or attempts == 0:
+            now = self.clock.now()
+            async with self.db.transaction() as session:
+                rows = await outbox_repo.claim_due(session, now=now, owner=self.owner,
+                                                   lease=self.lease, limit=batch)
+            if not rows:
+                break
+            by_chat: OrderedDict[int, list[OutboxMessage]] = OrderedDict()
+            for row in rows:
+                by_chat.setdefault(row.chat_id, []).append(row)
+            counts = await asyncio.gather(*(self._send_in_order(chat_rows)
+                                            for chat_rows in by_chat.values()))
+            attempts += sum(counts)
+            if self._stopping:
+                break
+        return attempts
+
+    async def _send_in_order(self, rows: list[OutboxMessage]) -> int:
+        """Send one chat's rows in order; after a failure, the rest wait behind it."""
+        for index, row in enumerate(rows):
+            retry_at = await self._send_one(row)
+            if retry_at is not None:
+                async with self.db.transaction() as session:
+                    for later in rows[index + 1:]:
+                        await outbox_repo.mark_retry(
+                            session, later.id or 0, owner=self.owner, next_attempt_at=retry_at,
+                            error="waiting behind an earlier message", attempts=later.attempts)
+                return index + 1
+        return len(rows)
+
+    async def _send_one(self, row: OutboxMessage) -> datetime | None:
+        """Attempt one row. Returns the retry time if the chat must wait, else None."""
+        attempts = row.attempts + 1
+        if await self._chat_is_gone(row.chat_id):
+            async with self.db.transaction() as session:
+                await outbox_repo.mark_failed(session, row.id or 0, owner=self.owner,
+                                              error="chat inactive: the bot was removed",
+                                              attempts=row.attempts)
+            return None
+        params = outbox_repo.params_of(row)
+        params["chat_id"] = row.chat_id
+        retry_after: float | None = None
+        new_chat_id: int | None = None
+        try:
+            result = await self.bot.do_api_request(row.method, api_kwargs=params,
+                                                   return_type=Message)
+        except RetryAfter as exc:
+            kind, error = FailureKind.FLOOD, str(exc)
+            value = exc.retry_after
+            retry_after = value.total_seconds() if isinstance(value, timedelta) else float(value)
+        except ChatMigrated as exc:
+            kind, error, new_chat_id = FailureKind.MIGRATED, str(exc), int(exc.new_chat_id)
+        except Forbidden as exc:
+            kind, error = FailureKind.FORBIDDEN, str(exc)
+        except BadRequest as exc:
+            kind, error = FailureKind.REJECTED, str(exc)
+        except TimedOut as exc:
+            kind, error = FailureKind.TIMEOUT, str(exc) or "timed out"
+        except NetworkError as exc:  # 5xx and dropped connections land here
+            kind, error = FailureKind.SERVER, str(exc)
+        else:
+            message_id = result.message_id if isinstance(result, Message) else None
+            async with self.db.transaction() as session:
+                await outbox_repo.mark_sent(session, row.id or 0, owner=self.owner,
+                                            message_id=message_id, now=self.clock.now(),
+                                            attempts=attempts)
+            return None
+        return await self._after_failure(row, attempts, kind, error, retry_after, new_chat_id)
+
+    async def _after_failure(self, row: OutboxMessage, attempts: int, kind: FailureKind,
+                             error: str, retry_after: float | None,
+                             new_chat_id: int | None) -> datetime | None:
+        now = self.clock.now()
+        log.warning("outbox row %s to %s failed (%s, attempt %d): %s",
+                    row.id, row.chat_id, kind.value, attempts, error)
+        retry_at = self.policy.next_attempt_at(now, attempts, kind, retry_after)
+        async with self.db.transaction() as session:
+            if new_chat_id is not None:
+                await org_repo.migrate_chat(session, old_chat_id=row.chat_id,
+                                            new_chat_id=new_chat_id, now=now)
+            if kind is FailureKind.FORBIDDEN:
+                await self._remember_forbidden(session, row.chat_id, error, now)
+            if retry_at is None:
+                await outbox_repo.mark_failed(session, row.id or 0, owner=self.owner,
+                                              error=f"{kind.value}: {error}", attempts=attempts)
+            else:
+                await outbox_repo.mark_retry(session, row.id or 0, owner=self.owner,
+                                             next_attempt_at=retry_at,
+                                             error=f"{kind.value}: {error}", attempts=attempts,
+                                             chat_id=new_chat_id)
+        return retry_at
+
+    async def _chat_is_gone(self, chat_id: int) -> bool:
+        if chat_id > 0:
+            return False
+        async with self.db.session() as session:
+            chat = await org_repo.get_group_chat(session, chat_id)
+        return chat is not None and not chat.active
+
+    async def _remember_forbidden(self, session: AsyncSession, chat_id: int, error: str,
+                                  now: datetime) -> None:
+        """A 403 is lasting: a private chat means blocked, a group means removed."""
+        if chat_id > 0:
+            person = await people_repo.get_person(session, chat_id)
+            if person is not None and not person.blocked:
+                person.blocked, person.updated_at = True, now
+                session.add(person)
+        else:
+            chat = await org_repo.get_group_chat(session, chat_id)
+            if chat is not None:
+                await org_repo.deactivate_chat(session, chat, reason="forbidden", now=now)

@@ -1,0 +1,37 @@
+"""What handlers and jobs share: settings, database, renderer, clock, outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+
+from bot.settings import Settings
+from content.render import Renderer
+from domain.clock import Clock
+from storage.db import Database
+
+if TYPE_CHECKING:
+    from bot.outbox import OutboxDispatcher
+
+SERVICES_KEY = "safetybot.services"
+
+
+@dataclass
+class Services:
+    """The bot's collaborators, created once per Application."""
+
+    settings: Settings
+    db: Database
+    renderer: Renderer
+    clock: Clock
+    outbox: OutboxDispatcher | None = field(default=None)
+
+    def wake_outbox(self) -> None:
+        """Tell the dispatcher new rows were committed, so it sends without waiting."""
+        if self.outbox is not None:
+            self.outbox.wake()
+
+
+def get_services(bot_data: dict[Any, Any]) -> Services:
+    """The services stored in an Application's ``bot_data``."""
+    return cast(Services, bot_data[SERVICES_KEY])

@@ -1,0 +1,110 @@
+"""Configuration from the environment and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from domain.language import SUPPORTED_LANGUAGES
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/safetybot.db"
+
+
+class Settings(BaseSettings):
+    """Everything the bot reads from its environment.
+
+    Names match the environment variables (case-insensitive), e.g.
+    ``TELEGRAM_BOT_TOKEN``, ``DATABASE_URL``.
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str = "https://api.telegram.org"
+    database_url: str = DEFAULT_DATABASE_URL
+    default_timezone: str = "Asia/Shanghai"
+    default_language: str = "zh"
+    bot_admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    media_dir: Path = Path("./media")
+    log_level: str = "INFO"
+
+    webhook_url: str | None = None
+    webhook_secret_token: SecretStr | None = None
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = 8443
+    webhook_path: str = "telegram"
+
+    outbox_max_attempts: int = 8
+    outbox_poll_seconds: float = 2.0
+    # Telegram's flood limits; a speed factor > 1 lets a sandbox or benchmark go faster.
+    flood_overall_per_second: float = 30.0
+    flood_group_per_minute: float = 20.0
+
+    @field_validator("bot_admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [int(part) for part in value.replace(",", " ").split()]
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _check_language(cls, value: str) -> str:
+        if value not in SUPPORTED_LANGUAGES:
+            raise ValueError(f"language must be one of {', '.join(SUPPORTED_LANGUAGES)}")
+        return value
+
+    @property
+    def api_base_url(self) -> str:
+        """Bot API URL prefix in PTB's form (``…/bot``; the token is appended)."""
+        base = self.telegram_api_base_url.rstrip("/")
+        return base if base.endswith("/bot") else f"{base}/bot"
+
+    @property
+    def api_base_file_url(self) -> str:
+        """File download URL prefix in PTB's form (``…/file/bot``)."""
+        base = self.telegram_api_base_url.rstrip("/")
+        base = base.removesuffix("/bot")
+        return f"{base}/file/bot"
+
+    def masked(self) -> dict[str, str]:
+        """The effective settings as strings, secrets masked, for ``check-config``."""
+        shown: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                secret = value.get_secret_value()
+                text = f"{secret[:4]}…{secret[-2:]} (set)" if len(secret) > 8 else "*** (set)"
+            elif name == "database_url":
+                text = _mask_url_password(str(value))
+            elif value is None:
+                text = "(not set)"
+            else:
+                text = str(value)
+            shown[name.upper()] = text
+        return shown
+
+
+def _mask_url_password(url: str) -> str:
+    """Hide the password in ``scheme://user:password@host/db``."""
+    if "://" not in url or "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    if ":" in credentials:
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url

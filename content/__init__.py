@@ -1,0 +1,1 @@
+"""Texts, templates and reference content; :mod:`content.render` is the one way to render."""

@@ -1,0 +1,117 @@
+"""Helpers every handler module uses: services, the sender, the language, replies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.telegram_html import split_message
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import Chat, Message, Update, User
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.ext import ContextTypes
+
+from bot.services import Services, get_services
+from domain.language import negotiate
+from domain.people import display_name, is_person
+from storage import org as org_repo
+from storage import people as people_repo
+from storage.models import GroupChat, Person, Unit
+
+Context = ContextTypes.DEFAULT_TYPE
+GROUP_TYPES = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
+
+
+def services(context: Context) -> Services:
+    """The shared services of the running application."""
+    return get_services(context.bot_data)
+
+
+def sender(update: Update) -> User | None:
+    """The human behind an update, or None for anonymous admins, channels and bots."""
+    user = update.effective_user
+    message = update.effective_message
+    sender_chat = message.sender_chat if message is not None else None
+    if user is None:
+        return None
+    # Callback queries carry the clicker in from_user; the message's sender_chat is the bot's.
+    if update.callback_query is not None:
+        sender_chat = None
+    if not is_person(user.id, is_bot=user.is_bot,
+                     sender_chat_id=sender_chat.id if sender_chat else None):
+        return None
+    return user
+
+
+def is_group(chat: Chat | None) -> bool:
+    """Tell whether a chat is a group or supergroup."""
+    return chat is not None and chat.type in GROUP_TYPES
+
+
+async def learn_person(session: AsyncSession, user: User, context: Context) -> Person:
+    """Create or refresh the person behind a Telegram user."""
+    return await people_repo.upsert_person(
+        session, telegram_id=user.id, name=display_name(user.first_name, user.last_name),
+        username=user.username, language_code=user.language_code,
+        now=services(context).clock.now())
+
+
+async def bound_unit(session: AsyncSession, chat_id: int) -> tuple[GroupChat | None, Unit | None]:
+    """The group chat row and the unit it is bound to, if any."""
+    chat = await org_repo.get_group_chat(session, chat_id)
+    unit = await org_repo.get_unit(session, chat.unit_id) if chat and chat.unit_id else None
+    return chat, unit
+
+
+async def language_of(session: AsyncSession, update: Update, context: Context) -> str:
+    """The language to answer in: the group's in groups, the person's in private chats."""
+    default = services(context).settings.default_language
+    chat = update.effective_chat
+    if is_group(chat):
+        assert chat is not None
+        group, unit = await bound_unit(session, chat.id)
+        return org_repo.unit_language(unit, group, default)
+    user = update.effective_user
+    if user is None:
+        return default
+    person = await people_repo.get_person(session, user.id)
+    if person is not None and person.language:
+        return person.language
+    return negotiate(user.language_code, default)
+
+
+async def is_bot_admin(session: AsyncSession, telegram_id: int, context: Context) -> bool:
+    """Bot admins come from the settings or the org file."""
+    if telegram_id in services(context).settings.bot_admin_ids:
+        return True
+    person = await people_repo.get_person(session, telegram_id)
+    return bool(person and person.is_admin)
+
+
+async def is_chat_admin(context: Context, chat_id: int, user_id: int) -> bool:
+    """Ask Telegram whether a user is an owner or admin of a group."""
+    member = await context.bot.get_chat_member(chat_id, user_id)
+    return member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
+
+
+async def send_html(message: Message, html: str, **kwargs: Any) -> Message:
+    """Reply with HTML, split under Telegram's limit; keyboards go on the last part."""
+    parts = split_message(html) or [html]
+    markup = kwargs.pop("reply_markup", None)
+    sent = message
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        sent = await message.reply_html(part, reply_markup=markup if last else None,
+                                        **kwargs)
+    return sent
+
+
+async def reply(update: Update, context: Context, key: str, /, **values: Any) -> Message | None:
+    """Answer the update's message with a rendered text in the right language."""
+    message = update.effective_message
+    if message is None:
+        return None
+    markup = values.pop("reply_markup", None)
+    async with services(context).db.session() as session:
+        lang = await language_of(session, update, context)
+    html = services(context).renderer.html(key, lang, **values)
+    return await send_html(message, html, reply_markup=markup)

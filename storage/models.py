@@ -1,0 +1,139 @@
+"""The tables. Every piece of state the bot needs lives here, nothing only in memory."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+
+def _utc_column(nullable: bool = False, index: bool = False) -> Column[datetime]:
+    return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class Unit(SQLModel, table=True):
+    """A node of the organisation: authority, enterprise, workshop or team."""
+
+    __tablename__ = "unit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, unique=True)
+    kind: str = Field(max_length=16)
+    name: str = Field(max_length=100)
+    parent_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    # Materialised path "/1/4/9/": subtree = prefix match, ancestors = split.
+    path: str = Field(default="", max_length=255, index=True)
+    language: str | None = Field(default=None, max_length=8)
+    timezone: str | None = Field(default=None, max_length=64)
+    # Raw extra sections of the org file (e.g. `shifts`), kept as JSON text.
+    extra_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(sa_column=_utc_column())
+
+
+class GroupChat(SQLModel, table=True):
+    """A Telegram group the bot is (or was) in, bound to at most one unit."""
+
+    __tablename__ = "group_chat"
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+    title: str = Field(default="", max_length=255)
+    chat_type: str = Field(default="group", max_length=16)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", unique=True)
+    language: str | None = Field(default=None, max_length=8)
+    active: bool = True
+    # Why the chat is inactive (kicked, left) — shown to managers.
+    inactive_reason: str | None = Field(default=None, max_length=64)
+    added_at: datetime = Field(sa_column=_utc_column())
+    updated_at: datetime = Field(sa_column=_utc_column())
+
+
+class Person(SQLModel, table=True):
+    """Someone the bot has seen or been told about, keyed by Telegram user id."""
+
+    __tablename__ = "person"
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_id: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+    name: str = Field(max_length=128)
+    username: str | None = Field(default=None, max_length=64, index=True)
+    language_code: str | None = Field(default=None, max_length=16)
+    # Chosen with /language in a private chat; wins over language_code.
+    language: str | None = Field(default=None, max_length=8)
+    # The bot may write first only to people who pressed Start and did not block it.
+    started: bool = False
+    blocked: bool = False
+    is_admin: bool = False
+    created_at: datetime = Field(sa_column=_utc_column())
+    updated_at: datetime = Field(sa_column=_utc_column())
+
+
+class RoleGrant(SQLModel, table=True):
+    """A role a person holds on a unit (and so on everything below it)."""
+
+    __tablename__ = "role_grant"
+    __table_args__ = (UniqueConstraint("person_id", "unit_id", "role", name="uq_role_grant"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    role: str = Field(max_length=32)
+    source: str = Field(default="chat", max_length=16)  # "org" file or "chat" command
+    granted_by: int | None = Field(default=None, foreign_key="person.id")
+    granted_at: datetime = Field(sa_column=_utc_column())
+
+
+class Membership(SQLModel, table=True):
+    """A person seen in a group chat (learned from messages and member updates)."""
+
+    __tablename__ = "membership"
+    __table_args__ = (
+        UniqueConstraint("group_chat_id", "person_id", name="uq_membership"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_chat_id: int = Field(foreign_key="group_chat.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    active: bool = True
+    first_seen: datetime = Field(sa_column=_utc_column())
+    last_seen: datetime = Field(sa_column=_utc_column())
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One notification the bot sends on its own: written first, sent after."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Idempotency: the same key is never queued twice (e.g. "kicked:unit:7:2026-11-23").
+    dedupe_key: str | None = Field(default=None, max_length=200, unique=True)
+    purpose: str = Field(default="", max_length=64)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    method: str = Field(default="sendMessage", max_length=32)
+    # Bot API parameters as JSON (text, parse_mode, reply_markup, …): plain values only.
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_column=_utc_column())
+    # A claim: who is sending it and until when (safe with a second instance around).
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    telegram_message_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    created_at: datetime = Field(sa_column=_utc_column())
+    sent_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """Update ids already handled, so a redelivered update does nothing twice."""
+
+    __tablename__ = "processed_update"
+
+    bot_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    processed_at: datetime = Field(sa_column=_utc_column(index=True))

@@ -1,0 +1,173 @@
+"""The outbox table: notifications are written here first and sent by the dispatcher.
+
+Rows are claimed with a lease before sending, so a second instance (hot
+standby) never sends the same row at the same time, and a crashed sender's rows
+come back once the lease runs out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from domain.telegram_html import split_message
+from sqlalchemy import func, or_, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.delivery import OutboxStatus
+from storage.models import OutboxMessage
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    params: Mapping[str, Any],
+    now: datetime,
+    purpose: str,
+    method: str = "sendMessage",
+    dedupe_key: str | None = None,
+    person_id: int | None = None,
+) -> OutboxMessage | None:
+    """Queue one Bot API call. Returns None when ``dedupe_key`` was already queued."""
+    if dedupe_key is not None:
+        existing = await session.exec(
+            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
+        if existing.first() is not None:
+            return None
+    row = OutboxMessage(dedupe_key=dedupe_key, purpose=purpose, chat_id=chat_id,
+                        person_id=person_id, method=method,
+                        payload=json.dumps(dict(params), ensure_ascii=False),
+                        status=OutboxStatus.PENDING.value, next_attempt_at=now, created_at=now)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def enqueue_text(
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    html: str,
+    now: datetime,
+    purpose: str,
+    reply_markup: Mapping[str, Any] | None = None,
+    dedupe_key: str | None = None,
+    person_id: int | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> list[OutboxMessage]:
+    """Queue an HTML text, split under Telegram's 4096 characters on paragraph bounds.
+
+    The buttons go with the last part, so they sit under the whole text.
+    Returns the queued rows (empty when ``dedupe_key`` was queued before).
+    """
+    parts = split_message(html) or [html]
+    rows: list[OutboxMessage] = []
+    for index, part in enumerate(parts):
+        params: dict[str, Any] = {"text": part, "parse_mode": "HTML", **(extra or {})}
+        if reply_markup is not None and index == len(parts) - 1:
+            params["reply_markup"] = dict(reply_markup)
+        key = dedupe_key if dedupe_key is None or index == 0 else f"{dedupe_key}#{index + 1}"
+        row = await enqueue(session, chat_id=chat_id, params=params, now=now, purpose=purpose,
+                            dedupe_key=key, person_id=person_id)
+        if row is None:
+            return rows
+        rows.append(row)
+    return rows
+
+
+async def claim_due(
+    session: AsyncSession, *, now: datetime, owner: str, lease: timedelta, limit: int = 100
+) -> list[OutboxMessage]:
+    """Claim up to ``limit`` rows that are due (or whose sender's lease ran out), oldest first."""
+    due = or_(
+        (col(OutboxMessage.status) == OutboxStatus.PENDING.value)
+        & (col(OutboxMessage.next_attempt_at) <= now),
+        (col(OutboxMessage.status) == OutboxStatus.SENDING.value)
+        & (col(OutboxMessage.lease_until) < now),
+    )
+    query = select(OutboxMessage).where(due).order_by(col(OutboxMessage.id)).limit(limit)
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list((await session.exec(query)).all())
+    for row in rows:
+        row.status = OutboxStatus.SENDING.value
+        row.lease_owner = owner
+        row.lease_until = now + lease
+        session.add(row)
+    await session.flush()
+    return rows
+
+
+async def _finish(
+    session: AsyncSession, row_id: int, owner: str, values: Mapping[str, Any]
+) -> bool:
+    """Update a claimed row only if this sender still holds its claim."""
+    result = await session.exec(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id) == row_id,
+               col(OutboxMessage.status) == OutboxStatus.SENDING.value,
+               col(OutboxMessage.lease_owner) == owner)
+        .values(**values, lease_owner=None, lease_until=None)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def mark_sent(
+    session: AsyncSession, row_id: int, *, owner: str, message_id: int | None, now: datetime,
+    attempts: int,
+) -> bool:
+    """Record a delivery; False if another sender had taken the row over."""
+    return await _finish(session, row_id, owner, {
+        "status": OutboxStatus.SENT.value, "sent_at": now, "telegram_message_id": message_id,
+        "attempts": attempts, "last_error": None})
+
+
+async def mark_retry(
+    session: AsyncSession, row_id: int, *, owner: str, next_attempt_at: datetime, error: str,
+    attempts: int, chat_id: int | None = None,
+) -> bool:
+    """Put a row back in the queue for a later attempt (optionally to a new chat id)."""
+    values: dict[str, Any] = {"status": OutboxStatus.PENDING.value,
+                              "next_attempt_at": next_attempt_at, "last_error": error[:1000],
+                              "attempts": attempts}
+    if chat_id is not None:
+        values["chat_id"] = chat_id
+    return await _finish(session, row_id, owner, values)
+
+
+async def mark_failed(
+    session: AsyncSession, row_id: int, *, owner: str, error: str, attempts: int
+) -> bool:
+    """Give up on a row, keeping the reason."""
+    return await _finish(session, row_id, owner, {
+        "status": OutboxStatus.FAILED.value, "last_error": error[:1000], "attempts": attempts})
+
+
+async def release(session: AsyncSession, row_id: int, *, owner: str) -> bool:
+    """Hand back a claimed row that was not attempted (kept for ordering)."""
+    return await _finish(session, row_id, owner, {"status": OutboxStatus.PENDING.value})
+
+
+async def next_due_at(session: AsyncSession) -> datetime | None:
+    """When the earliest pending row falls due, or None when nothing waits."""
+    result = await session.exec(
+        select(func.min(OutboxMessage.next_attempt_at))
+        .where(OutboxMessage.status == OutboxStatus.PENDING.value))
+    return result.first()
+
+
+async def count_by_status(session: AsyncSession) -> dict[str, int]:
+    """How many rows are in each status."""
+    result = await session.exec(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
+    return {status: int(n) for status, n in result.all()}
+
+
+def params_of(row: OutboxMessage) -> dict[str, Any]:
+    """The stored Bot API parameters of a row."""
+    value: dict[str, Any] = json.loads(row.payload)
+    return value

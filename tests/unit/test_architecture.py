@@ -1,0 +1,53 @@
+"""House rules that keep the layers honest."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TELEGRAM_FREE = ("domain", "storage", "content")
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_domain_storage_and_content_never_import_telegram() -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for package in TELEGRAM_FREE
+        for path in (ROOT / package).rglob("*.py")
+        if "telegram" in _imports(path)
+    ]
+    assert offenders == [], f"telegram imported outside bot/, handlers/, scheduler/: {offenders}"
+
+
+def test_domain_does_not_touch_the_database_or_the_bot() -> None:
+    forbidden = {"sqlalchemy", "sqlmodel", "storage", "bot", "handlers", "scheduler"}
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(_imports(path) & forbidden)
+        for path in (ROOT / "domain").rglob("*.py")
+        if _imports(path) & forbidden
+    }
+    assert offenders == {}
+
+
+def test_storage_does_not_depend_on_the_bot_layer() -> None:
+    forbidden = {"bot", "handlers", "scheduler"}
+    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "storage").rglob("*.py")
+                 if _imports(p) & forbidden]
+    assert offenders == []
+
+
+def test_the_check_itself_sees_a_telegram_import(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("from telegram import Bot\nimport telegram.ext\n", encoding="utf-8")
+    assert "telegram" in _imports(sample)
