@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from telegram import Update
@@ -19,6 +20,8 @@ from bot.settings import Settings
 from content.render import Renderer
 from domain.clock import Clock, SystemClock
 from domain.delivery import RetryPolicy
+from scheduler.housekeeping import forget_old_updates
+from scheduler.timetable import Timetable
 from storage import updates as updates_repo
 from storage.db import Database
 from storage.migrate import upgrade
@@ -71,6 +74,7 @@ def build_application(
     renderer: Renderer | None = None,
     application_class: type[SafetyApplication] = SafetyApplication,
     outbox_autostart: bool = True,
+    install_timetable: bool = True,
 ) -> SafetyApplication:
     """Build the bot: handlers registered, services attached, outbox ready on start.
 
@@ -81,16 +85,21 @@ def build_application(
         renderer: The text renderer over ``content/``.
         application_class: A subclass to use (tests add hooks).
         outbox_autostart: Start the dispatcher's background loop on start-up.
+        install_timetable: Put the sweeps on the JobQueue (tests call them instead).
     """
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    clock = clock or SystemClock()
     services = Services(
         settings=settings,
         db=db or Database(settings.database_url),
         renderer=renderer or Renderer(default_language=settings.default_language,
                                       timezone=settings.default_timezone),
-        clock=clock or SystemClock(),
+        clock=clock,
+        timetable=Timetable(clock),
     )
+    services.timetable.add("forget-old-updates", timedelta(hours=6),
+                           forget_old_updates(services.db))
 
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
         await upgrade(services.db)
@@ -100,6 +109,8 @@ def build_application(
             poll_seconds=settings.outbox_poll_seconds)
         if outbox_autostart:
             services.outbox.start()
+        if app.job_queue is not None and install_timetable:
+            services.timetable.install(app.job_queue)
         me = await app.bot.get_me()
         if not me.can_read_all_group_messages:
             log.info("privacy mode is on: in groups the bot sees commands, replies and "

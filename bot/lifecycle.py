@@ -12,7 +12,7 @@ from telegram.ext import Application
 from bot.app import ALLOWED_UPDATES
 
 
-async def start_polling(application: Application, *, poll_timeout: float = 10.0) -> None:  # type: ignore[type-arg]
+async def start_polling(application: Application, *, poll_timeout: int = 10) -> None:  # type: ignore[type-arg]
     """Initialise, run ``post_init``, start polling and start handling updates."""
     await application.initialize()
     if application.post_init is not None:

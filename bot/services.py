@@ -12,6 +12,7 @@ from storage.db import Database
 
 if TYPE_CHECKING:
     from bot.outbox import OutboxDispatcher
+    from scheduler.timetable import Timetable
 
 SERVICES_KEY = "safetybot.services"
 
@@ -24,6 +25,7 @@ class Services:
     db: Database
     renderer: Renderer
     clock: Clock
+    timetable: Timetable
     outbox: OutboxDispatcher | None = field(default=None)
 
     def wake_outbox(self) -> None:

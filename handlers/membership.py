@@ -151,7 +151,7 @@ async def _bot_removed(context: Context, change: ChatMemberUpdated) -> None:
         group = await org_repo.get_group_chat(session, change.chat.id)
         if group is None:
             return
-        reason = change.new_chat_member.status.value
+        reason = str(change.new_chat_member.status)
         if not await org_repo.deactivate_chat(session, group, reason=reason, now=now):
             return
         unit = await org_repo.get_unit(session, group.unit_id) if group.unit_id else None

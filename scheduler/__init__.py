@@ -1,0 +1,1 @@
+"""The timetable: APScheduler (through PTB's JobQueue) turns time into domain calls."""

@@ -248,7 +248,7 @@ async def role_holders(
         select(Person, RoleGrant).join(RoleGrant, col(RoleGrant.person_id) == Person.id)
         .where(col(RoleGrant.unit_id).in_(list(unit_ids)),
                col(RoleGrant.role).in_([r.value for r in roles]))
-        .order_by(RoleGrant.unit_id, RoleGrant.role, Person.name)
+        .order_by(col(RoleGrant.unit_id), col(RoleGrant.role), col(Person.name))
     )
     return [(p, g) for p, g in result.all()]
 

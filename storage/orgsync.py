@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from domain.orgfile import OrgSpec, PersonSpec, RoleSpec, UnitSpec, iter_units
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.org import Role, UnitKind, child_path
+from domain.orgfile import OrgSpec, PersonSpec, RoleSpec, UnitSpec, iter_units
 from storage import org as org_repo
 from storage import people as people_repo
 from storage.models import GroupChat, Person, RoleGrant, Unit
@@ -70,9 +70,7 @@ async def import_org(session: AsyncSession, spec: OrgSpec, *, now: datetime) -> 
             report.count(report.updated, "admins")
     for person_spec in spec.people:
         for role_spec in person_spec.roles:
-            unit = units.get(role_spec.unit) or await org_repo.get_unit_by_key(
-                session, role_spec.unit)
-            assert unit is not None  # parse_org checked that the unit is in the file
+            unit = units[role_spec.unit]  # parse_org checked that the unit is in the file
             if await org_repo.grant_role(session, person=people[person_spec.telegram_id],
                                          unit=unit, role=Role(role_spec.role), now=now,
                                          source="org"):

@@ -56,3 +56,22 @@ def test_retry_policy() -> None:
     assert policy.next_attempt_at(T0, 1, FailureKind.MIGRATED) == T0
     assert policy.next_attempt_at(T0, 1, FailureKind.FORBIDDEN) is None
     assert policy.next_attempt_at(T0, 1, FailureKind.REJECTED) is None
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("30s", timedelta(seconds=30)), ("15m", timedelta(minutes=15)), ("4h", timedelta(hours=4)),
+    ("3d", timedelta(days=3)), ("1h30m", timedelta(minutes=90)), (45, timedelta(seconds=45)),
+])
+def test_durations(text: str | int, expected: timedelta) -> None:
+    from domain.durations import format_duration, parse_duration
+
+    assert parse_duration(text) == expected
+    assert parse_duration(format_duration(expected)) == expected
+
+
+@pytest.mark.parametrize("bad", ["", "4", "h", "-1h", "0s", "4x", "4h soon", 0])
+def test_bad_durations(bad: str | int) -> None:
+    from domain.durations import parse_duration
+
+    with pytest.raises(ValueError):
+        parse_duration(bad)

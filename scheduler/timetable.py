@@ -1,0 +1,77 @@
+"""Sweeps: periodic jobs that ask the database what is due and act on it.
+
+The database is the source of truth, so no job carries state: each sweep is
+called with "now" from the one clock and does whatever fell due up to then —
+including what fell due while the bot was down. APScheduler only decides how
+often a sweep looks; tests call :meth:`Timetable.run_due` after moving the
+clock instead of waiting.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram.ext import ContextTypes, JobQueue
+
+from domain.clock import Clock
+
+log = logging.getLogger(__name__)
+
+SweepFunction = Callable[[datetime], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One periodic look at the database."""
+
+    name: str
+    every: timedelta
+    run: SweepFunction
+
+
+class Timetable:
+    """The bot's sweeps, installed on PTB's JobQueue (APScheduler underneath).
+
+    Args:
+        clock: The one clock; sweeps get their "now" from it, never from APScheduler.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.sweeps: list[Sweep] = []
+
+    def add(self, name: str, every: timedelta, run: SweepFunction) -> None:
+        """Register a sweep (names are unique)."""
+        if any(s.name == name for s in self.sweeps):
+            raise ValueError(f"sweep {name!r} is registered twice")
+        self.sweeps.append(Sweep(name, every, run))
+
+    def install(self, job_queue: JobQueue[ContextTypes.DEFAULT_TYPE]) -> None:
+        """Schedule every sweep; each runs once at start-up to catch up, then repeats."""
+        for sweep in self.sweeps:
+            job_queue.run_repeating(self._job(sweep), interval=sweep.every, first=0,
+                                    name=f"sweep:{sweep.name}",
+                                    job_kwargs={"max_instances": 1, "coalesce": True})
+
+    def _job(
+        self, sweep: Sweep
+    ) -> Callable[[ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]:
+        async def job(_context: ContextTypes.DEFAULT_TYPE) -> None:
+            await self._run(sweep)
+
+        return job
+
+    async def _run(self, sweep: Sweep) -> None:
+        try:
+            await sweep.run(self.clock.now())
+        except Exception:  # one failed sweep must not stop the timetable
+            log.exception("sweep %s failed", sweep.name)
+
+    async def run_due(self) -> None:
+        """Run every sweep now, in registration order (tests and the sandbox clock)."""
+        for sweep in self.sweeps:
+            await self._run(sweep)

@@ -1,0 +1,113 @@
+"""The real Application, over real HTTP, against the project's Telegram test server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot import lifecycle
+from bot.app import SafetyApplication, build_application
+from bot.services import Services, get_services
+from bot.settings import Settings
+from domain.clock import ManualClock
+from storage.db import Database
+from testserver import TelegramTestServer
+
+START = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai
+
+
+class BotUnderTest:
+    """Runs the bot against the test server and knows when it has finished reacting.
+
+    ``settle()`` waits, on events and never on a timer, until every update the
+    simulated humans produced was fetched, handled, and every due outbox row
+    was attempted.
+    """
+
+    def __init__(self, server: TelegramTestServer, tmp_path: Path, **settings: Any) -> None:
+        self.server = server
+        self.account = server.create_bot(username="SafetyTestBot", first_name="Safety Bot")
+        self.driver = server.driver(self.account)
+        self.clock = ManualClock(START)
+        self.db_url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+        self.extra_settings = settings
+        self.app: SafetyApplication | None = None
+        self.db: Database | None = None
+        self.handled: set[int] = set()
+        self._handled_event = asyncio.Event()
+
+    @property
+    def services(self) -> Services:
+        assert self.app is not None
+        return get_services(self.app.bot_data)
+
+    def settings(self) -> Settings:
+        return Settings(telegram_bot_token=self.account.token,
+                        telegram_api_base_url=self.server.url, database_url=self.db_url,
+                        outbox_poll_seconds=3600, **self.extra_settings)
+
+    async def start(self) -> None:
+        self.db = Database(self.db_url)
+        self.app = build_application(self.settings(), db=self.db, clock=self.clock)
+        self.app.after_update.append(self._on_handled)
+        await lifecycle.start_polling(self.app, poll_timeout=5)
+
+    async def stop(self) -> None:
+        if self.app is not None:
+            await lifecycle.stop(self.app)
+            self.app = None
+        if self.db is not None:
+            await self.db.dispose()
+            self.db = None
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
+
+    def _on_handled(self, update: object) -> None:
+        update_id = getattr(update, "update_id", None)
+        if update_id is not None:
+            self.handled.add(update_id)
+            self._handled_event.set()
+
+    async def settle(self, limit: float = 10.0) -> None:
+        """Wait until the bot has handled everything and the outbox has nothing due."""
+        await self.driver.until_delivered(timeout=limit)
+        wanted = set(self.driver.delivered_update_ids())
+        async with asyncio.timeout(limit):
+            while not wanted <= self.handled:
+                self._handled_event.clear()
+                if wanted <= self.handled:
+                    break
+                await self._handled_event.wait()
+        await self.drain_outbox()
+
+    async def drain_outbox(self) -> int:
+        """Attempt every due outbox row now (the clock decides what is due)."""
+        assert self.services.outbox is not None
+        return await self.services.outbox.dispatch_due()
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[TelegramTestServer]:
+    srv = TelegramTestServer()
+    await srv.start()
+    try:
+        yield srv
+    finally:
+        await srv.stop()
+
+
+@pytest.fixture
+async def bot(server: TelegramTestServer, tmp_path: Path) -> AsyncIterator[BotUnderTest]:
+    under_test = BotUnderTest(server, tmp_path)
+    await under_test.start()
+    try:
+        yield under_test
+    finally:
+        await under_test.stop()

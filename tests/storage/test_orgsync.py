@@ -1,0 +1,52 @@
+"""Importing the organisation: idempotent, all-or-nothing, round-trips through export."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from domain.orgfile import dump_org, parse_org
+from storage import org as org_repo
+from storage.db import Database
+from storage.orgsync import export_org, import_org
+
+T0 = datetime(2026, 11, 23, tzinfo=UTC)
+EXAMPLE = Path(__file__).resolve().parents[2] / "content" / "examples" / "org.yaml"
+
+
+async def test_import_twice_changes_nothing_and_export_round_trips(db: Database) -> None:
+    spec = parse_org(EXAMPLE.read_text(encoding="utf-8"), "org.yaml")
+    async with db.transaction() as s:
+        first = await import_org(s, spec, now=T0)
+    assert first.created["units"] == 6 and first.created["roles"] == 3
+    async with db.transaction() as s:
+        second = await import_org(s, spec, now=T0)
+    assert not second.changed, second.summary()
+    async with db.session() as s:
+        exported = await export_org(s, timezone="Asia/Shanghai", language="zh")
+        team = await org_repo.get_unit_by_key(s, "team-synthesis-a")
+        assert team is not None
+        assert [u.key for u in await org_repo.ancestors(s, team)] == [
+            "acme", "ws-synthesis", "team-synthesis-a"]
+    assert parse_org(dump_org(exported), "export.yaml") == spec
+
+
+async def test_moving_a_workshop_rewrites_the_paths_below(db: Database) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    async with db.transaction() as s:
+        await import_org(s, parse_org(text, "org.yaml"), now=T0)
+    # The same enterprise, now under an industrial-park authority.
+    lines = text.splitlines()
+    start, end = lines.index("  - key: acme"), lines.index("people:")
+    park = ["  - key: park", "    kind: authority", "    name: 园区安监办", "    children:"]
+    lines[start:end] = park + ["    " + line for line in lines[start:end]]
+    spec = parse_org("\n".join(lines) + "\n", "moved.yaml")
+    async with db.transaction() as s:
+        report = await import_org(s, spec, now=T0)
+        assert report.updated.get("units moved") == 1
+    async with db.session() as s:
+        park = await org_repo.get_unit_by_key(s, "park")
+        team = await org_repo.get_unit_by_key(s, "team-packing-1")
+        assert park is not None and team is not None
+        assert team.path.startswith(park.path)
+        assert [u.key for u in await org_repo.subtree(s, park)][:2] == ["park", "acme"]

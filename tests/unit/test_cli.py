@@ -1,0 +1,81 @@
+"""The `safetybot` command line, as an admin uses it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "content" / "examples" / "org.yaml"
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)  # no stray .env from the developer's checkout
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    return tmp_path
+
+
+def test_check_config_masks_secrets(env: Path, monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456:SECRET-TOKEN-VALUE")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://bot:hunter2@db/safety")
+    assert main(["check-config"]) == 0
+    out = capsys.readouterr().out
+    assert "SECRET-TOKEN-VALUE" not in out and "hunter2" not in out
+    assert "TELEGRAM_BOT_TOKEN=1234…UE (set)" in out
+    assert "DATABASE_URL=postgresql+asyncpg://bot:***@db/safety" in out
+    assert "DEFAULT_TIMEZONE=Asia/Shanghai" in out
+
+
+def test_run_without_token_is_one_sentence_and_exit_2(
+        env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "TELEGRAM_BOT_TOKEN is not set" in err
+
+
+def test_bad_setting_is_one_sentence_and_exit_2(
+        env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DEFAULT_TIMEZONE", "Mars/Olympus")
+    assert main(["check-config"]) == 2
+    assert "DEFAULT_TIMEZONE" in capsys.readouterr().err
+
+
+def test_org_import_twice_then_export(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["org", "import", str(EXAMPLE)]) == 0
+    assert "6 units created" in capsys.readouterr().out
+    assert main(["org", "import", str(EXAMPLE)]) == 0
+    assert "nothing changed" in capsys.readouterr().out
+    assert main(["org", "export", str(env / "out.yaml")]) == 0
+    exported = (env / "out.yaml").read_text(encoding="utf-8")
+    assert "合成甲班" in exported and "team_leader" in exported
+
+
+def test_bad_org_file_names_file_and_line_and_changes_nothing(
+        env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["org", "import", str(EXAMPLE)]) == 0
+    capsys.readouterr()
+    bad = env / "bad.yaml"
+    text = EXAMPLE.read_text(encoding="utf-8").replace("name: 合成乙班", "name: 合成乙班二")
+    text = text.replace("role: safety_officer", "role: boss")
+    bad.write_text(text, encoding="utf-8")
+    assert main(["org", "import", str(bad)]) == 2
+    err = capsys.readouterr().err
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "role: boss" in row)
+    assert f"bad.yaml:{line}:" in err and "boss" in err
+    assert main(["org", "export"]) == 0
+    assert "合成乙班二" not in capsys.readouterr().out
+
+
+def test_missing_org_file(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["org", "import", str(env / "nope.yaml")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_db_upgrade(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "upgrade"]) == 0
+    assert (env / "cli.db").exists()
