@@ -156,7 +156,8 @@ def escalate_due(policy: SeverityPolicy, deadline: datetime, *, alerted_level: i
     candidates = []
     if top + 1 < len(levels):
         candidates.append(deadline + levels[top + 1].after)
-    if top >= 0 and levels[top].repeat is not None and last is not None:
-        candidates.append(last + levels[top].repeat)
+    top_repeat = levels[top].repeat if top >= 0 else None
+    if top_repeat is not None and last is not None:
+        candidates.append(last + top_repeat)
     return EscalationStep(alert_levels=alert, alerted_level=top, last_alert_at=last,
                           next_at=min(candidates) if candidates else None)
