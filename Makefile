@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint testserver clean
+.PHONY: install run test tgserver clean
 
 $(BIN)/safetybot: pyproject.toml
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -18,11 +18,11 @@ run: install
 
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy bot handlers domain scheduler storage content testserver
+	$(BIN)/mypy bot handlers domain scheduler storage content tgserver
 	$(BIN)/pytest -q
 
-testserver: install
-	$(BIN)/python -m testserver
+tgserver: install
+	$(BIN)/python -m tgserver --demo
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -12,12 +12,14 @@ import asyncio
 import contextlib
 import logging
 import uuid
+import warnings
 from collections import OrderedDict
 from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Bot, Message
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
 from domain.clock import Clock
 from domain.delivery import FailureKind, RetryPolicy
@@ -28,6 +30,14 @@ from storage.db import Database
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
+
+
+def _seconds(exc: RetryAfter) -> float:
+    """retry_after in seconds, whether PTB gives an int or (future) a timedelta."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 class OutboxDispatcher:
@@ -136,12 +146,16 @@ class OutboxDispatcher:
         retry_after: float | None = None
         new_chat_id: int | None = None
         try:
-            result = await self.bot.do_api_request(row.method, api_kwargs=params,
-                                                   return_type=Message)
+            with warnings.catch_warnings():
+                # One stored form, one path for every method: PTB's hint to call the
+                # specific method instead does not apply here.
+                warnings.filterwarnings("ignore", message=r"Please use 'Bot\.",
+                                        category=PTBUserWarning)
+                result = await self.bot.do_api_request(row.method, api_kwargs=params,
+                                                       return_type=Message)
         except RetryAfter as exc:
             kind, error = FailureKind.FLOOD, str(exc)
-            value = exc.retry_after
-            retry_after = value.total_seconds() if isinstance(value, timedelta) else float(value)
+            retry_after = _seconds(exc)
         except ChatMigrated as exc:
             kind, error, new_chat_id = FailureKind.MIGRATED, str(exc), int(exc.new_chat_id)
         except Forbidden as exc:

@@ -16,7 +16,7 @@ from bot.services import Services, get_services
 from bot.settings import Settings
 from domain.clock import ManualClock
 from storage.db import Database
-from testserver import TelegramTestServer
+from tgserver import TelegramTestServer
 
 START = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai
 

@@ -29,7 +29,8 @@ async def make_org(bot: BotUnderTest) -> dict[str, int]:
 async def grant(bot: BotUnderTest, user: object, unit_id: int, role: Role) -> None:
     async with bot.services.db.transaction() as s:
         person = await people_repo.upsert_person(
-            s, telegram_id=user.id, name=user.name, username=None,  # type: ignore[attr-defined]
+            s, telegram_id=user.id, name=user.name,  # type: ignore[attr-defined]
+            username=user.user.username,  # type: ignore[attr-defined]
             language_code=None, now=bot.clock.now())
         unit = await org_repo.get_unit(s, unit_id)
         assert unit is not None
