@@ -69,7 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings()
         logging.basicConfig(level=settings.log_level.upper(),
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+        for noisy in ("httpx", "alembic"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
         if args.command == "run":
             return _run(settings)
         if args.command == "check-config":
@@ -117,9 +118,8 @@ def _read(path: Path) -> str:
 
 
 async def _org_import(settings: Settings, path: Path, text: str) -> str:
-    from domain.orgfile import OrgFileError, parse_org
-
     from domain.clock import SystemClock
+    from domain.orgfile import OrgFileError, parse_org
     from storage.db import Database
     from storage.migrate import upgrade
     from storage.orgsync import import_org
@@ -140,7 +140,6 @@ async def _org_import(settings: Settings, path: Path, text: str) -> str:
 
 async def _org_export(settings: Settings) -> str:
     from domain.orgfile import dump_org
-
     from storage.db import Database
     from storage.migrate import upgrade
     from storage.orgsync import export_org

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.telegram_html import split_message
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Chat, Message, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
@@ -13,6 +12,7 @@ from telegram.ext import ContextTypes
 from bot.services import Services, get_services
 from domain.language import negotiate
 from domain.people import display_name, is_person
+from domain.telegram_html import split_message
 from storage import org as org_repo
 from storage import people as people_repo
 from storage.models import GroupChat, Person, Unit

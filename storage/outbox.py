@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain.telegram_html import split_message
 from sqlalchemy import func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.delivery import OutboxStatus
+from domain.telegram_html import split_message
 from storage.models import OutboxMessage
 
 

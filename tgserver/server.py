@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 from typing import Any
 
@@ -14,6 +15,8 @@ from tgserver.api import Api, decode_params
 from tgserver.limits import Faults, FloodControl
 from tgserver.rules import ApiError
 from tgserver.world import BotState, ErrorRecord, StoredFile, User, World
+
+log = logging.getLogger(__name__)
 
 
 class TelegramTestServer:
@@ -54,7 +57,7 @@ class TelegramTestServer:
         app = Application([
             (r"/bot([^/]+)/([A-Za-z]+)", _MethodHandler, {"server": self}),
             (r"/file/bot([^/]+)/(.+)", _FileHandler, {"server": self}),
-        ])
+        ], log_function=_log_request)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
@@ -126,6 +129,12 @@ class TelegramTestServer:
             return error.code, body
         finally:
             self.world.touch()
+
+
+def _log_request(handler: RequestHandler) -> None:
+    """Errors are the bot's business (and in ``driver.errors``): log requests at debug."""
+    log.debug("%d %s %.1fms", handler.get_status(), handler.request.path,
+              1000 * handler.request.request_time())
 
 
 class _Drop(Exception):

@@ -317,3 +317,43 @@ async def test_handler_errors_reach_the_user_as_one_sentence(bot: BotUnderTest) 
     reply = d.private_messages(alice)[-1].text
     assert reply.startswith("Sorry, something went wrong") and "Traceback" not in reply
 
+
+
+async def test_members_are_learned_from_joins_leaves_and_messages(bot: BotUnderTest) -> None:
+    await make_org(bot)
+    d = bot.driver
+    admin, joiner, talker = d.user("Admin"), d.user("Joiner"), d.user("Talker")
+    group = d.supergroup("甲班", members=[admin, talker], admins=[admin])
+    group.add_bot(by=admin, as_admin=True)  # as admin the bot also gets chat_member updates
+    admin.send(group, "/setup")
+    await bot.settle()
+    admin.click(group.bot_messages()[-1], "合成甲班")
+    talker.send(group, "早上好")
+    group.add_member(joiner, by=admin)
+    await bot.settle()
+    admin.send(group, "/team")
+    await bot.settle()
+    roster = last_text(group)
+    assert "Joiner" in roster and "Talker" in roster and "成员（3）" in roster
+    group.remove_member(joiner)
+    await bot.settle()
+    admin.send(group, "/team")
+    await bot.settle()
+    assert "Joiner" not in last_text(group) and "成员（2）" in last_text(group)
+
+
+async def test_a_restart_mid_setup_loses_nothing(bot: BotUnderTest) -> None:
+    ids = await make_org(bot)
+    d = bot.driver
+    admin = d.user("Admin")
+    group = d.group("甲班", members=[admin], admins=[admin])
+    group.add_bot(by=admin)
+    admin.send(group, "/setup")
+    await bot.settle()
+    menu = group.bot_messages()[-1]
+    await bot.restart()
+    admin.click(menu, "合成甲班")  # the button of the message sent before the restart
+    await bot.settle()
+    assert await bound_unit_of(bot, group.id) == ids["a"]
+    greetings = [m for m in group.bot_messages() if "/setup" in (m.text or "")]
+    assert len(greetings) == 1  # nothing was handled twice across the restart
