@@ -304,45 +304,32 @@ class Api:
 
     # ------------------------------------------------------------ editing
 
-    async def m_editMessageText(self, bot: BotState, params: dict[str, Any]) -> Any:
+    def _edit(self, bot: BotState, params: dict[str, Any], field: str | None) -> Any:
+        """Edit the text, the caption (``field``) and/or the buttons of a bot's message."""
         message = self.editable(bot, params)
-        text, entities = self.formatted(params, "text", caption=False)
         markup = params.get("reply_markup")
         check_markup(markup)
-        new_markup = markup if isinstance(markup, dict) else None
-        if (text, entities, new_markup) == (message.text, message.entities, message.reply_markup):
+        after: dict[str, Any] = {"reply_markup": markup if isinstance(markup, dict) else None}
+        if field is not None:
+            value, entities = self.formatted(params, field, caption=field == "caption")
+            after[field] = value
+            after["entities" if field == "text" else "caption_entities"] = entities
+        if all(getattr(message, name) == value for name, value in after.items()):
             raise _not_modified()
-        message.text, message.entities, message.reply_markup = text, entities, new_markup
+        for name, value in after.items():
+            setattr(message, name, value)
         message.edits += 1
         self.world.touch()
         return message.to_dict()
+
+    async def m_editMessageText(self, bot: BotState, params: dict[str, Any]) -> Any:
+        return self._edit(bot, params, "text")
 
     async def m_editMessageCaption(self, bot: BotState, params: dict[str, Any]) -> Any:
-        message = self.editable(bot, params)
-        caption, entities = self.formatted(params, "caption", caption=True)
-        markup = params.get("reply_markup")
-        check_markup(markup)
-        new_markup = markup if isinstance(markup, dict) else None
-        if (caption, entities, new_markup) == (message.caption, message.caption_entities,
-                                              message.reply_markup):
-            raise _not_modified()
-        message.caption, message.caption_entities = caption, entities
-        message.reply_markup = new_markup
-        message.edits += 1
-        self.world.touch()
-        return message.to_dict()
+        return self._edit(bot, params, "caption")
 
     async def m_editMessageReplyMarkup(self, bot: BotState, params: dict[str, Any]) -> Any:
-        message = self.editable(bot, params)
-        markup = params.get("reply_markup")
-        check_markup(markup)
-        new_markup = markup if isinstance(markup, dict) else None
-        if new_markup == message.reply_markup:
-            raise _not_modified()
-        message.reply_markup = new_markup
-        message.edits += 1
-        self.world.touch()
-        return message.to_dict()
+        return self._edit(bot, params, None)
 
     async def m_deleteMessage(self, bot: BotState, params: dict[str, Any]) -> Any:
         chat = self.chat_for_sending(bot, params)

@@ -43,6 +43,15 @@ async def bound_unit_of(bot: BotUnderTest, chat_id: int) -> int | None:
         return chat.unit_id if chat else None
 
 
+async def bind(bot: BotUnderTest, group: object, admin: object, team: str = "合成甲班") -> None:
+    """What a group admin does: add the bot, /setup, tap the team."""
+    group.add_bot(by=admin)  # type: ignore[attr-defined]
+    admin.send(group, "/setup")  # type: ignore[attr-defined]
+    await bot.settle()
+    admin.click(group.bot_messages()[-1], team)  # type: ignore[attr-defined]
+    await bot.settle()
+
+
 def last_text(chat: object) -> str:
     messages = [m for m in chat.bot_messages() if not m.deleted]  # type: ignore[attr-defined]
     assert messages, "the bot posted nothing in this chat"
@@ -143,11 +152,7 @@ async def test_migration_to_supergroup_keeps_the_binding(bot: BotUnderTest) -> N
     d = bot.driver
     admin = d.user("Admin")
     group = d.group("甲班", members=[admin], admins=[admin])
-    group.add_bot(by=admin)
-    admin.send(group, "/setup")
-    await bot.settle()
-    admin.click(group.bot_messages()[-1], "合成甲班")
-    await bot.settle()
+    await bind(bot, group, admin)
     old_id = group.id
     new_id = group.migrate_to_supergroup()
     await bot.settle()
@@ -178,11 +183,7 @@ async def test_kicked_bot_goes_quiet_and_the_responsible_are_told(bot: BotUnderT
     await grant(bot, manager, ids["acme"], Role.MANAGER)
     await grant(bot, leader, ids["a"], Role.TEAM_LEADER)
     group = d.group("甲班", members=[admin, leader], admins=[admin])
-    group.add_bot(by=admin)
-    admin.send(group, "/setup")
-    await bot.settle()
-    admin.click(group.bot_messages()[-1], "合成甲班")
-    await bot.settle()
+    await bind(bot, group, admin)
     posted = len(group.bot_messages())
 
     group.kick_bot(by=admin)
@@ -239,11 +240,7 @@ async def test_roles_by_reply_and_mention_with_permissions(bot: BotUnderTest) ->
     worker, other = d.user("Worker Wu", username="wu"), d.user("Outsider")
     await grant(bot, leader, ids["a"], Role.TEAM_LEADER)
     group = d.group("甲班", members=[admin, leader, worker], admins=[admin])
-    group.add_bot(by=admin)
-    admin.send(group, "/setup")
-    await bot.settle()
-    admin.click(group.bot_messages()[-1], "合成甲班")
-    await bot.settle()
+    await bind(bot, group, admin)
 
     hello = worker.send(group, "大家好")
     worker.send(group, "/role 班组长 @wangjg")  # a worker cannot give roles
