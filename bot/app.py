@@ -20,6 +20,7 @@ from bot.settings import Settings
 from content.render import Renderer
 from domain.clock import Clock, SystemClock
 from domain.delivery import RetryPolicy
+from scheduler.escalation import escalation_sweep, idle_draft_sweep
 from scheduler.housekeeping import forget_old_updates
 from scheduler.timetable import Timetable
 from storage import updates as updates_repo
@@ -100,6 +101,10 @@ def build_application(
     )
     services.timetable.add("forget-old-updates", timedelta(hours=6),
                            forget_old_updates(services.db))
+    services.timetable.add("escalate-hazards", timedelta(minutes=1), escalation_sweep(
+        services.db, services.renderer, settings.default_language, services.wake_outbox))
+    services.timetable.add("drop-idle-reports", timedelta(minutes=1), idle_draft_sweep(
+        services.db, services.renderer, settings.default_language, services.wake_outbox))
 
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
         await upgrade(services.db)

@@ -65,6 +65,8 @@ class OutboxDispatcher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        # One pass at a time: a caller asking for a pass waits for the one in flight.
+        self._pass = asyncio.Lock()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -101,6 +103,10 @@ class OutboxDispatcher:
 
     async def dispatch_due(self, batch: int = 100) -> int:
         """Send everything due now; return how many attempts were made."""
+        async with self._pass:
+            return await self._dispatch_due(batch)
+
+    async def _dispatch_due(self, batch: int) -> int:
         attempts = 0
         while not self._stopping or attempts == 0:
             now = self.clock.now()

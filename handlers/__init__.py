@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
-from handlers import language, membership, roles, setup, start
+from handlers import hazard_report, hazards, language, membership, roles, setup, start
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
@@ -14,3 +14,5 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     setup.register(application)
     language.register(application)
     roles.register(application)
+    hazards.register(application)
+    hazard_report.register(application)  # last: its step handler takes any plain message

@@ -9,6 +9,7 @@ clock instead of waiting.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ class Timetable:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.sweeps: list[Sweep] = []
+        # One run of a sweep at a time: the JobQueue and a caller must not overlap.
+        self._running: dict[str, asyncio.Lock] = {}
 
     def add(self, name: str, every: timedelta, run: SweepFunction) -> None:
         """Register a sweep (names are unique)."""
@@ -66,8 +69,10 @@ class Timetable:
         return job
 
     async def _run(self, sweep: Sweep) -> None:
+        lock = self._running.setdefault(sweep.name, asyncio.Lock())
         try:
-            await sweep.run(self.clock.now())
+            async with lock:
+                await sweep.run(self.clock.now())
         except Exception:  # one failed sweep must not stop the timetable
             log.exception("sweep %s failed", sweep.name)
 

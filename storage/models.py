@@ -137,3 +137,95 @@ class ProcessedUpdate(SQLModel, table=True):
     bot_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     processed_at: datetime = Field(sa_column=_utc_column(index=True))
+
+
+class Hazard(SQLModel, table=True):
+    """A reported hazard (隐患) and where it is in its closed loop.
+
+    The escalation fields make the hazard its own timetable: ``next_escalation_at``
+    is indexed, so a sweep reads only what is due, however many are stored.
+    """
+
+    __tablename__ = "hazard"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)  # who owns it now
+    team_unit_id: int = Field(foreign_key="unit.id")  # where it was reported
+    reporter_id: int = Field(foreign_key="person.id", index=True)
+    state: str = Field(max_length=16, index=True)
+    severity: str = Field(max_length=16)
+    category: str = Field(max_length=32)
+    location_text: str | None = Field(default=None, max_length=200)
+    latitude: float | None = None
+    longitude: float | None = None
+    description: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # 五落实: responsible person, measures, funds, deadline, contingency plan.
+    responsible_id: int | None = Field(default=None, foreign_key="person.id")
+    measures: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    funds: str | None = Field(default=None, max_length=64)
+    deadline: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    contingency: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    fixer_id: int | None = Field(default=None, foreign_key="person.id")
+    reject_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    reported_at: datetime = Field(sa_column=_utc_column())
+    acknowledged_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    rectified_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    verified_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    closed_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    # Escalation: which deadline is watched, how far up alerts went, when to look again.
+    watch: str | None = Field(default=None, max_length=16)  # "ack" | "rectify"
+    watch_deadline: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    alerted_level: int = -1
+    last_alert_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    next_escalation_at: datetime | None = Field(
+        default=None, sa_column=_utc_column(nullable=True, index=True))
+    # The card posted in the team group, edited as the hazard moves.
+    card_chat_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    card_message_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # Bumped on every change: two leaders pressing at once, one wins.
+    version: int = 1
+    updated_at: datetime = Field(sa_column=_utc_column())
+
+
+class HazardPhoto(SQLModel, table=True):
+    """Evidence: photos before (the report) and after (the fix)."""
+
+    __tablename__ = "hazard_photo"
+
+    id: int | None = Field(default=None, primary_key=True)
+    hazard_id: int = Field(foreign_key="hazard.id", index=True)
+    kind: str = Field(default="before", max_length=16)
+    file_id: str = Field(max_length=255)
+    file_unique_id: str = Field(max_length=64, index=True)
+    local_path: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(sa_column=_utc_column())
+
+
+class HazardEvent(SQLModel, table=True):
+    """Append-only history of a hazard: every transition and notification."""
+
+    __tablename__ = "hazard_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    hazard_id: int = Field(foreign_key="hazard.id", index=True)
+    at: datetime = Field(sa_column=_utc_column())
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    action: str = Field(max_length=32)
+    from_state: str | None = Field(default=None, max_length=16)
+    to_state: str | None = Field(default=None, max_length=16)
+    detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class HazardDraft(SQLModel, table=True):
+    """A report being written: one per person per chat, kept across restarts."""
+
+    __tablename__ = "hazard_draft"
+    __table_args__ = (UniqueConstraint("chat_id", "person_id", name="uq_hazard_draft"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    person_id: int = Field(foreign_key="person.id")
+    step: str = Field(max_length=16)
+    data: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(sa_column=_utc_column(index=True))

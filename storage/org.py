@@ -284,6 +284,16 @@ async def record_membership(
     return changed
 
 
+async def groups_of_person(session: AsyncSession, person_id: int) -> list[GroupChat]:
+    """Active groups a person is an active member of, oldest membership first."""
+    result = await session.exec(
+        select(GroupChat).join(Membership, col(Membership.group_chat_id) == GroupChat.id)
+        .where(Membership.person_id == person_id, Membership.active == True,  # noqa: E712
+               GroupChat.active == True)  # noqa: E712
+        .order_by(col(Membership.first_seen)))
+    return list(result.all())
+
+
 async def active_members(session: AsyncSession, group_chat_id: int) -> list[Person]:
     """People currently in a group, by name."""
     result = await session.exec(

@@ -89,17 +89,26 @@ async def claim_due(
         (col(OutboxMessage.status) == OutboxStatus.SENDING.value)
         & (col(OutboxMessage.lease_until) < now),
     )
-    query = select(OutboxMessage).where(due).order_by(col(OutboxMessage.id)).limit(limit)
+    query = select(OutboxMessage.id).where(due).order_by(col(OutboxMessage.id)).limit(limit)
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    rows = list((await session.exec(query)).all())
-    for row in rows:
-        row.status = OutboxStatus.SENDING.value
-        row.lease_owner = owner
-        row.lease_until = now + lease
-        session.add(row)
-    await session.flush()
-    return rows
+    candidates = list((await session.exec(query)).all())
+    claimed: list[int] = []
+    for row_id in candidates:
+        # Conditional: another sender may have claimed it since we read (SQLite has no
+        # SKIP LOCKED), and only one UPDATE can win.
+        result = await session.exec(
+            update(OutboxMessage).where(col(OutboxMessage.id) == row_id, due)
+            .values(status=OutboxStatus.SENDING.value, lease_owner=owner,
+                    lease_until=now + lease))
+        if result.rowcount:  # type: ignore[attr-defined]
+            claimed.append(row_id or 0)
+    if not claimed:
+        return []
+    rows = await session.exec(select(OutboxMessage).where(col(OutboxMessage.id).in_(claimed))
+                              .order_by(col(OutboxMessage.id))
+                              .execution_options(populate_existing=True))
+    return list(rows.all())
 
 
 async def _finish(

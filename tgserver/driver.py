@@ -144,8 +144,6 @@ class UserHandle:
              thread_id: int | None = None) -> Message:
         """Send a text (commands and @mentions get their entities)."""
         target = self._chat(chat)
-        if target.type == "private":
-            self.driver.bot.started.add(self.id)
         return self.driver._post(target, self.user, text=text, entities=command_entities(text),
                                  reply_to=reply_to, thread_id=thread_id)
 
@@ -174,19 +172,21 @@ class UserHandle:
                                  extra={"location": {"latitude": latitude,
                                                      "longitude": longitude}})
 
-    def send_sticker(self, chat: ChatHandle | int) -> Message:
+    def send_sticker(self, chat: ChatHandle | int, *, reply_to: Message | None = None) -> Message:
         """A sticker."""
         file_id, unique = self.driver.world.file_ids()
         sticker = {"file_id": file_id, "file_unique_id": unique, "type": "regular",
                    "width": 512, "height": 512, "is_animated": False, "is_video": False}
-        return self.driver._post(self._chat(chat), self.user, extra={"sticker": sticker})
+        return self.driver._post(self._chat(chat), self.user, reply_to=reply_to,
+                                 extra={"sticker": sticker})
 
-    def send_video(self, chat: ChatHandle | int) -> Message:
+    def send_video(self, chat: ChatHandle | int, *, reply_to: Message | None = None) -> Message:
         """A short video."""
         file_id, unique = self.driver.world.file_ids()
         video = {"file_id": file_id, "file_unique_id": unique, "width": 640, "height": 480,
                  "duration": 3}
-        return self.driver._post(self._chat(chat), self.user, extra={"video": video})
+        return self.driver._post(self._chat(chat), self.user, reply_to=reply_to,
+                                 extra={"video": video})
 
     def send_media_group(self, chat: ChatHandle | int, photos: int = 3,
                          caption: str | None = None) -> list[Message]:
@@ -353,6 +353,8 @@ class Driver:
 
     def _post(self, chat: Chat, sender: User | dict[str, Any], **fields: Any) -> Message:
         sender_dict = sender.to_dict() if isinstance(sender, User) else sender
+        if chat.type == "private":
+            self.bot.started.add(chat.id)  # anything a user sends opens the chat
         if fields.get("text") is None:
             fields.pop("entities", None)
         elif "entities" not in fields:

@@ -36,6 +36,7 @@ class BotUnderTest:
         self.clock = ManualClock(START)
         self.db_url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
         self.extra_settings = settings
+        self.media_dir = tmp_path / "media"
         self.app: SafetyApplication | None = None
         self.db: Database | None = None
         self.handled: set[int] = set()
@@ -49,11 +50,14 @@ class BotUnderTest:
     def settings(self) -> Settings:
         return Settings(telegram_bot_token=self.account.token,
                         telegram_api_base_url=self.server.url, database_url=self.db_url,
-                        outbox_poll_seconds=3600, **self.extra_settings)
+                        outbox_poll_seconds=3600, media_dir=self.media_dir,
+                        **self.extra_settings)
 
     async def start(self) -> None:
         self.db = Database(self.db_url)
-        self.app = build_application(self.settings(), db=self.db, clock=self.clock)
+        # Sweeps are run by the tests after moving the clock, not by the JobQueue.
+        self.app = build_application(self.settings(), db=self.db, clock=self.clock,
+                                     install_timetable=False)
         self.app.after_update.append(self._on_handled)
         await lifecycle.start_polling(self.app, poll_timeout=5)
 
@@ -85,6 +89,11 @@ class BotUnderTest:
                 if wanted <= self.handled:
                     break
                 await self._handled_event.wait()
+        await self.drain_outbox()
+
+    async def run_sweeps(self) -> None:
+        """Run the timetable now (after moving the clock), then send what it queued."""
+        await self.services.timetable.run_due()
         await self.drain_outbox()
 
     async def drain_outbox(self) -> int:

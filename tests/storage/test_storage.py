@@ -178,3 +178,20 @@ async def test_processed_updates(db: Database) -> None:
         await updates_repo.forget_before(s, T0 + timedelta(days=2))
     async with db.session() as s:
         assert not await updates_repo.was_processed(s, bot_id=1, update_id=10)
+
+
+async def test_two_senders_racing_for_the_same_rows_never_both_win(db: Database) -> None:
+    import asyncio
+
+    async with db.transaction() as s:
+        for n in range(20):
+            await outbox_repo.enqueue_text(s, chat_id=-1, html=f"m{n}", now=T0, purpose="t")
+
+    async def claim(owner: str) -> list[int]:
+        async with db.transaction() as s:
+            rows = await outbox_repo.claim_due(s, now=T0, owner=owner, lease=timedelta(minutes=1))
+            return [r.id or 0 for r in rows]
+
+    first, second = await asyncio.gather(claim("a"), claim("b"))
+    assert not set(first) & set(second)
+    assert len(first) + len(second) == 20

@@ -1,0 +1,198 @@
+"""Hazards, their photos, their history, and report drafts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.escalation import SeverityPolicy, escalate_due
+from domain.hazard import OPEN_STATES, HazardState, Severity, hazard_code
+from storage.models import Hazard, HazardDraft, HazardEvent, HazardPhoto
+
+SEVERITY_ORDER = {Severity.MAJOR.value: 0, Severity.SERIOUS.value: 1, Severity.GENERAL.value: 2}
+
+
+async def next_code(session: AsyncSession, day: str) -> str:
+    """The next free code of the day, e.g. ``YH-20261122-0007``."""
+    prefix = hazard_code(day, 0)[:-4]
+    result = await session.exec(
+        select(func.count()).select_from(Hazard).where(col(Hazard.code).startswith(prefix)))
+    return hazard_code(day, int(result.one()) + 1)
+
+
+async def create_hazard(
+    session: AsyncSession,
+    *,
+    unit_id: int,
+    reporter_id: int,
+    severity: Severity,
+    category: str,
+    location_text: str | None,
+    latitude: float | None,
+    longitude: float | None,
+    description: str | None,
+    photos: Sequence[tuple[str, str, str | None]],
+    now: datetime,
+    day: str,
+    policy: SeverityPolicy,
+) -> Hazard:
+    """Register a reported hazard and start its acknowledgement clock.
+
+    Args:
+        photos: (file_id, file_unique_id, local path) of each photo.
+        day: The reporting day in the team's time zone, ``YYYYMMDD``, for the code.
+    """
+    deadline = now + policy.acknowledge_within
+    first = escalate_due(policy, deadline, alerted_level=-1, last_alert_at=None, now=now)
+    hazard = Hazard(code=await next_code(session, day), unit_id=unit_id, team_unit_id=unit_id,
+                    reporter_id=reporter_id, state=HazardState.REPORTED.value,
+                    severity=severity.value, category=category, location_text=location_text,
+                    latitude=latitude, longitude=longitude, description=description,
+                    reported_at=now, watch="ack", watch_deadline=deadline,
+                    next_escalation_at=first.next_at, updated_at=now)
+    session.add(hazard)
+    await session.flush()
+    for file_id, unique_id, local_path in photos:
+        session.add(HazardPhoto(hazard_id=hazard.id or 0, kind="before", file_id=file_id,
+                                file_unique_id=unique_id, local_path=local_path,
+                                created_at=now))
+    await record_event(session, hazard, at=now, actor_id=reporter_id, action="reported",
+                       to_state=HazardState.REPORTED.value)
+    return hazard
+
+
+async def record_event(session: AsyncSession, hazard: Hazard, *, at: datetime,
+                       actor_id: int | None, action: str, from_state: str | None = None,
+                       to_state: str | None = None, detail: dict[str, Any] | None = None) -> None:
+    """Append one line to the hazard's history (never updated, never deleted)."""
+    session.add(HazardEvent(hazard_id=hazard.id or 0, at=at, actor_id=actor_id, action=action,
+                            from_state=from_state, to_state=to_state,
+                            detail=json.dumps(detail, ensure_ascii=False) if detail else None))
+
+
+async def history(session: AsyncSession, hazard_id: int) -> list[HazardEvent]:
+    """A hazard's events, oldest first."""
+    result = await session.exec(select(HazardEvent).where(HazardEvent.hazard_id == hazard_id)
+                                .order_by(col(HazardEvent.id)))
+    return list(result.all())
+
+
+async def photos_of(session: AsyncSession, hazard_id: int) -> list[HazardPhoto]:
+    """A hazard's photos, in order."""
+    result = await session.exec(select(HazardPhoto).where(HazardPhoto.hazard_id == hazard_id)
+                                .order_by(col(HazardPhoto.id)))
+    return list(result.all())
+
+
+async def find_duplicate(session: AsyncSession, *, unit_id: int, unique_ids: Sequence[str],
+                         since: datetime) -> Hazard | None:
+    """A hazard of the same unit reported since ``since`` with one of these photos."""
+    if not unique_ids:
+        return None
+    result = await session.exec(
+        select(Hazard).join(HazardPhoto, col(HazardPhoto.hazard_id) == Hazard.id)
+        .where(Hazard.team_unit_id == unit_id, col(Hazard.reported_at) >= since,
+               col(HazardPhoto.file_unique_id).in_(list(unique_ids))))
+    return result.first()
+
+
+async def get_hazard(session: AsyncSession, hazard_id: int) -> Hazard | None:
+    """The hazard with this id."""
+    return await session.get(Hazard, hazard_id)
+
+
+async def get_by_code(session: AsyncSession, code: str) -> Hazard | None:
+    """The hazard with this code (case-insensitive)."""
+    result = await session.exec(select(Hazard).where(Hazard.code == code.strip().upper()))
+    return result.first()
+
+
+async def save_if_unchanged(session: AsyncSession, hazard: Hazard, expected_version: int,
+                            values: dict[str, Any]) -> bool:
+    """Write ``values`` only if nobody changed the hazard since ``expected_version``.
+
+    Two leaders pressing "acknowledge" at the same moment: one write wins, the
+    other finds the version moved on and is told.
+    """
+    result = await session.exec(
+        update(Hazard).where(col(Hazard.id) == hazard.id, col(Hazard.version) == expected_version)
+        .values(**values, version=expected_version + 1))
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    await session.refresh(hazard)
+    return True
+
+
+async def due_for_escalation(session: AsyncSession, now: datetime, limit: int = 500
+                             ) -> list[Hazard]:
+    """Open hazards whose next escalation time has come (an indexed range read)."""
+    result = await session.exec(
+        select(Hazard).where(col(Hazard.next_escalation_at) <= now)
+        .order_by(col(Hazard.next_escalation_at)).limit(limit))
+    return list(result.all())
+
+
+async def open_hazards(session: AsyncSession, unit_ids: Sequence[int]) -> list[Hazard]:
+    """Open hazards owned by these units, most urgent first."""
+    if not unit_ids:
+        return []
+    result = await session.exec(
+        select(Hazard).where(col(Hazard.unit_id).in_(list(unit_ids)),
+                             col(Hazard.state).in_([s.value for s in OPEN_STATES])))
+    hazards = list(result.all())
+    far = datetime.max.replace(tzinfo=hazards[0].reported_at.tzinfo) if hazards else None
+    hazards.sort(key=lambda h: (SEVERITY_ORDER.get(h.severity, 9), h.watch_deadline or far,
+                                h.reported_at))
+    return hazards
+
+
+# ---------------------------------------------------------------- drafts
+
+
+async def get_draft(session: AsyncSession, chat_id: int, person_id: int) -> HazardDraft | None:
+    """The person's report in progress in this chat."""
+    result = await session.exec(select(HazardDraft).where(
+        HazardDraft.chat_id == chat_id, HazardDraft.person_id == person_id))
+    return result.first()
+
+
+async def start_draft(session: AsyncSession, chat_id: int, person_id: int, *, step: str,
+                      data: dict[str, Any], now: datetime) -> HazardDraft:
+    """Begin (or restart) a report; an older draft in the same chat is replaced."""
+    draft = await get_draft(session, chat_id, person_id)
+    if draft is None:
+        draft = HazardDraft(chat_id=chat_id, person_id=person_id, step=step, updated_at=now)
+    draft.step, draft.data, draft.updated_at = step, json.dumps(data, ensure_ascii=False), now
+    session.add(draft)
+    await session.flush()
+    return draft
+
+
+def draft_data(draft: HazardDraft) -> dict[str, Any]:
+    """The collected answers of a draft."""
+    value: dict[str, Any] = json.loads(draft.data)
+    return value
+
+
+def save_draft(session: AsyncSession, draft: HazardDraft, *, step: str, data: dict[str, Any],
+               now: datetime) -> None:
+    """Store the next step and the answers so far."""
+    draft.step, draft.data, draft.updated_at = step, json.dumps(data, ensure_ascii=False), now
+    session.add(draft)
+
+
+async def drop_draft(session: AsyncSession, draft: HazardDraft) -> None:
+    """Forget a draft (submitted, cancelled or idle)."""
+    await session.delete(draft)
+
+
+async def idle_drafts(session: AsyncSession, cutoff: datetime) -> list[HazardDraft]:
+    """Drafts nobody touched since ``cutoff``."""
+    result = await session.exec(select(HazardDraft).where(col(HazardDraft.updated_at) < cutoff))
+    return list(result.all())

@@ -1,0 +1,220 @@
+"""随手拍 to escalation: the hazard scenarios, as people live them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from domain.org import Role
+from storage.models import Hazard, HazardEvent
+from tests.integration.conftest import BotUnderTest
+from tests.integration.test_groups import bind, grant, last_text, make_org
+
+
+async def setup_plant(bot: BotUnderTest):  # type: ignore[no-untyped-def]
+    ids = await make_org(bot)
+    d = bot.driver
+    people = {name: d.user(name) for name in ("Worker Wu", "Leader Li", "Officer Zhao",
+                                              "Manager Qian")}
+    await grant(bot, people["Leader Li"], ids["a"], Role.TEAM_LEADER)
+    await grant(bot, people["Officer Zhao"], ids["ws"], Role.SAFETY_OFFICER)
+    await grant(bot, people["Manager Qian"], ids["acme"], Role.MANAGER)
+    for name in ("Officer Zhao", "Manager Qian"):
+        people[name].start_bot()
+    group = d.group("合成甲班", members=[people["Worker Wu"], people["Leader Li"]],
+                    admins=[people["Leader Li"]])
+    await bind(bot, group, people["Leader Li"])
+    return ids, people, group
+
+
+async def report(bot: BotUnderTest, worker, group, *, description: str | None = "配电箱门未关"):  # type: ignore[no-untyped-def]
+    worker.send(group, "/report")
+    await bot.settle()
+    worker.send_photo(group, reply_to=group.bot_messages()[-1])
+    await bot.settle()
+    worker.send(group, "3号泵房东侧", reply_to=group.bot_messages()[-1])
+    await bot.settle()
+    worker.click(group.bot_messages()[-1], "电气")
+    await bot.settle()
+    worker.click(group.bot_messages()[-1], "较大")
+    await bot.settle()
+    if description is None:
+        worker.click(group.bot_messages()[-1], "跳过")
+    else:
+        worker.send(group, description, reply_to=group.bot_messages()[-1])
+    await bot.settle()
+    worker.click(group.bot_messages()[-1], "✅ 提交")
+    await bot.settle()
+
+
+async def hazards(bot: BotUnderTest) -> list[Hazard]:
+    async with bot.services.db.session() as s:
+        return list((await s.exec(select(Hazard))).all())
+
+
+async def test_report_escalate_acknowledge_escalate_again(bot: BotUnderTest) -> None:
+    _, people, group = await setup_plant(bot)
+    worker, leader = people["Worker Wu"], people["Leader Li"]
+    officer, manager = people["Officer Zhao"], people["Manager Qian"]
+    d = bot.driver
+
+    await report(bot, worker, group, description="配电箱门未关 <b>&</b> 线头裸露")
+    [hazard] = await hazards(bot)
+    assert hazard.code == "YH-20261123-0001" and hazard.state == "reported"
+    assert hazard.severity == "serious" and hazard.category == "electrical"
+    texts = [m.text or m.caption for m in group.bot_messages()]
+    assert any("已登记隐患 YH-20261123-0001" in (t or "") for t in texts)
+    card = next(m for m in group.bot_messages() if "请班组长在" in (m.text or ""))
+    assert "配电箱门未关 <b>&</b> 线头裸露" in card.text  # markup shown, not obeyed
+    assert any(m.photo for m in group.bot_messages())
+    assert list((bot.media_dir / "hazards").glob("*.jpg"))  # evidence kept locally
+
+    # Nobody acknowledges. Serious: 2 h to acknowledge, then the workshop, then the enterprise.
+    bot.clock.advance(timedelta(hours=1, minutes=59))
+    await bot.run_sweeps()
+    assert not [m for m in d.private_messages(officer) if "YH-" in m.text]
+    bot.clock.advance(timedelta(minutes=1))
+    await bot.run_sweeps()
+    alert = d.private_messages(officer)[-1]
+    assert "YH-20261123-0001" in alert.text and "超过受理时限" in alert.text
+    assert not [m for m in d.private_messages(manager) if "YH-" in m.text]
+    await bot.run_sweeps()  # the same moment again: nothing twice
+    assert len([m for m in d.private_messages(officer) if "YH-" in m.text]) == 1
+
+    bot.clock.advance(timedelta(hours=4))
+    await bot.run_sweeps()
+    manager_alert = d.private_messages(manager)[-1]
+    assert "YH-20261123-0001" in manager_alert.text and "此前已通知：车间" in manager_alert.text
+
+    # A worker cannot acknowledge; the leader can, from the card.
+    cq = worker.click(card, "受理")
+    await bot.settle()
+    answer = d.callback_answer(cq)
+    assert answer is not None and "只有班组长" in (answer["text"] or "")
+    leader.click(card, "受理")
+    await bot.settle()
+    assert "已由 Leader Li 受理" in last_text(group)
+    # The manager pressing the old alert's button finds the state moved on.
+    cq = manager.click(manager_alert, "受理")
+    await bot.settle()
+    assert "状态已经变化" in (d.callback_answer(cq) or {}).get("text", "")
+
+    alerts_before = len(d.private_messages(officer))
+    bot.clock.advance(timedelta(days=2))
+    await bot.run_sweeps()
+    assert len(d.private_messages(officer)) == alerts_before  # acknowledged: clock reset
+    bot.clock.advance(timedelta(days=1))  # past the 3-day rectification deadline
+    await bot.run_sweeps()
+    assert "超过整改期限" in d.private_messages(officer)[-1].text
+
+    worker.send(group, "/hazards")
+    await bot.settle()
+    assert "YH-20261123-0001" in last_text(group) and "已超期" in last_text(group)
+    worker.send(group, "/hazard yh-20261123-0001")
+    await bot.settle()
+    detail = last_text(group)
+    assert "reported" in detail and "escalated" in detail and "acknowledged" in detail
+    async with bot.services.db.session() as s:
+        actions = [e.action for e in (await s.exec(select(HazardEvent))).all()]
+    # workshop at 2 h, enterprise at 6 h (the workshop's 4 h repeat fell between two
+    # sweeps and is not replayed), workshop again at the rectification deadline
+    assert actions.count("escalated") == 3 and actions[0] == "reported"
+
+
+async def test_a_restart_in_the_middle_of_a_report_loses_nothing(bot: BotUnderTest) -> None:
+    _, people, group = await setup_plant(bot)
+    worker = people["Worker Wu"]
+    worker.send(group, "/report")
+    await bot.settle()
+    worker.send_photo(group, reply_to=group.bot_messages()[-1])
+    await bot.settle()
+    worker.send(group, "仓库门口", reply_to=group.bot_messages()[-1])
+    await bot.settle()
+    categories_prompt = group.bot_messages()[-1]
+    await bot.restart()
+    worker.click(categories_prompt, "消防")
+    await bot.settle()
+    worker.click(group.bot_messages()[-1], "重大")
+    await bot.settle()
+    worker.click(group.bot_messages()[-1], "跳过")
+    await bot.settle()
+    worker.click(group.bot_messages()[-1], "✅ 提交")
+    await bot.settle()
+    [hazard] = await hazards(bot)
+    assert (hazard.category, hazard.severity, hazard.location_text) == ("fire", "major", "仓库门口")
+
+
+async def test_bad_input_is_answered_and_nothing_is_registered(bot: BotUnderTest) -> None:
+    _, people, group = await setup_plant(bot)
+    worker, leader = people["Worker Wu"], people["Leader Li"]
+    d = bot.driver
+    worker.send(group, "/report")
+    await bot.settle()
+    worker.send_sticker(group, reply_to=group.bot_messages()[-1])  # not a photo
+    await bot.settle()
+    assert "请发送隐患照片" in last_text(group)
+    worker.send_video(group, reply_to=group.bot_messages()[-1])
+    await bot.settle()
+    assert "请发送隐患照片" in last_text(group)
+    worker.send(group, "这里有个隐患", reply_to=group.bot_messages()[-1])
+    await bot.settle()
+    assert "请发送隐患照片" in last_text(group)
+    worker.send_photo(group, reply_to=group.bot_messages()[-1])
+    await bot.settle()
+    worker.send(group, "地" * 300, reply_to=group.bot_messages()[-1])
+    await bot.settle()
+    assert "200" in last_text(group)
+    worker.send(group, "二号罐区", reply_to=group.bot_messages()[-1])
+    await bot.settle()
+    # Someone else presses the buttons of this report: refused, nothing changes.
+    cq = leader.click(group.bot_messages()[-1], "电气")
+    await bot.settle()
+    assert "别人的上报" in (d.callback_answer(cq) or {}).get("text", "")
+    cq = worker.click_data(group.bot_messages()[-1], "hr:cat:" + "x" * 20)
+    await bot.settle()
+    assert (d.callback_answer(cq) or {}).get("show_alert")
+    worker.click(group.bot_messages()[-1], "电气")
+    await bot.settle()
+    worker.click(group.bot_messages()[-1], "一般")
+    await bot.settle()
+    worker.send(group, "说" * 5000, reply_to=group.bot_messages()[-1])
+    await bot.settle()
+    assert "最多 1000 字（现在 5000 字）" in last_text(group)
+    # Left idle: after 15 minutes the draft is dropped and the worker is told.
+    bot.clock.advance(timedelta(minutes=16))
+    await bot.run_sweeps()
+    assert "已作废" in last_text(group)
+    assert await hazards(bot) == []
+    assert not [e for e in d.errors if e.error_code >= 400 and "not modified" not in e.description]
+
+
+async def test_cancel_and_hashtag_start(bot: BotUnderTest) -> None:
+    _, people, group = await setup_plant(bot)
+    worker = people["Worker Wu"]
+    worker.send(group, "/report")
+    await bot.settle()
+    worker.send(group, "/cancel")
+    await bot.settle()
+    assert last_text(group) == "已取消隐患上报。"
+    # In the private chat (with privacy mode on the bot does not see a plain group photo).
+    d = bot.driver
+    private = d.private_chat(worker)
+    worker.send_photo(private, caption="#隐患 消防通道被货物堵住")
+    await bot.settle()
+    assert "隐患在哪里" in d.private_messages(worker)[-1].text
+    worker.send(private, "成品库北门")
+    await bot.settle()
+    worker.click(d.private_messages(worker)[-1], "消防")
+    await bot.settle()
+    worker.click(d.private_messages(worker)[-1], "一般")
+    await bot.settle()
+    worker.click(d.private_messages(worker)[-1], "跳过")
+    await bot.settle()
+    assert "消防通道被货物堵住" in d.private_messages(worker)[-1].text
+    worker.click(d.private_messages(worker)[-1], "✅ 提交")
+    await bot.settle()
+    [hazard] = await hazards(bot)
+    assert hazard.description == "消防通道被货物堵住"
+    # Reported privately, the card still goes to the worker's team group.
+    assert any(hazard.code in (m.text or "") for m in group.bot_messages())
