@@ -153,3 +153,7 @@ def _refusal(action: HazardAction, hazard: HazardFacts, actor: Actor) -> str | N
 def hazard_code(day: str, sequence: int) -> str:
     """The human code of a hazard, e.g. ``YH-20261122-0007`` (day as ``YYYYMMDD``)."""
     return f"YH-{day}-{sequence:04d}"
+
+
+# Points for the reporter once a hazard is verified: the worse the hazard, the more it counts.
+POINTS: dict[Severity, int] = {Severity.GENERAL: 1, Severity.SERIOUS: 3, Severity.MAJOR: 5}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Chat, Message, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.services import Services, get_services
@@ -17,6 +20,7 @@ from storage import org as org_repo
 from storage import people as people_repo
 from storage.models import GroupChat, Person, Unit
 
+log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
 GROUP_TYPES = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
 
@@ -91,6 +95,38 @@ async def is_chat_admin(context: Context, chat_id: int, user_id: int) -> bool:
     """Ask Telegram whether a user is an owner or admin of a group."""
     member = await context.bot.get_chat_member(chat_id, user_id)
     return member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
+
+
+MAX_FILE_BYTES = 20 * 1024 * 1024  # bots cannot download larger files
+
+
+def photo_of(message: Message) -> list[str] | str | None:
+    """[file_id, file_unique_id] of a photo's largest size (or an image document),
+    ``"too_big"`` past 20 MB, or None when the message holds no image."""
+    if message.photo:
+        largest = message.photo[-1]
+        if (largest.file_size or 0) > MAX_FILE_BYTES:
+            return "too_big"
+        return [largest.file_id, largest.file_unique_id]
+    document = message.document
+    if document is not None and (document.mime_type or "").startswith("image/"):
+        if (document.file_size or 0) > MAX_FILE_BYTES:
+            return "too_big"
+        return [document.file_id, document.file_unique_id]
+    return None
+
+
+async def keep_evidence(context: Context, file_id: str, unique_id: str) -> str | None:
+    """Download a photo so the ledger keeps its evidence after Telegram forgets it."""
+    target = Path(services(context).settings.media_dir) / "hazards" / f"{unique_id}.jpg"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        file = await context.bot.get_file(file_id)
+        await file.download_to_drive(target)
+    except (TelegramError, OSError):
+        log.warning("could not keep photo %s", unique_id, exc_info=True)
+        return None  # the file_id still works for a while; the ledger shows what is missing
+    return str(target)
 
 
 async def send_html(message: Message, html: str, **kwargs: Any) -> Message:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,19 +33,21 @@ from handlers.common import (
     Context,
     bound_unit,
     is_group,
+    keep_evidence,
     language_of,
     learn_person,
+    photo_of,
     send_html,
     sender,
     services,
 )
+from handlers.hazards import continue_action
 from storage import hazards as hazard_repo
 from storage import org as org_repo
 from storage import outbox as outbox_repo
 from storage.models import Hazard, Person, Unit
 
 MAX_PHOTOS = 5
-MAX_FILE_BYTES = 20 * 1024 * 1024  # bots cannot download larger files
 MAX_DESCRIPTION = 1000
 MAX_LOCATION = 200
 DUPLICATE_WINDOW = timedelta(hours=24)
@@ -94,7 +95,7 @@ async def hashtag_photo(update: Update, context: Context) -> None:
     chat = update.effective_chat
     if message is None or user is None or chat is None:
         return
-    photo = _photo_of(message)
+    photo = photo_of(message)
     if photo is None or photo == "too_big":
         await _reply(update, context, "report.too_big" if photo else "report.ask_photo_again")
         return
@@ -109,21 +110,6 @@ async def hashtag_photo(update: Update, context: Context) -> None:
                   "description": description[:MAX_DESCRIPTION] or None},
             now=svc.clock.now())
     await _reply(update, context, "report.ask_location", force_reply=True)
-
-
-def _photo_of(message: Message) -> list[str] | str | None:
-    """(file_id, file_unique_id) of the largest size, "too_big", or None if not a photo."""
-    if message.photo:
-        largest = message.photo[-1]
-        if (largest.file_size or 0) > MAX_FILE_BYTES:
-            return "too_big"
-        return [largest.file_id, largest.file_unique_id]
-    document = message.document
-    if document is not None and (document.mime_type or "").startswith("image/"):
-        if (document.file_size or 0) > MAX_FILE_BYTES:
-            return "too_big"
-        return [document.file_id, document.file_unique_id]
-    return None
 
 
 # ---------------------------------------------------------------- the steps
@@ -144,11 +130,20 @@ async def step_message(update: Update, context: Context) -> None:
             return
         if is_group(chat) and not _addressed_to_bot(message, context):
             return  # chatter in the group, not an answer to our prompt
-        data = hazard_repo.draft_data(draft)
-        outcome = _advance(draft.step, data, message)
-        if outcome.next_step is not None:
-            hazard_repo.save_draft(session, draft, step=outcome.next_step, data=data,
-                                   now=svc.clock.now())
+        if ":" in draft.step:  # the second half of a reject or a fix
+            key, values, markup = await continue_action(session, update, context, draft,
+                                                        message)
+        else:
+            data = hazard_repo.draft_data(draft)
+            outcome = _advance(draft.step, data, message)
+            if outcome.next_step is not None:
+                hazard_repo.save_draft(session, draft, step=outcome.next_step, data=data,
+                                       now=svc.clock.now())
+    if ":" in draft.step:
+        await _reply(update, context, key, markup=markup,
+                     force_reply=key in ("hazard.after_photo_needed", "hazard.reason_empty"),
+                     **values)
+        return
     if outcome.key is not None:
         await _prompt(update, context, outcome.key, outcome.values, data)
 
@@ -161,7 +156,7 @@ class _Outcome:
 
 def _advance(step: str, data: dict[str, Any], message: Message) -> _Outcome:
     """Apply one answer to the draft; say what to ask next."""
-    photo = _photo_of(message)
+    photo = photo_of(message)
     if step == "photo":
         if photo == "too_big":
             return _Outcome("report.too_big")
@@ -368,7 +363,7 @@ async def _register(update: Update, context: Context, session: Any, team: Unit, 
     svc = services(context)
     now = svc.clock.now()
     severity = Severity(data["severity"])
-    local = [await _keep_evidence(context, str(file_id), str(unique)) for file_id, unique in photos]
+    local = [await keep_evidence(context, str(file_id), str(unique)) for file_id, unique in photos]
     zone = team.timezone or svc.settings.default_timezone
     day = now.astimezone(ZoneInfo(zone)).strftime("%Y%m%d")
     hazard = await hazard_repo.create_hazard(
@@ -380,18 +375,6 @@ async def _register(update: Update, context: Context, session: Any, team: Unit, 
         now=now, day=day, policy=escalation_policy().for_severity(severity))
     await _post_card(context, session, hazard, team, person, data, str(photos[0][0]))
     return hazard
-
-
-async def _keep_evidence(context: Context, file_id: str, unique_id: str) -> str | None:
-    """Download the photo so the ledger keeps its evidence after Telegram forgets it."""
-    target = Path(services(context).settings.media_dir) / "hazards" / f"{unique_id}.jpg"
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        file = await context.bot.get_file(file_id)
-        await file.download_to_drive(target)
-    except (TelegramError, OSError):
-        return None  # the file_id still works for now; the ledger shows it is missing
-    return str(target)
 
 
 async def _post_card(context: Context, session: Any, hazard: Hazard, team: Unit,
@@ -412,6 +395,8 @@ async def _post_card(context: Context, session: Any, hazard: Hazard, team: Unit,
     markup = {"inline_keyboard": [[
         {"text": svc.renderer.plain("button.ack", lang),
          "callback_data": pack("hz", "ack", hazard.id or 0)},
+        {"text": svc.renderer.plain("button.reject", lang),
+         "callback_data": pack("hz", "rej", hazard.id or 0)},
         {"text": svc.renderer.plain("button.open", lang),
          "callback_data": pack("hz", "show", hazard.id or 0)}]]}
     key = f"hazard-card:{hazard.id}"

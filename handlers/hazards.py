@@ -2,32 +2,45 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from content.hazards import category, escalation_policy
 from domain.escalation import escalate_due
-from domain.hazard import Actor, HazardAction, HazardFacts, HazardState, Severity, decide
+from domain.hazard import (
+    POINTS,
+    Actor,
+    HazardAction,
+    HazardFacts,
+    HazardState,
+    Severity,
+    decide,
+)
 from domain.org import Role, has_role_over, highest_role_over
-from handlers.callbacks import int_arg, unpack
+from handlers.callbacks import int_arg, pack, unpack
 from handlers.common import (
     Context,
     bound_unit,
     is_bot_admin,
     is_group,
+    keep_evidence,
     language_of,
     learn_person,
+    photo_of,
     reply,
     sender,
     services,
 )
 from storage import hazards as hazard_repo
 from storage import org as org_repo
+from storage import outbox as outbox_repo
 from storage import people as people_repo
-from storage.models import Hazard, Person, Unit
+from storage.models import Hazard, HazardDraft, Person, Unit
 
 
 async def _actor(session: AsyncSession, person: Person, unit: Unit, context: Context) -> Actor:
@@ -36,57 +49,230 @@ async def _actor(session: AsyncSession, person: Person, unit: Unit, context: Con
                  is_bot_admin=await is_bot_admin(session, person.telegram_id, context))
 
 
+@dataclass
+class _Context:
+    """A hazard, its unit and the person acting on it, loaded in one transaction."""
+
+    person: Person
+    hazard: Hazard
+    unit: Unit
+    actor: Actor
+
+    @property
+    def facts(self) -> HazardFacts:
+        h = self.hazard
+        return HazardFacts(HazardState(h.state), h.reporter_id, h.responsible_id, h.fixer_id)
+
+
+async def _load(session: AsyncSession, user: User, hazard_id: int,
+                context: Context) -> _Context | None:
+    person = await learn_person(session, user, context)
+    hazard = await hazard_repo.get_hazard(session, hazard_id)
+    unit = await org_repo.get_unit(session, hazard.unit_id) if hazard else None
+    if hazard is None or unit is None:
+        return None
+    return _Context(person, hazard, unit, await _actor(session, person, unit, context))
+
+
+async def _transition(session: AsyncSession, ctx: _Context, action: HazardAction, now: datetime,
+                      values: dict[str, Any], detail: dict[str, Any] | None = None) -> str | None:
+    """Apply a decided action: compare-and-set, then the event. Returns a refusal key."""
+    decision = decide(action, ctx.facts, ctx.actor)
+    if not decision.allowed or decision.next_state is None:
+        return decision.refusal or "callback.stale"
+    before = ctx.hazard.state
+    values = {"state": decision.next_state.value, "updated_at": now, **values}
+    if not await hazard_repo.save_if_unchanged(session, ctx.hazard, ctx.hazard.version, values):
+        return "hazard.lost_race"
+    await hazard_repo.record_event(session, ctx.hazard, at=now, actor_id=ctx.person.id,
+                                   action=EVENT_NAMES[action], from_state=before,
+                                   to_state=decision.next_state.value, detail=detail)
+    return None
+
+
+EVENT_NAMES = {HazardAction.ACKNOWLEDGE: "acknowledged", HazardAction.REJECT: "rejected",
+               HazardAction.SUBMIT_FIX: "rectified", HazardAction.VERIFY: "verified",
+               HazardAction.REOPEN: "reopened", HazardAction.CLOSE: "closed",
+               HazardAction.START: "rectifying", HazardAction.HAND_UP: "handed_up"}
+ACTIONS = {"ack": HazardAction.ACKNOWLEDGE, "rej": HazardAction.REJECT,
+           "fix": HazardAction.SUBMIT_FIX, "ver": HazardAction.VERIFY,
+           "reo": HazardAction.REOPEN, "up": HazardAction.HAND_UP}
+NO_ESCALATION: dict[str, Any] = {"watch": None, "watch_deadline": None,
+                                 "next_escalation_at": None}
+
+
+def _watch(severity: str, now: datetime) -> dict[str, Any]:
+    """Start the rectification clock (after acknowledging, or again after a reopen)."""
+    policy = escalation_policy().for_severity(Severity(severity))
+    deadline = now + policy.rectify_within
+    first = escalate_due(policy, deadline, alerted_level=-1, last_alert_at=None, now=now)
+    return {"deadline": deadline, "watch": "rectify", "watch_deadline": deadline,
+            "alerted_level": -1, "last_alert_at": None, "next_escalation_at": first.next_at}
+
+
+def _buttons(renderer: Any, lang: str, hazard_id: int, *names: str) -> InlineKeyboardMarkup:
+    labels = {"ack": "button.ack", "rej": "button.reject", "fix": "button.fix",
+              "up": "button.hand_up", "ver": "button.verify", "reo": "button.reopen",
+              "show": "button.open"}
+    return InlineKeyboardMarkup([[InlineKeyboardButton(
+        renderer.plain(labels[name], lang), callback_data=pack("hz", name, hazard_id))
+        for name in names]])
+
+
 async def hazard_clicked(update: Update, context: Context) -> None:
-    """The buttons under a hazard card or an escalation alert."""
+    """The buttons under hazard cards, alerts and step messages."""
     query = update.callback_query
     user = sender(update)
+    chat = update.effective_chat
     assert query is not None
     svc = services(context)
     async with svc.db.session() as session:
         lang = await language_of(session, update, context)
     parts = unpack(query.data, "hz")
     hazard_id = int_arg(parts or [], 1)
-    if parts is None or hazard_id is None or user is None or parts[0] not in ("ack", "show"):
+    if parts is None or hazard_id is None or user is None or chat is None or \
+            (parts[0] not in ACTIONS and parts[0] != "show"):
         await query.answer(svc.renderer.plain("callback.stale", lang), show_alert=True)
         return
     if parts[0] == "show":
         await query.answer()
         await _show(update, context, hazard_id=hazard_id)
         return
+    action = ACTIONS[parts[0]]
     now = svc.clock.now()
+    after: tuple[str, dict[str, Any], InlineKeyboardMarkup | None] | None = None
     async with svc.db.transaction() as session:
-        person = await learn_person(session, user, context)
-        hazard = await hazard_repo.get_hazard(session, hazard_id)
-        unit = await org_repo.get_unit(session, hazard.unit_id) if hazard else None
-        if hazard is None or unit is None:
+        ctx = await _load(session, user, hazard_id, context)
+        if ctx is None:
             await query.answer(svc.renderer.plain("callback.stale", lang), show_alert=True)
             return
-        facts = HazardFacts(HazardState(hazard.state), hazard.reporter_id, hazard.responsible_id,
-                            hazard.fixer_id)
-        decision = decide(HazardAction.ACKNOWLEDGE, facts, await _actor(session, person, unit,
-                                                                         context))
-        if not decision.allowed:
-            await query.answer(svc.renderer.plain(decision.refusal or "callback.stale", lang),
-                               show_alert=True)
+        code = ctx.hazard.code
+        if action in (HazardAction.REJECT, HazardAction.SUBMIT_FIX):
+            # These need one more answer (a reason, an after-photo): check now, ask next.
+            decision = decide(action, ctx.facts, ctx.actor)
+            refusal = None if decision.allowed else decision.refusal
+            if refusal is None:
+                step = f"{parts[0]}:{hazard_id}"
+                await hazard_repo.start_draft(session, chat.id, ctx.person.id or 0, step=step,
+                                              data={}, now=now)
+                key = "hazard.ask_reject_reason" if action is HazardAction.REJECT \
+                    else "hazard.ask_after_photo"
+                after = (key, {"code": code}, None)
+        elif action is HazardAction.HAND_UP:
+            refusal, after = await _hand_up(session, ctx, now, svc.renderer, lang)
+        elif action is HazardAction.ACKNOWLEDGE:
+            values = {"acknowledged_at": now, "responsible_id": ctx.person.id,
+                      **_watch(ctx.hazard.severity, now)}
+            refusal = await _transition(session, ctx, action, now, values)
+            after = ("hazard.acknowledged", {"code": code, "leader": ctx.person.name,
+                                             "deadline": values["deadline"]},
+                     _buttons(svc.renderer, lang, hazard_id, "fix", "up"))
+        elif action is HazardAction.VERIFY:
+            refusal = await _transition(session, ctx, action, now, {"verified_at": now})
+            if refusal is None:
+                after = await _close(session, ctx, now)
+        else:  # REOPEN
+            values = _watch(ctx.hazard.severity, now)
+            refusal = await _transition(session, ctx, action, now, values)
+            after = ("hazard.reopened", {"code": code, "deadline": values["deadline"]},
+                     _buttons(svc.renderer, lang, hazard_id, "fix", "up"))
+        if refusal is not None:
+            await query.answer(svc.renderer.plain(refusal, lang), show_alert=True)
             return
-        policy = escalation_policy().for_severity(Severity(hazard.severity))
-        deadline = now + policy.rectify_within
-        first = escalate_due(policy, deadline, alerted_level=-1, last_alert_at=None, now=now)
-        won = await hazard_repo.save_if_unchanged(session, hazard, hazard.version, {
-            "state": HazardState.ACKNOWLEDGED.value, "acknowledged_at": now,
-            "responsible_id": person.id, "deadline": deadline, "watch": "rectify",
-            "watch_deadline": deadline, "alerted_level": -1, "last_alert_at": None,
-            "next_escalation_at": first.next_at, "updated_at": now})
-        if not won:
-            await query.answer(svc.renderer.plain("hazard.lost_race", lang), show_alert=True)
-            return
-        await hazard_repo.record_event(session, hazard, at=now, actor_id=person.id,
-                                       action="acknowledged", from_state=facts.state.value,
-                                       to_state=HazardState.ACKNOWLEDGED.value)
-        code, leader = hazard.code, person.name
     await query.answer()
-    await reply(update, context, "hazard.acknowledged", code=code, leader=leader,
-                deadline=deadline)
+    svc.wake_outbox()
+    if after is not None:
+        key, values, markup = after
+        await reply(update, context, key, reply_markup=markup, **values)
+
+
+async def _close(session: AsyncSession, ctx: _Context, now: datetime
+                 ) -> tuple[str, dict[str, Any], None]:
+    """Verified: close the loop and credit the reporter (once)."""
+    hazard = ctx.hazard
+    await hazard_repo.save_if_unchanged(session, hazard, hazard.version, {
+        "state": HazardState.CLOSED.value, "closed_at": now, "updated_at": now,
+        **NO_ESCALATION})
+    await hazard_repo.record_event(session, hazard, at=now, actor_id=ctx.person.id,
+                                   action="closed", from_state=HazardState.VERIFIED.value,
+                                   to_state=HazardState.CLOSED.value)
+    points = POINTS[Severity(hazard.severity)]
+    await hazard_repo.award_points(session, hazard=hazard, points=points, now=now)
+    reporter = (await people_repo.people_by_ids(session, [hazard.reporter_id]))[0]
+    return ("hazard.closed", {"code": hazard.code, "who": ctx.person.name,
+                              "reporter": reporter.name, "points": points}, None)
+
+
+async def _hand_up(session: AsyncSession, ctx: _Context, now: datetime, renderer: Any,
+                   lang: str) -> tuple[str | None, tuple[str, dict[str, Any], None] | None]:
+    """"Cannot fix at team level": the next unit up owns the hazard from now on."""
+    decision = decide(HazardAction.HAND_UP, ctx.facts, ctx.actor)
+    if not decision.allowed:
+        return decision.refusal, None
+    parent = await org_repo.get_unit(session, ctx.unit.parent_id) if ctx.unit.parent_id else None
+    if parent is None:
+        return "hazard.no_parent", None
+    before = ctx.unit.key
+    if not await hazard_repo.save_if_unchanged(session, ctx.hazard, ctx.hazard.version,
+                                               {"unit_id": parent.id, "updated_at": now}):
+        return "hazard.lost_race", None
+    await hazard_repo.record_event(session, ctx.hazard, at=now, actor_id=ctx.person.id,
+                                   action="handed_up", detail={"from": before,
+                                                               "to": parent.key})
+    values = {"code": ctx.hazard.code, "unit": parent.name}
+    for person, _grant in await org_repo.role_holders(session, [parent.id or 0],
+                                                      [Role.SAFETY_OFFICER, Role.MANAGER]):
+        if person.started and not person.blocked:
+            plang = person.language or lang
+            await outbox_repo.enqueue_text(
+                session, chat_id=person.telegram_id, now=now, purpose="hazard.handed_up",
+                html=renderer.html("hazard.handed_up", plang, **values), person_id=person.id,
+                reply_markup=_buttons(renderer, plang, ctx.hazard.id or 0, "fix", "show")
+                .to_dict(), dedupe_key=f"handed-up:{ctx.hazard.id}:{parent.id}:{person.id}")
+    return None, ("hazard.handed_up", values, None)
+
+
+async def continue_action(session: AsyncSession, update: Update, context: Context,
+                          draft: HazardDraft, message: Message
+                          ) -> tuple[str, dict[str, Any], InlineKeyboardMarkup | None]:
+    """The second half of reject (the reason) and fix (the after-photo)."""
+    svc = services(context)
+    now = svc.clock.now()
+    lang = await language_of(session, update, context)
+    name, _, raw_id = draft.step.partition(":")
+    user = sender(update)
+    ctx = await _load(session, user, int(raw_id), context) if user else None
+    if ctx is None:
+        await hazard_repo.drop_draft(session, draft)
+        return "callback.stale", {}, None
+    code = ctx.hazard.code
+    if name == "rej":
+        reason = (message.text or "").strip()
+        if not reason or len(reason) > 500:
+            return "hazard.reason_empty", {}, None
+        refusal = await _transition(session, ctx, HazardAction.REJECT, now,
+                                    {"reject_reason": reason, **NO_ESCALATION},
+                                    detail={"reason": reason})
+        await hazard_repo.drop_draft(session, draft)
+        if refusal:
+            return refusal, {}, None
+        return "hazard.rejected", {"code": code, "who": ctx.person.name, "reason": reason}, None
+    photo = photo_of(message)
+    if not isinstance(photo, list):
+        return "hazard.after_photo_needed", {}, None
+    local = await keep_evidence(context, photo[0], photo[1])
+    refusal = await _transition(session, ctx, HazardAction.SUBMIT_FIX, now,
+                                {"fixer_id": ctx.person.id, "rectified_at": now,
+                                 **NO_ESCALATION})
+    await hazard_repo.drop_draft(session, draft)
+    if refusal:
+        return refusal, {}, None
+    hazard_repo.add_photo(session, ctx.hazard, kind="after", file_id=photo[0],
+                          unique_id=photo[1], local_path=local, now=now)
+    reporter = (await people_repo.people_by_ids(session, [ctx.hazard.reporter_id]))[0]
+    return ("hazard.rectified", {"code": code, "who": ctx.person.name,
+                                 "reporter": reporter.name, "reporter_id": reporter.telegram_id},
+            _buttons(svc.renderer, lang, ctx.hazard.id or 0, "ver", "reo"))
 
 
 async def _may_see(session: AsyncSession, person: Person, unit: Unit, update: Update,

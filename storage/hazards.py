@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.escalation import SeverityPolicy, escalate_due
 from domain.hazard import OPEN_STATES, HazardState, Severity, hazard_code
-from storage.models import Hazard, HazardDraft, HazardEvent, HazardPhoto
+from storage.models import Hazard, HazardDraft, HazardEvent, HazardPhoto, ReporterPoints
 
 SEVERITY_ORDER = {Severity.MAJOR.value: 0, Severity.SERIOUS.value: 1, Severity.GENERAL.value: 2}
 
@@ -196,3 +196,30 @@ async def idle_drafts(session: AsyncSession, cutoff: datetime) -> list[HazardDra
     """Drafts nobody touched since ``cutoff``."""
     result = await session.exec(select(HazardDraft).where(col(HazardDraft.updated_at) < cutoff))
     return list(result.all())
+
+
+async def award_points(session: AsyncSession, *, hazard: Hazard, points: int,
+                       now: datetime) -> bool:
+    """Credit the reporter once for a verified hazard. False if already credited."""
+    existing = await session.exec(select(ReporterPoints.id).where(
+        ReporterPoints.hazard_id == hazard.id))
+    if existing.first() is not None:
+        return False
+    session.add(ReporterPoints(person_id=hazard.reporter_id, hazard_id=hazard.id or 0,
+                               points=points, awarded_at=now))
+    await session.flush()
+    return True
+
+
+async def points_of(session: AsyncSession, person_id: int) -> int:
+    """A reporter's total points."""
+    result = await session.exec(select(func.coalesce(func.sum(ReporterPoints.points), 0))
+                                .where(ReporterPoints.person_id == person_id))
+    return int(result.one())
+
+
+def add_photo(session: AsyncSession, hazard: Hazard, *, kind: str, file_id: str,
+              unique_id: str, local_path: str | None, now: datetime) -> None:
+    """Attach a photo (``after`` for the fix) to a hazard."""
+    session.add(HazardPhoto(hazard_id=hazard.id or 0, kind=kind, file_id=file_id,
+                            file_unique_id=unique_id, local_path=local_path, created_at=now))

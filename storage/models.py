@@ -229,3 +229,15 @@ class HazardDraft(SQLModel, table=True):
     step: str = Field(max_length=16)
     data: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     updated_at: datetime = Field(sa_column=_utc_column(index=True))
+
+
+class ReporterPoints(SQLModel, table=True):
+    """Points a reporter earned for a verified hazard (one entry per hazard, ever)."""
+
+    __tablename__ = "reporter_points"
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    hazard_id: int = Field(foreign_key="hazard.id", unique=True)
+    points: int
+    awarded_at: datetime = Field(sa_column=_utc_column())

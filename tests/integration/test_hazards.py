@@ -218,3 +218,98 @@ async def test_cancel_and_hashtag_start(bot: BotUnderTest) -> None:
     assert hazard.description == "消防通道被货物堵住"
     # Reported privately, the card still goes to the worker's team group.
     assert any(hazard.code in (m.text or "") for m in group.bot_messages())
+
+
+async def test_the_closed_loop_fix_verify_reopen_close_and_points(bot: BotUnderTest) -> None:
+    _, people, group = await setup_plant(bot)
+    worker, leader = people["Worker Wu"], people["Leader Li"]
+    officer = people["Officer Zhao"]
+    d = bot.driver
+    await report(bot, worker, group, description=None)
+    card = next(m for m in group.bot_messages() if "请班组长在" in (m.text or ""))
+    leader.click(card, "受理")
+    await bot.settle()
+    acknowledged = group.bot_messages()[-1]
+    assert acknowledged.buttons == [["提交整改", "班组无法整改"]]
+
+    cq = worker.click(acknowledged, "提交整改")  # not responsible, not a leader
+    await bot.settle()
+    assert "整改负责人" in (d.callback_answer(cq) or {}).get("text", "")
+    leader.click(acknowledged, "提交整改")
+    await bot.settle()
+    leader.send(group, "修好了", reply_to=group.bot_messages()[-1])  # no photo: refused
+    await bot.settle()
+    assert "必须附整改后的照片" in last_text(group)
+    leader.send_photo(group, reply_to=group.bot_messages()[-1])
+    await bot.settle()
+    fixed = group.bot_messages()[-1]
+    assert "已由 Leader Li 整改" in fixed.text and "Worker Wu" in fixed.text
+    cq = leader.click(fixed, "验证通过")  # the fixer cannot verify their own fix
+    await bot.settle()
+    assert "不能验证自己的整改" in (d.callback_answer(cq) or {}).get("text", "")
+
+    worker.click(fixed, "验证不通过")  # the reporter is not satisfied
+    await bot.settle()
+    assert "验证未通过" in last_text(group)
+    [hazard] = await hazards(bot)
+    assert hazard.state == "reopened" and hazard.next_escalation_at is not None
+
+    leader.click(group.bot_messages()[-1], "提交整改")
+    await bot.settle()
+    leader.send_photo(group, reply_to=group.bot_messages()[-1])
+    await bot.settle()
+    officer_view = group.bot_messages()[-1]
+    officer.click(officer_view, "验证通过")  # a safety officer verifies
+    await bot.settle()
+    assert "闭环关闭" in last_text(group) and "获得 3 分" in last_text(group)
+    cq = officer.click(officer_view, "验证通过")  # a second press changes nothing
+    await bot.settle()
+    assert "状态已经变化" in (d.callback_answer(cq) or {}).get("text", "")
+    [hazard] = await hazards(bot)
+    assert hazard.state == "closed" and hazard.next_escalation_at is None
+    async with bot.services.db.session() as s:
+        from storage import hazards as hazard_repo
+        from storage import people as people_repo
+
+        reporter = await people_repo.get_person(s, worker.id)
+        assert reporter is not None
+        assert await hazard_repo.points_of(s, reporter.id or 0) == 3
+        photos = await hazard_repo.photos_of(s, hazard.id or 0)
+        assert [p.kind for p in photos] == ["before", "after", "after"]
+    bot.clock.advance(timedelta(days=30))
+    await bot.run_sweeps()  # closed hazards never escalate
+    assert not [m for m in d.private_messages(officer) if "YH-" in m.text]
+
+
+async def test_reject_needs_a_leader_and_a_reason_and_hand_up_reaches_the_workshop(
+        bot: BotUnderTest) -> None:
+    _, people, group = await setup_plant(bot)
+    worker, leader, officer = people["Worker Wu"], people["Leader Li"], people["Officer Zhao"]
+    d = bot.driver
+    await report(bot, worker, group, description=None)
+    card = next(m for m in group.bot_messages() if "请班组长在" in (m.text or ""))
+    cq = worker.click(card, "驳回")
+    await bot.settle()
+    assert "只有班组长" in (d.callback_answer(cq) or {}).get("text", "")
+    leader.click(card, "驳回")
+    await bot.settle()
+    leader.send(group, "<i>不是隐患</i>：这是已隔离的旧设备", reply_to=group.bot_messages()[-1])
+    await bot.settle()
+    assert "已被 Leader Li 驳回：<i>不是隐患</i>" in last_text(group)
+    [rejected] = await hazards(bot)
+    assert rejected.state == "rejected" and rejected.next_escalation_at is None
+
+    await report(bot, worker, group, description="需要停机更换的阀门")
+    card = [m for m in group.bot_messages() if "请班组长在" in (m.text or "")][-1]
+    leader.click(card, "受理")
+    await bot.settle()
+    leader.click(group.bot_messages()[-1], "班组无法整改")
+    await bot.settle()
+    assert "已移交 合成车间" in last_text(group)
+    assert "已移交" in d.private_messages(officer)[-1].text
+    second = next(h for h in await hazards(bot) if h.state != "rejected")
+    async with bot.services.db.session() as s:
+        from storage import org as org_repo
+
+        workshop = await org_repo.get_unit_by_key(s, "ws")
+        assert workshop is not None and second.unit_id == workshop.id
