@@ -59,6 +59,14 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("file", type=Path)
     exp = org.add_parser("export", help="write the organisation as YAML")
     exp.add_argument("file", type=Path, nargs="?")
+    ledger = sub.add_parser("ledger", help="the hazard ledger").add_subparsers(
+        dest="ledger_command", required=True)
+    lex = ledger.add_parser("export", help="write the ledger of units as XLSX")
+    lex.add_argument("--unit", action="append", required=True, help="unit key (repeatable)")
+    lex.add_argument("--from", dest="since", help="first day, YYYY-MM-DD (default: 90 days ago)")
+    lex.add_argument("--to", dest="until", help="last day, YYYY-MM-DD (default: today)")
+    lex.add_argument("--lang", choices=["zh", "en"], default=None)
+    lex.add_argument("--out", type=Path, help="file to write (default: ledger-UNIT-DATE.xlsx)")
     return parser
 
 
@@ -90,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.file.write_text(text, encoding="utf-8")
             else:
                 sys.stdout.write(text)
+            return EXIT_OK
+        if args.command == "ledger":
+            print(asyncio.run(_ledger_export(settings, args)))
             return EXIT_OK
     except CliError as exc:
         print(f"safetybot: {exc}", file=sys.stderr)
@@ -153,6 +164,44 @@ async def _org_export(settings: Settings) -> str:
     finally:
         await db.dispose()
     return dump_org(spec)
+
+
+async def _ledger_export(settings: Settings, args: argparse.Namespace) -> str:
+    from datetime import timedelta
+
+    from content.hazards import ledger_file
+    from content.render import Renderer
+    from domain.clock import SystemClock
+    from handlers.hazards import parse_period
+    from storage import org as org_repo
+    from storage.db import Database
+    from storage.migrate import upgrade
+
+    now = SystemClock().now()
+    since = args.since or f"{now - timedelta(days=90):%Y-%m-%d}"
+    until = args.until or f"{now:%Y-%m-%d}"
+    period = parse_period([since, until], now, settings.default_timezone)
+    if period is None:
+        raise CliError("dates must be YYYY-MM-DD, --from before --to", EXIT_CONFIG)
+    lang = args.lang or settings.default_language
+    db = Database(settings.database_url)
+    try:
+        await upgrade(db)
+        async with db.session() as session:
+            roots = []
+            for key in args.unit:
+                unit = await org_repo.get_unit_by_key(session, key)
+                if unit is None:
+                    raise CliError(f"no unit with the key {key!r}", EXIT_CONFIG)
+                roots.append(unit)
+            data, count = await ledger_file(
+                session, Renderer(default_language=lang), roots=roots, since=period[0],
+                until=period[1], lang=lang, timezone=settings.default_timezone, now=now)
+    finally:
+        await db.dispose()
+    out = args.out or Path(f"ledger-{'-'.join(args.unit)}-{now:%Y%m%d}.xlsx")
+    out.write_bytes(data)
+    return f"wrote {count} hazards to {out}"
 
 
 async def _check_token(settings: Settings) -> None:

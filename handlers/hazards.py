@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from content.hazards import category, escalation_policy
+from content.hazards import category, escalation_policy, ledger_file
 from domain.escalation import escalate_due
 from domain.hazard import (
     POINTS,
@@ -21,7 +22,7 @@ from domain.hazard import (
     Severity,
     decide,
 )
-from domain.org import Role, has_role_over, highest_role_over
+from domain.org import Role, has_role_over, highest_role_over, role_rank
 from handlers.callbacks import int_arg, pack, unpack
 from handlers.common import (
     Context,
@@ -369,3 +370,55 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(hazard_clicked, pattern=r"^hz:"))
     application.add_handler(CommandHandler("hazards", hazards_command))
     application.add_handler(CommandHandler("hazard", hazard_command))
+    application.add_handler(CommandHandler("export", export_command))
+
+
+def parse_period(args: list[str], now: datetime, zone: str) -> tuple[datetime, datetime] | None:
+    """``[FROM [TO]]`` as dates (local to ``zone``, TO inclusive); default the last 90 days."""
+    tz = ZoneInfo(zone)
+    try:
+        days = [datetime.strptime(a, "%Y-%m-%d").replace(tzinfo=tz) for a in args[:2]]
+    except ValueError:
+        return None
+    since = days[0] if days else now - timedelta(days=90)
+    until = days[1] + timedelta(days=1) if len(days) > 1 else now + timedelta(seconds=1)
+    return (since, until) if since < until else None
+
+
+async def export_command(update: Update, context: Context) -> None:
+    """/export [FROM [TO]]: the ledger of one's units as an XLSX file, in private."""
+    user = sender(update)
+    chat = update.effective_chat
+    message = update.effective_message
+    if user is None or chat is None or message is None:
+        return
+    if is_group(chat):
+        await reply(update, context, "export.private_only")
+        return
+    svc = services(context)
+    now = svc.clock.now()
+    period = parse_period(list(context.args or []), now, svc.settings.default_timezone)
+    if period is None:
+        await reply(update, context, "export.bad_dates")
+        return
+    async with svc.db.transaction() as session:
+        person = await learn_person(session, user, context)
+        lang = await language_of(session, update, context)
+        if await is_bot_admin(session, user.id, context):
+            roots = [u for u in await org_repo.all_units(session) if u.parent_id is None]
+        else:
+            rows = await org_repo.role_rows_of(session, person.id or 0)
+            roots = [u for g, u in rows if role_rank(g.role) >= role_rank(Role.TEAM_LEADER)]
+        if not roots:
+            await reply(update, context, "export.not_allowed")
+            return
+        data, count = await ledger_file(session, svc.renderer, roots=roots, since=period[0],
+                                 until=period[1], lang=lang,
+                                 timezone=svc.settings.default_timezone, now=now)
+    last_day = period[1] - timedelta(seconds=1)
+    caption = svc.renderer.html("export.caption", lang, units=" / ".join(r.name for r in roots),
+                                since=f"{period[0]:%Y-%m-%d}", until=f"{last_day:%Y-%m-%d}",
+                                count=count)
+    await message.reply_document(document=data, filename=f"ledger-{now:%Y%m%d}.xlsx",
+                                 caption=caption)
+

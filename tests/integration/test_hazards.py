@@ -313,3 +313,68 @@ async def test_reject_needs_a_leader_and_a_reason_and_hand_up_reaches_the_worksh
 
         workshop = await org_repo.get_unit_by_key(s, "ws")
         assert workshop is not None and second.unit_id == workshop.id
+
+
+def read_xlsx(content: bytes) -> list[list[object]]:
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(BytesIO(content)).active
+    assert sheet is not None
+    return [list(row) for row in sheet.iter_rows(values_only=True)]
+
+
+async def test_export_the_ledger_as_xlsx(bot: BotUnderTest) -> None:
+    _, people, group = await setup_plant(bot)
+    worker, leader = people["Worker Wu"], people["Leader Li"]
+    d = bot.driver
+    await report(bot, worker, group, description="配电箱门未关")
+    card = next(m for m in group.bot_messages() if "请班组长在" in (m.text or ""))
+    leader.click(card, "受理")
+    await bot.settle()
+    bot.clock.advance(timedelta(days=4))  # a day past the 3-day deadline
+
+    worker.send(group, "/export")
+    await bot.settle()
+    assert "私聊" in last_text(group)
+    worker.send(d.private_chat(worker), "/export")
+    await bot.settle()
+    assert "只有班组长" in d.private_messages(worker)[-1].text
+    leader.send(d.private_chat(leader), "/export")
+    await bot.settle()
+    sent = d.private_messages(leader)[-1]
+    assert sent.document is not None and "共 1 条" in (sent.caption or "")
+    stored = bot.server.world.files[sent.document["file_id"]]
+    header, row = read_xlsx(stored.content)
+    assert header[:3] == ["序号", "隐患编号", "上报日期"] and header[-2:] == ["超期天数", "照片"]
+    values = dict(zip(header, row, strict=True))
+    assert values["隐患编号"] == "YH-20261123-0001" and values["班组"] == "合成甲班"
+    assert values["上报人"] == "Worker Wu" and values["责任人"] == "Leader Li"
+    assert values["类别"] == "电气" and values["等级"] == "较大" and values["状态"] == "已受理"
+    assert values["地点"] == "3号泵房东侧" and values["描述"] == "配电箱门未关"
+    assert values["超期天数"] == 1 and values["整改期限"] and values["受理时间"]
+    assert "before: " in str(values["照片"])
+
+    leader.send(d.private_chat(leader), "/export 2026-13-01")
+    await bot.settle()
+    assert "日期格式" in d.private_messages(leader)[-1].text
+
+
+async def test_ledger_export_from_the_cli(bot: BotUnderTest, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from bot.cli import main
+
+    _, people, group = await setup_plant(bot)
+    await report(bot, people["Worker Wu"], group, description=None)
+    monkeypatch.setenv("DATABASE_URL", bot.db_url)
+    out = tmp_path / "ws.xlsx"
+    code = await asyncio.to_thread(main, ["ledger", "export", "--unit", "ws", "--from",
+                                          "2026-11-01", "--to", "2026-11-30", "--lang", "en",
+                                          "--out", str(out)])
+    assert code == 0
+    header, row = read_xlsx(out.read_bytes())
+    assert header[1] == "Code" and row[1] == "YH-20261123-0001" and row[7] == "serious"
+    code = await asyncio.to_thread(main, ["ledger", "export", "--unit", "nope"])
+    assert code == 2
