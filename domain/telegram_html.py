@@ -19,6 +19,7 @@ CAPTION_LIMIT = 1024
 _TOKEN = re.compile(r"<[^<>]+>|&#?[A-Za-z0-9]+;|.", re.S)
 _TAG_NAME = re.compile(r"<\s*/?\s*([A-Za-z][A-Za-z0-9-]*)")
 _SENTENCE_END = frozenset("。！？!?.;；")
+_TAGS = re.compile(r"<[^<>]+>")
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,8 @@ def split_message(html: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     """
     if limit < 2:
         raise ValueError("limit must allow at least two characters")
+    if _utf16(html) <= limit:  # tags and entities only shrink what is visible
+        return [html] if _TAGS.sub("", html).strip() else []
     atoms = _atoms(html)
     parts: list[str] = []
     open_tags: list[_Atom] = []

@@ -9,7 +9,9 @@ double an alert.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,7 +27,7 @@ from storage import org as org_repo
 from storage import outbox as outbox_repo
 from storage import people as people_repo
 from storage.db import Database
-from storage.models import GroupChat, Hazard, Unit
+from storage.models import GroupChat, Hazard, Person, Unit
 
 # Whose phones ring at each level above the team.
 LEVEL_ROLES: dict[UnitKind, tuple[Role, ...]] = {
@@ -34,6 +36,54 @@ LEVEL_ROLES: dict[UnitKind, tuple[Role, ...]] = {
     UnitKind.AUTHORITY: (Role.MANAGER, Role.ADMIN),
 }
 DRAFT_IDLE = timedelta(minutes=15)
+BATCH = 500
+MAX_BATCHES = 1000
+
+
+class _OrgCache:
+    """Units, chains, role holders and group chats, read once per sweep batch.
+
+    Hundreds of due hazards share a handful of teams and workshops; asking the
+    database again for each would make the sweep cost what is stored per unit.
+    """
+
+    def __init__(self, session: AsyncSession, renderer: Renderer) -> None:
+        self.session = session
+        self.renderer = renderer
+        self._labels: dict[tuple[str, str], str] = {}
+        self._units: dict[int, Unit | None] = {}
+        self._chains: dict[int, list[Unit]] = {}
+        self._holders: dict[tuple[int, tuple[Role, ...]], list[Person]] = {}
+        self._chats: dict[int, GroupChat | None] = {}
+
+    async def unit(self, unit_id: int) -> Unit | None:
+        if unit_id not in self._units:
+            self._units[unit_id] = await org_repo.get_unit(self.session, unit_id)
+        return self._units[unit_id]
+
+    async def chain(self, unit: Unit) -> list[Unit]:
+        key = unit.id or 0
+        if key not in self._chains:
+            self._chains[key] = await org_repo.ancestors(self.session, unit)
+        return self._chains[key]
+
+    async def holders(self, unit_id: int, roles: tuple[Role, ...]) -> list[Person]:
+        key = (unit_id, roles)
+        if key not in self._holders:
+            rows = await org_repo.role_holders(self.session, [unit_id], roles)
+            self._holders[key] = [person for person, _grant in rows]
+        return self._holders[key]
+
+    def label(self, key: str, lang: str) -> str:
+        """A constant plain text (severity, level and button names) rendered once."""
+        if (key, lang) not in self._labels:
+            self._labels[(key, lang)] = self.renderer.plain(key, lang)
+        return self._labels[(key, lang)]
+
+    async def chat(self, unit_id: int) -> GroupChat | None:
+        if unit_id not in self._chats:
+            self._chats[unit_id] = await org_repo.chat_of_unit(self.session, unit_id)
+        return self._chats[unit_id]
 
 
 def escalation_sweep(db: Database, renderer: Renderer, default_language: str,
@@ -41,90 +91,109 @@ def escalation_sweep(db: Database, renderer: Renderer, default_language: str,
     """A sweep that alerts the next levels up for every overdue open hazard."""
 
     async def sweep(now: datetime) -> None:
-        sent = False
-        async with db.transaction() as session:
-            for hazard in await hazard_repo.due_for_escalation(session, now):
-                sent |= await _escalate(session, hazard, now, renderer, default_language)
-        if sent:
-            wake()
+        # Batches, each its own transaction; every processed hazard's next time moves past
+        # "now", so the loop ends (the cap only guards against a bug doing otherwise).
+        for _ in range(MAX_BATCHES):
+            async with db.transaction() as session:
+                due = await hazard_repo.due_for_escalation(session, now, limit=BATCH)
+                cache = _OrgCache(session, renderer)
+                work = _Batch()
+                for hazard in due:
+                    await _escalate(work, cache, hazard, now, default_language)
+                # Alerts, history and the hazards' new escalation state commit together,
+                # each written in one statement.
+                await hazard_repo.update_many(session, work.updates)
+                await hazard_repo.record_events(session, work.events)
+                await outbox_repo.enqueue_many(session, work.alerts, now=now)
+                alerts = work.alerts
+            if alerts:
+                wake()
+            if len(due) < BATCH:
+                break
 
     return sweep
 
 
-async def _escalate(session: AsyncSession, hazard: Hazard, now: datetime, renderer: Renderer,
-                    default_language: str) -> bool:
+@dataclass
+class _Batch:
+    """What one batch will write."""
+
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[outbox_repo.Outgoing] = field(default_factory=list)
+
+    def event(self, hazard: Hazard, now: datetime, action: str, **detail: Any) -> None:
+        self.events.append({"hazard_id": hazard.id, "at": now, "action": action,
+                            "detail": detail})
+
+
+async def _escalate(work: _Batch, cache: _OrgCache, hazard: Hazard, now: datetime,
+                    default_language: str) -> None:
     if HazardState(hazard.state) not in OPEN_STATES or hazard.watch_deadline is None:
-        hazard.next_escalation_at = None
-        session.add(hazard)
-        return False
+        work.updates.append({"id": hazard.id, "next_escalation_at": None})
+        return
     policy = escalation_policy().for_severity(Severity(hazard.severity))
     step = escalate_due(policy, hazard.watch_deadline, alerted_level=hazard.alerted_level,
                         last_alert_at=hazard.last_alert_at, now=now)
-    team = await org_repo.get_unit(session, hazard.team_unit_id)
-    owner = await org_repo.get_unit(session, hazard.unit_id)
-    chain = await org_repo.ancestors(session, owner) if owner else []
-    queued = False
+    team = await cache.unit(hazard.team_unit_id)
+    owner = await cache.unit(hazard.unit_id)
+    chain = await cache.chain(owner) if owner else []
     for index in step.alert_levels:
         level = policy.levels[index]
         target = next((u for u in reversed(chain) if u.kind == level.unit.value), None)
-        earlier = [policy.levels[i].unit for i in range(index)]
         if target is None:
-            await hazard_repo.record_event(session, hazard, at=now, actor_id=None,
-                                           action="escalation_skipped",
-                                           detail={"level": level.unit.value,
-                                                   "why": "no such unit above the team"})
+            work.event(hazard, now, "escalation_skipped", level=level.unit.value,
+                       why="no such unit above the team")
             continue
-        reached = await _alert(session, hazard, team, target, index, earlier, now, renderer,
-                               default_language)
-        queued |= bool(reached)
-        await hazard_repo.record_event(session, hazard, at=now, actor_id=None,
-                                       action="escalated",
-                                       detail={"level": level.unit.value, "unit": target.key,
-                                               "watch": hazard.watch, "recipients": reached})
-    hazard.alerted_level = step.alerted_level
-    hazard.last_alert_at = step.last_alert_at
-    hazard.next_escalation_at = step.next_at
-    session.add(hazard)
-    return queued
+        earlier = [policy.levels[i].unit for i in range(index)]
+        level_alerts = await _alert(cache, hazard, team, target, index, earlier, now,
+                                    default_language)
+        work.alerts += level_alerts
+        work.event(hazard, now, "escalated", level=level.unit.value, unit=target.key,
+                   watch=hazard.watch, recipients=len(level_alerts))
+    work.updates.append({"id": hazard.id, "alerted_level": step.alerted_level,
+                         "last_alert_at": step.last_alert_at,
+                         "next_escalation_at": step.next_at})
 
 
-async def _alert(session: AsyncSession, hazard: Hazard, team: Unit | None, target: Unit,
-                 index: int, earlier: list[UnitKind], now: datetime, renderer: Renderer,
-                 default_language: str) -> int:
-    """Queue the alert for one level; returns how many chats it was queued to."""
-    holders = await org_repo.role_holders(session, [target.id or 0],
-                                          LEVEL_ROLES[UnitKind(target.kind)])
+async def _alert(cache: _OrgCache, hazard: Hazard, team: Unit | None, target: Unit,
+                 index: int, earlier: list[UnitKind], now: datetime,
+                 default_language: str) -> list[outbox_repo.Outgoing]:
+    """The alert for one level: to its role holders privately and to its group."""
     chats: dict[int, tuple[str, int | None]] = {}
-    for person, _grant in holders:
+    for person in await cache.holders(target.id or 0, LEVEL_ROLES[UnitKind(target.kind)]):
         if person.started and not person.blocked:
             chats.setdefault(person.telegram_id, (person.language or default_language,
                                                   person.id))
-    group = await org_repo.chat_of_unit(session, target.id or 0)
+    group = await cache.chat(target.id or 0)
     if group is not None and group.active:
         chats.setdefault(group.chat_id, (org_repo.unit_language(target, group,
                                                                 default_language), None))
     stamp = int(now.timestamp())
+    alerts = []
     for chat_id, (lang, person_id) in chats.items():
         found = category(hazard.category)
-        html = renderer.html(
+        separator = "、" if lang == "zh" else ", "
+        html = cache.renderer.html(
             "hazard.escalation", lang, code=hazard.code,
-            severity=renderer.plain(f"severity.{hazard.severity}", lang),
+            severity=cache.label(f"severity.{hazard.severity}", lang),
             team=team.name if team else "", watch=hazard.watch, deadline=hazard.watch_deadline,
             category=found.name(lang) if found else hazard.category,
             location=hazard.location_text or "",
-            earlier="、".join(renderer.plain(f"kind.{k.value}", lang) for k in earlier)
-            if lang == "zh" else ", ".join(renderer.plain(f"kind.{k.value}", lang)
-                                           for k in earlier))
+            earlier=separator.join(cache.label(f"kind.{k.value}", lang) for k in earlier))
         markup = {"inline_keyboard": [[
-            {"text": renderer.plain("button.ack", lang),
+            {"text": cache.label("button.ack", lang),
              "callback_data": pack("hz", "ack", hazard.id or 0)},
-            {"text": renderer.plain("button.open", lang),
+            {"text": cache.label("button.open", lang),
              "callback_data": pack("hz", "show", hazard.id or 0)}]]}
-        await outbox_repo.enqueue_text(
-            session, chat_id=chat_id, html=html, now=now, purpose="hazard.escalation",
-            reply_markup=markup, person_id=person_id,
-            dedupe_key=f"escalation:{hazard.id}:{hazard.watch}:{index}:{stamp}:{chat_id}")
-    return len(chats)
+        key = f"escalation:{hazard.id}:{hazard.watch}:{index}:{stamp}:{chat_id}"
+        for params, part_key in outbox_repo.text_parts(html=html, reply_markup=markup,
+                                                       dedupe_key=key):
+            alerts.append(outbox_repo.Outgoing(chat_id=chat_id, params=params,
+                                               purpose="hazard.escalation",
+                                               dedupe_key=part_key or key,
+                                               person_id=person_id))
+    return alerts
 
 
 def idle_draft_sweep(db: Database, renderer: Renderer, default_language: str,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -74,6 +74,28 @@ async def record_event(session: AsyncSession, hazard: Hazard, *, at: datetime,
     session.add(HazardEvent(hazard_id=hazard.id or 0, at=at, actor_id=actor_id, action=action,
                             from_state=from_state, to_state=to_state,
                             detail=json.dumps(detail, ensure_ascii=False) if detail else None))
+
+
+async def record_events(session: AsyncSession, events: Sequence[dict[str, Any]]) -> None:
+    """Append many events in one statement (sweeps)."""
+    if not events:
+        return
+    await session.exec(insert(HazardEvent), params=[
+        {"hazard_id": e["hazard_id"], "at": e["at"], "actor_id": e.get("actor_id"),
+         "action": e["action"], "from_state": e.get("from_state"),
+         "to_state": e.get("to_state"),
+         "detail": json.dumps(e["detail"], ensure_ascii=False) if e.get("detail") else None}
+        for e in events])
+
+
+async def update_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Update many hazards by id in one executemany (sweeps; each dict holds "id")."""
+    if rows:
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in rows:  # one statement per set of columns
+            groups.setdefault(tuple(sorted(row)), []).append(row)
+        for group in groups.values():
+            await session.exec(update(Hazard), params=group)
 
 
 async def history(session: AsyncSession, hazard_id: int) -> list[HazardEvent]:

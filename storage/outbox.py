@@ -8,11 +8,14 @@ come back once the lease runs out.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -47,6 +50,28 @@ async def enqueue(
     return row
 
 
+def text_parts(
+    *,
+    html: str,
+    reply_markup: Mapping[str, Any] | None = None,
+    dedupe_key: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> list[tuple[dict[str, Any], str | None]]:
+    """An HTML text as (params, dedupe key) per message, split under 4096 characters.
+
+    The buttons go with the last part, so they sit under the whole text.
+    """
+    parts = split_message(html) or [html]
+    items: list[tuple[dict[str, Any], str | None]] = []
+    for index, part in enumerate(parts):
+        params: dict[str, Any] = {"text": part, "parse_mode": "HTML", **(extra or {})}
+        if reply_markup is not None and index == len(parts) - 1:
+            params["reply_markup"] = dict(reply_markup)
+        key = dedupe_key if dedupe_key is None or index == 0 else f"{dedupe_key}#{index + 1}"
+        items.append((params, key))
+    return items
+
+
 async def enqueue_text(
     session: AsyncSession,
     *,
@@ -59,24 +84,51 @@ async def enqueue_text(
     person_id: int | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> list[OutboxMessage]:
-    """Queue an HTML text, split under Telegram's 4096 characters on paragraph bounds.
+    """Queue an HTML text (split as :func:`text_parts` does).
 
-    The buttons go with the last part, so they sit under the whole text.
     Returns the queued rows (empty when ``dedupe_key`` was queued before).
     """
-    parts = split_message(html) or [html]
     rows: list[OutboxMessage] = []
-    for index, part in enumerate(parts):
-        params: dict[str, Any] = {"text": part, "parse_mode": "HTML", **(extra or {})}
-        if reply_markup is not None and index == len(parts) - 1:
-            params["reply_markup"] = dict(reply_markup)
-        key = dedupe_key if dedupe_key is None or index == 0 else f"{dedupe_key}#{index + 1}"
+    for params, key in text_parts(html=html, reply_markup=reply_markup,
+                                  dedupe_key=dedupe_key, extra=extra):
         row = await enqueue(session, chat_id=chat_id, params=params, now=now, purpose=purpose,
                             dedupe_key=key, person_id=person_id)
         if row is None:
             return rows
         rows.append(row)
     return rows
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message for :func:`enqueue_many`."""
+
+    chat_id: int
+    params: Mapping[str, Any]
+    purpose: str
+    dedupe_key: str
+    person_id: int | None = None
+    method: str = "sendMessage"
+
+
+async def enqueue_many(session: AsyncSession, items: Sequence[Outgoing], *,
+                       now: datetime) -> None:
+    """Queue many messages in one statement; keys already queued are skipped.
+
+    For sweeps that queue hundreds of alerts at once: no read-before-write, no
+    flush per row, and the unique dedupe key still guarantees "never twice".
+    """
+    if not items:
+        return
+    values = [{"dedupe_key": i.dedupe_key, "purpose": i.purpose, "chat_id": i.chat_id,
+               "person_id": i.person_id, "method": i.method,
+               "payload": json.dumps(dict(i.params), ensure_ascii=False),
+               "status": OutboxStatus.PENDING.value, "attempts": 0, "next_attempt_at": now,
+               "created_at": now} for i in items]
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    await session.exec(statement, params=values)
 
 
 async def claim_due(

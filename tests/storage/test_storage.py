@@ -195,3 +195,14 @@ async def test_two_senders_racing_for_the_same_rows_never_both_win(db: Database)
     first, second = await asyncio.gather(claim("a"), claim("b"))
     assert not set(first) & set(second)
     assert len(first) + len(second) == 20
+
+
+async def test_bulk_queueing_skips_keys_already_queued(db: Database) -> None:
+    item = outbox_repo.Outgoing(chat_id=5, params={"text": "a"}, purpose="t", dedupe_key="k")
+    other = outbox_repo.Outgoing(chat_id=6, params={"text": "b"}, purpose="t", dedupe_key="j")
+    async with db.transaction() as s:
+        await outbox_repo.enqueue_many(s, [item], now=T0)
+    async with db.transaction() as s:
+        await outbox_repo.enqueue_many(s, [item, other], now=T0)  # "k" again: skipped
+    async with db.session() as s:
+        assert await outbox_repo.count_by_status(s) == {"pending": 2}
