@@ -41,7 +41,7 @@ from handlers.common import (
     sender,
     services,
 )
-from handlers.hazards import continue_action
+from handlers.hazards import PROMPT_KEYS, continue_action
 from storage import hazards as hazard_repo
 from storage import org as org_repo
 from storage import outbox as outbox_repo
@@ -141,7 +141,7 @@ async def step_message(update: Update, context: Context) -> None:
                                        now=svc.clock.now())
     if ":" in draft.step:
         await _reply(update, context, key, markup=markup,
-                     force_reply=key in ("hazard.after_photo_needed", "hazard.reason_empty"),
+                     force_reply=key in PROMPT_KEYS,
                      **values)
         return
     if outcome.key is not None:

@@ -8,12 +8,22 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
+from telegram import (
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    MessageEntity,
+    Update,
+    User,
+)
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from content.hazards import category, escalation_policy, ledger_file
+from domain.durations import parse_duration
 from domain.escalation import escalate_due
 from domain.hazard import (
+    OPEN_STATES,
     POINTS,
     Actor,
     HazardAction,
@@ -95,6 +105,12 @@ EVENT_NAMES = {HazardAction.ACKNOWLEDGE: "acknowledged", HazardAction.REJECT: "r
                HazardAction.SUBMIT_FIX: "rectified", HazardAction.VERIFY: "verified",
                HazardAction.REOPEN: "reopened", HazardAction.CLOSE: "closed",
                HazardAction.START: "rectifying", HazardAction.HAND_UP: "handed_up"}
+FIVE_STEPS = ("resp", "measures", "funds", "deadline", "plan")
+# Replies that ask for another answer get a ForceReply, so they work with privacy mode on.
+PROMPT_KEYS = frozenset({"hazard.after_photo_needed", "hazard.reason_empty", "five.ask_resp",
+                         "five.ask_measures", "five.ask_funds", "five.ask_deadline",
+                         "five.ask_plan", "five.bad_person", "five.bad_deadline", "five.empty"})
+KEEP_DEFAULT = frozenset({"默认", "default", "-"})
 ACTIONS = {"ack": HazardAction.ACKNOWLEDGE, "rej": HazardAction.REJECT,
            "fix": HazardAction.SUBMIT_FIX, "ver": HazardAction.VERIFY,
            "reo": HazardAction.REOPEN, "up": HazardAction.HAND_UP}
@@ -113,6 +129,7 @@ def _watch(severity: str, now: datetime) -> dict[str, Any]:
 
 def _buttons(renderer: Any, lang: str, hazard_id: int, *names: str) -> InlineKeyboardMarkup:
     labels = {"ack": "button.ack", "rej": "button.reject", "fix": "button.fix",
+              "five": "button.five",
               "up": "button.hand_up", "ver": "button.verify", "reo": "button.reopen",
               "show": "button.open"}
     return InlineKeyboardMarkup([[InlineKeyboardButton(
@@ -132,12 +149,15 @@ async def hazard_clicked(update: Update, context: Context) -> None:
     parts = unpack(query.data, "hz")
     hazard_id = int_arg(parts or [], 1)
     if parts is None or hazard_id is None or user is None or chat is None or \
-            (parts[0] not in ACTIONS and parts[0] != "show"):
+            (parts[0] not in ACTIONS and parts[0] not in ("show", "five")):
         await query.answer(svc.renderer.plain("callback.stale", lang), show_alert=True)
         return
     if parts[0] == "show":
         await query.answer()
         await _show(update, context, hazard_id=hazard_id)
+        return
+    if parts[0] == "five":
+        await _start_five(update, context, query, hazard_id, lang)
         return
     action = ACTIONS[parts[0]]
     now = svc.clock.now()
@@ -167,7 +187,7 @@ async def hazard_clicked(update: Update, context: Context) -> None:
             refusal = await _transition(session, ctx, action, now, values)
             after = ("hazard.acknowledged", {"code": code, "leader": ctx.person.name,
                                              "deadline": values["deadline"]},
-                     _buttons(svc.renderer, lang, hazard_id, "fix", "up"))
+                     _buttons(svc.renderer, lang, hazard_id, "five", "fix", "up"))
         elif action is HazardAction.VERIFY:
             refusal = await _transition(session, ctx, action, now, {"verified_at": now})
             if refusal is None:
@@ -185,6 +205,117 @@ async def hazard_clicked(update: Update, context: Context) -> None:
     if after is not None:
         key, values, markup = after
         await reply(update, context, key, reply_markup=markup, **values)
+
+
+async def _start_five(update: Update, context: Context, query: Any, hazard_id: int,
+                      lang: str) -> None:
+    """Ask the leader for the five in place, one reply at a time."""
+    svc = services(context)
+    user, chat = sender(update), update.effective_chat
+    assert user is not None and chat is not None
+    async with svc.db.transaction() as session:
+        ctx = await _load(session, user, hazard_id, context)
+        refusal = None
+        if ctx is None or HazardState(ctx.hazard.state) not in OPEN_STATES:
+            refusal = "hazard.refused.state"
+        elif not ctx.actor.at_least(Role.TEAM_LEADER):
+            refusal = "hazard.refused.leader_only"
+        else:
+            await hazard_repo.start_draft(session, chat.id, ctx.person.id or 0,
+                                          step=f"five:{hazard_id}", data={"field": "resp"},
+                                          now=svc.clock.now())
+            code = ctx.hazard.code
+    if refusal is not None:
+        await query.answer(svc.renderer.plain(refusal, lang), show_alert=True)
+        return
+    await query.answer()
+    await reply(update, context, "five.ask_resp", code=code, reply_markup=ForceReply(
+        selective=True))
+
+
+async def _continue_five(session: AsyncSession, ctx: _Context, draft: HazardDraft,
+                         message: Message, context: Context, lang: str
+                         ) -> tuple[str, dict[str, Any], None]:
+    """One answer of the five in place; the last one saves them all."""
+    svc = services(context)
+    now = svc.clock.now()
+    data = hazard_repo.draft_data(draft)
+    field = str(data.get("field", "resp"))
+    text = (message.text or "").strip()
+    policy = escalation_policy().for_severity(Severity(ctx.hazard.severity))
+    default_deadline = ctx.hazard.deadline or now + policy.rectify_within
+    default_plan = svc.renderer.plain(f"five.default_plan.{ctx.hazard.severity}", lang)
+    if field == "resp":
+        person = await _named_person(session, message, text, ctx.person)
+        if person is None:
+            return "five.bad_person", {}, None
+        data["responsible_id"], data["responsible"] = person.id, person.name
+    elif not text or len(text) > 500:
+        return "five.empty", {}, None
+    elif field in ("measures", "funds"):
+        data[field] = text[:64] if field == "funds" else text
+    elif field == "deadline":
+        deadline = _parse_deadline(text, now, default_deadline, svc.settings.default_timezone)
+        if deadline is None:
+            return "five.bad_deadline", {}, None
+        data["deadline"] = deadline.isoformat()
+    else:  # plan: the last answer
+        data["plan"] = default_plan if text.lower() in KEEP_DEFAULT else text
+        return await _save_five(session, ctx, draft, data, now)
+    following = FIVE_STEPS[FIVE_STEPS.index(field) + 1]
+    data["field"] = following
+    hazard_repo.save_draft(session, draft, step=draft.step, data=data, now=now)
+    return f"five.ask_{following}", {"code": ctx.hazard.code, "default": (
+        default_deadline if following == "deadline" else default_plan)}, None
+
+
+async def _named_person(session: AsyncSession, message: Message, text: str,
+                        me: Person) -> Person | None:
+    if text.lower() in ("我", "me", "myself"):
+        return me
+    for entity in message.entities:
+        if entity.type == MessageEntity.TEXT_MENTION and entity.user is not None:
+            return await people_repo.get_person(session, entity.user.id)
+    if text.startswith("@"):
+        return await people_repo.find_by_username(session, text.split()[0])
+    return None
+
+
+def _parse_deadline(text: str, now: datetime, default: datetime, zone: str) -> datetime | None:
+    """"默认", a date (end of that working day, 18:00 local) or a duration such as 3d."""
+    if text.lower() in KEEP_DEFAULT:
+        return default
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").replace(hour=18, tzinfo=ZoneInfo(zone))
+    except ValueError:
+        try:
+            day = now + parse_duration(text)
+        except ValueError:
+            return None
+    return day if day > now else None
+
+
+async def _save_five(session: AsyncSession, ctx: _Context, draft: HazardDraft,
+                     data: dict[str, Any], now: datetime) -> tuple[str, dict[str, Any], None]:
+    deadline = datetime.fromisoformat(str(data["deadline"]))
+    policy = escalation_policy().for_severity(Severity(ctx.hazard.severity))
+    first = escalate_due(policy, deadline, alerted_level=-1, last_alert_at=None, now=now)
+    values = {"responsible_id": data["responsible_id"], "measures": data["measures"],
+              "funds": data["funds"], "deadline": deadline, "contingency": data["plan"],
+              "updated_at": now}
+    if ctx.hazard.watch == "rectify":  # a new deadline restarts the rectification clock
+        values.update({"watch_deadline": deadline, "alerted_level": -1, "last_alert_at": None,
+                       "next_escalation_at": first.next_at})
+    await hazard_repo.drop_draft(session, draft)
+    if not await hazard_repo.save_if_unchanged(session, ctx.hazard, ctx.hazard.version, values):
+        return "hazard.lost_race", {}, None
+    await hazard_repo.record_event(session, ctx.hazard, at=now, actor_id=ctx.person.id,
+                                   action="five_in_place",
+                                   detail={k: data[k] for k in ("responsible", "measures",
+                                                                "funds", "deadline", "plan")})
+    return ("five.saved", {"code": ctx.hazard.code, "responsible": data["responsible"],
+                           "measures": data["measures"], "funds": data["funds"],
+                           "deadline": deadline, "plan": data["plan"]}, None)
 
 
 async def _close(session: AsyncSession, ctx: _Context, now: datetime
@@ -247,6 +378,8 @@ async def continue_action(session: AsyncSession, update: Update, context: Contex
         await hazard_repo.drop_draft(session, draft)
         return "callback.stale", {}, None
     code = ctx.hazard.code
+    if name == "five":
+        return await _continue_five(session, ctx, draft, message, context, lang)
     if name == "rej":
         reason = (message.text or "").strip()
         if not reason or len(reason) > 500:

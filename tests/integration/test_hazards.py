@@ -230,7 +230,7 @@ async def test_the_closed_loop_fix_verify_reopen_close_and_points(bot: BotUnderT
     leader.click(card, "受理")
     await bot.settle()
     acknowledged = group.bot_messages()[-1]
-    assert acknowledged.buttons == [["提交整改", "班组无法整改"]]
+    assert acknowledged.buttons == [["填写五落实", "提交整改", "班组无法整改"]]
 
     cq = worker.click(acknowledged, "提交整改")  # not responsible, not a leader
     await bot.settle()
@@ -378,3 +378,42 @@ async def test_ledger_export_from_the_cli(bot: BotUnderTest, tmp_path, monkeypat
     assert header[1] == "Code" and row[1] == "YH-20261123-0001" and row[7] == "serious"
     code = await asyncio.to_thread(main, ["ledger", "export", "--unit", "nope"])
     assert code == 2
+
+
+async def test_five_in_place_after_acknowledging(bot: BotUnderTest) -> None:
+    _, people, group = await setup_plant(bot)
+    worker, leader = people["Worker Wu"], people["Leader Li"]
+    d = bot.driver
+    await report(bot, worker, group, description=None)
+    card = next(m for m in group.bot_messages() if "请班组长在" in (m.text or ""))
+    leader.click(card, "受理")
+    await bot.settle()
+    acknowledged = group.bot_messages()[-1]
+    cq = worker.click(acknowledged, "填写五落实")
+    await bot.settle()
+    assert "只有班组长" in (d.callback_answer(cq) or {}).get("text", "")
+
+    leader.click(acknowledged, "填写五落实")
+    await bot.settle()
+    for answer, expect in [("@nobody", "找不到该用户"), ("我", "2/5"),
+                           ("断电挂牌，<b>更换</b>箱门锁", "3/5"), ("无", "4/5"),
+                           ("明天", "请回复日期"), ("2026-11-30", "5/5"), ("默认", "五落实已登记")]:
+        leader.send(group, answer, reply_to=group.bot_messages()[-1])
+        await bot.settle()
+        assert expect in last_text(group), (answer, last_text(group))
+    saved = last_text(group)
+    assert "责任人：Leader Li" in saved and "断电挂牌，<b>更换</b>箱门锁" in saved
+    assert "设置隔离和警示标识" in saved  # the default plan for a serious hazard
+    [hazard] = await hazards(bot)
+    assert hazard.funds == "无" and hazard.measures == "断电挂牌，<b>更换</b>箱门锁"
+    assert hazard.deadline is not None and hazard.deadline.isoformat().startswith(
+        "2026-11-30T10:00")  # 18:00 in Shanghai
+    assert hazard.watch_deadline == hazard.deadline  # escalation follows the new deadline
+
+    leader.send(d.private_chat(leader), "/export")
+    await bot.settle()
+    stored = bot.server.world.files[d.private_messages(leader)[-1].document["file_id"]]
+    header, row = read_xlsx(stored.content)
+    values = dict(zip(header, row, strict=True))
+    assert values["整改措施"] == "断电挂牌，<b>更换</b>箱门锁" and values["资金"] == "无"
+    assert values["整改期限"] == "2026-11-30 18:00" and "设置隔离" in str(values["应急预案"])
