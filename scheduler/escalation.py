@@ -138,7 +138,9 @@ async def _escalate(work: _Batch, cache: _OrgCache, hazard: Hazard, now: datetim
     team = await cache.unit(hazard.team_unit_id)
     owner = await cache.unit(hazard.unit_id)
     chain = await cache.chain(owner) if owner else []
-    for index in step.alert_levels:
+    levels = list(step.alert_levels)
+    top = step.alerted_level
+    for index in levels:  # grows when a level cannot be reached
         level = policy.levels[index]
         target = next((u for u in reversed(chain) if u.kind == level.unit.value), None)
         if target is None:
@@ -146,29 +148,42 @@ async def _escalate(work: _Batch, cache: _OrgCache, hazard: Hazard, now: datetim
                        why="no such unit above the team")
             continue
         earlier = [policy.levels[i].unit for i in range(index)]
-        level_alerts = await _alert(cache, hazard, team, target, index, earlier, now,
-                                    default_language)
+        level_alerts, unreachable = await _alert(cache, hazard, team, target, index, earlier,
+                                                 now, default_language)
         work.alerts += level_alerts
         work.event(hazard, now, "escalated", level=level.unit.value, unit=target.key,
-                   watch=hazard.watch, recipients=len(level_alerts))
-    work.updates.append({"id": hazard.id, "alerted_level": step.alerted_level,
+                   watch=hazard.watch, recipients=len(level_alerts), unreachable=unreachable)
+        if not level_alerts and index + 1 < len(policy.levels) and index + 1 not in levels:
+            # Nobody here can be told (never started the bot, blocked it, group removed):
+            # the next level up hears of it now instead of the alert failing silently.
+            levels.append(index + 1)
+            top = max(top, index + 1)
+    work.updates.append({"id": hazard.id, "alerted_level": top,
                          "last_alert_at": step.last_alert_at,
                          "next_escalation_at": step.next_at})
 
 
 async def _alert(cache: _OrgCache, hazard: Hazard, team: Unit | None, target: Unit,
                  index: int, earlier: list[UnitKind], now: datetime,
-                 default_language: str) -> list[outbox_repo.Outgoing]:
-    """The alert for one level: to its role holders privately and to its group."""
+                 default_language: str) -> tuple[list[outbox_repo.Outgoing], list[str]]:
+    """The alert for one level: to its role holders privately and to its group.
+
+    Returns the messages and who could not be reached.
+    """
     chats: dict[int, tuple[str, int | None]] = {}
+    unreachable: list[str] = []
     for person in await cache.holders(target.id or 0, LEVEL_ROLES[UnitKind(target.kind)]):
         if person.started and not person.blocked:
             chats.setdefault(person.telegram_id, (person.language or default_language,
                                                   person.id))
+        else:
+            unreachable.append(f"{person.name} ({'blocked' if person.blocked else 'no Start'})")
     group = await cache.chat(target.id or 0)
     if group is not None and group.active:
         chats.setdefault(group.chat_id, (org_repo.unit_language(target, group,
                                                                 default_language), None))
+    elif group is not None:
+        unreachable.append(f"group {group.title} ({group.inactive_reason or 'inactive'})")
     stamp = int(now.timestamp())
     alerts = []
     for chat_id, (lang, person_id) in chats.items():
@@ -193,7 +208,7 @@ async def _alert(cache: _OrgCache, hazard: Hazard, team: Unit | None, target: Un
                                                purpose="hazard.escalation",
                                                dedupe_key=part_key or key,
                                                person_id=person_id))
-    return alerts
+    return alerts, unreachable
 
 
 def idle_draft_sweep(db: Database, renderer: Renderer, default_language: str,

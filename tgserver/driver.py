@@ -148,22 +148,32 @@ class UserHandle:
                                  reply_to=reply_to, thread_id=thread_id)
 
     def send_photo(self, chat: ChatHandle | int, caption: str | None = None, *,
-                   sizes: int = 3, reply_to: Message | None = None) -> Message:
-        """A compressed photo, in several sizes like Telegram makes them."""
-        photo = self.driver.photo_sizes(sizes)
+                   sizes: int = 3, reply_to: Message | None = None,
+                   same_as: Message | None = None) -> Message:
+        """A compressed photo, in several sizes like Telegram makes them.
+
+        ``same_as`` forwards the photo of an earlier message (same ``file_unique_id``).
+        """
+        photo = same_as.photo if same_as is not None and same_as.photo else \
+            self.driver.photo_sizes(sizes)
         return self.driver._post(self._chat(chat), self.user, caption=caption,
                                  caption_entities=command_entities(caption or ""),
                                  reply_to=reply_to, extra={"photo": photo})
 
     def send_document(self, chat: ChatHandle | int, filename: str = "file.bin",
                       content: bytes = b"", mime_type: str = "application/octet-stream",
-                      caption: str | None = None) -> Message:
-        """A file as a document (uncompressed images come this way too)."""
+                      caption: str | None = None, *, reply_to: Message | None = None,
+                      file_size: int | None = None) -> Message:
+        """A file as a document (uncompressed images come this way too).
+
+        ``file_size`` claims a size without making the bytes (e.g. a 30 MB file).
+        """
         stored = self.driver.server.api.new_file(content, "documents", filename)
         document = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
-                    "file_name": filename, "mime_type": mime_type, "file_size": len(content)}
+                    "file_name": filename, "mime_type": mime_type,
+                    "file_size": file_size if file_size is not None else len(content)}
         return self.driver._post(self._chat(chat), self.user, caption=caption,
-                                 extra={"document": document})
+                                 reply_to=reply_to, extra={"document": document})
 
     def send_location(self, chat: ChatHandle | int, latitude: float,
                       longitude: float) -> Message:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlmodel import select
 
 from domain.org import Role
@@ -53,7 +54,18 @@ async def hazards(bot: BotUnderTest) -> list[Hazard]:
         return list((await s.exec(select(Hazard))).all())
 
 
-async def test_report_escalate_acknowledge_escalate_again(bot: BotUnderTest) -> None:
+@pytest.mark.parametrize("restarts", [False, True], ids=["running", "restarted-each-step"])
+async def test_report_escalate_acknowledge_escalate_again(bot: BotUnderTest,
+                                                         restarts: bool) -> None:
+    async def later(delta: timedelta) -> None:
+        """Time passes; with ``restarts`` the bot is down meanwhile and comes back."""
+        if restarts:
+            await bot.stop()
+        bot.clock.advance(delta)
+        if restarts:
+            await bot.start()
+        await bot.run_sweeps()  # what the JobQueue does at start-up and every minute
+
     _, people, group = await setup_plant(bot)
     worker, leader = people["Worker Wu"], people["Leader Li"]
     officer, manager = people["Officer Zhao"], people["Manager Qian"]
@@ -71,19 +83,16 @@ async def test_report_escalate_acknowledge_escalate_again(bot: BotUnderTest) -> 
     assert list((bot.media_dir / "hazards").glob("*.jpg"))  # evidence kept locally
 
     # Nobody acknowledges. Serious: 2 h to acknowledge, then the workshop, then the enterprise.
-    bot.clock.advance(timedelta(hours=1, minutes=59))
-    await bot.run_sweeps()
+    await later(timedelta(hours=1, minutes=59))
     assert not [m for m in d.private_messages(officer) if "YH-" in m.text]
-    bot.clock.advance(timedelta(minutes=1))
-    await bot.run_sweeps()
+    await later(timedelta(minutes=1))
     alert = d.private_messages(officer)[-1]
     assert "YH-20261123-0001" in alert.text and "超过受理时限" in alert.text
     assert not [m for m in d.private_messages(manager) if "YH-" in m.text]
     await bot.run_sweeps()  # the same moment again: nothing twice
     assert len([m for m in d.private_messages(officer) if "YH-" in m.text]) == 1
 
-    bot.clock.advance(timedelta(hours=4))
-    await bot.run_sweeps()
+    await later(timedelta(hours=4))
     manager_alert = d.private_messages(manager)[-1]
     assert "YH-20261123-0001" in manager_alert.text and "此前已通知：车间" in manager_alert.text
 
@@ -101,11 +110,9 @@ async def test_report_escalate_acknowledge_escalate_again(bot: BotUnderTest) -> 
     assert "状态已经变化" in (d.callback_answer(cq) or {}).get("text", "")
 
     alerts_before = len(d.private_messages(officer))
-    bot.clock.advance(timedelta(days=2))
-    await bot.run_sweeps()
+    await later(timedelta(days=2))
     assert len(d.private_messages(officer)) == alerts_before  # acknowledged: clock reset
-    bot.clock.advance(timedelta(days=1))  # past the 3-day rectification deadline
-    await bot.run_sweeps()
+    await later(timedelta(days=1))  # past the 3-day rectification deadline
     assert "超过整改期限" in d.private_messages(officer)[-1].text
 
     worker.send(group, "/hazards")
@@ -417,3 +424,84 @@ async def test_five_in_place_after_acknowledging(bot: BotUnderTest) -> None:
     values = dict(zip(header, row, strict=True))
     assert values["整改措施"] == "断电挂牌，<b>更换</b>箱门锁" and values["资金"] == "无"
     assert values["整改期限"] == "2026-11-30 18:00" and "设置隔离" in str(values["应急预案"])
+
+
+async def test_the_same_photo_twice_and_an_image_file_too_big(bot: BotUnderTest) -> None:
+    _, people, group = await setup_plant(bot)
+    worker, leader = people["Worker Wu"], people["Leader Li"]
+    await report(bot, worker, group, description=None)
+    first_photo = next(m for m in bot.server.world.messages[group.id] if m.photo
+                       and m.by_bot_id is None)
+    # The leader snaps the same scene (the same file) an hour later: linked, not doubled.
+    bot.clock.advance(timedelta(hours=1))
+    leader.send(group, "/report")
+    await bot.settle()
+    leader.send_document(group, "big.jpg", b"x", "image/jpeg", reply_to=group.bot_messages()[-1],
+                         file_size=30 * 1024 * 1024)
+    await bot.settle()
+    assert "超过 20 MB" in last_text(group)
+    leader.send_photo(group, same_as=first_photo, reply_to=group.bot_messages()[-1])
+    await bot.settle()
+    leader.send(group, "同一处", reply_to=group.bot_messages()[-1])
+    await bot.settle()
+    for label in ("电气", "一般", "跳过", "✅ 提交"):
+        leader.click(group.bot_messages()[-1], label)
+        await bot.settle()
+    assert "24 小时内已登记为隐患 YH-20261123-0001" in last_text(group)
+    assert len(await hazards(bot)) == 1
+    # After 24 hours the same photo is a new report.
+    bot.clock.advance(timedelta(hours=24))
+    await report(bot, worker, group, description=None)
+    assert len(await hazards(bot)) == 2
+
+
+async def test_two_leaders_at_once_and_another_teams_leader(bot: BotUnderTest) -> None:
+    ids, people, group = await setup_plant(bot)
+    worker, leader = people["Worker Wu"], people["Leader Li"]
+    d = bot.driver
+    second_leader, other_leader = d.user("Leader Sun"), d.user("Leader of B")
+    await grant(bot, second_leader, ids["a"], Role.TEAM_LEADER)
+    await grant(bot, other_leader, ids["b"], Role.TEAM_LEADER)
+    await report(bot, worker, group, description=None)
+    card = next(m for m in group.bot_messages() if "请班组长在" in (m.text or ""))
+    cq_other = other_leader.click(card, "受理")  # leads team B, not this team
+    cq_one = leader.click(card, "受理")  # both press before the bot answers either
+    cq_two = second_leader.click(card, "受理")
+    await bot.settle()
+    assert "只有班组长" in (d.callback_answer(cq_other) or {}).get("text", "")
+    assert d.callback_answer(cq_one) == {"text": None, "show_alert": False}
+    loser = d.callback_answer(cq_two) or {}
+    assert loser.get("show_alert") and "状态已经变化" in (loser.get("text") or "")
+    [hazard] = await hazards(bot)
+    assert hazard.state == "acknowledged" and hazard.version == 2
+    async with bot.services.db.session() as s:
+        actions = [e.action for e in (await s.exec(select(HazardEvent))).all()]
+    assert actions.count("acknowledged") == 1
+
+
+async def test_an_unreachable_level_is_recorded_and_the_next_level_told(
+        bot: BotUnderTest) -> None:
+    ids = await make_org(bot)
+    d = bot.driver
+    worker, leader = d.user("Worker Wu"), d.user("Leader Li")
+    officer, manager = d.user("Officer Zhao"), d.user("Manager Qian")
+    await grant(bot, leader, ids["a"], Role.TEAM_LEADER)
+    await grant(bot, officer, ids["ws"], Role.SAFETY_OFFICER)  # never pressed Start
+    await grant(bot, manager, ids["acme"], Role.MANAGER)
+    manager.start_bot()
+    group = d.group("合成甲班", members=[worker, leader], admins=[leader])
+    await bind(bot, group, leader)
+    await report(bot, worker, group, description=None)
+    bot.clock.advance(timedelta(hours=2))  # the acknowledgement deadline of a serious hazard
+    await bot.run_sweeps()
+    assert "YH-20261123-0001" in d.private_messages(manager)[-1].text  # not 4 h later: now
+    async with bot.services.db.session() as s:
+        events = [e for e in (await s.exec(select(HazardEvent))).all()
+                  if e.action == "escalated"]
+    assert "Officer Zhao (no Start)" in (events[0].detail or "")
+    bot.clock.advance(timedelta(hours=3, minutes=59))
+    await bot.run_sweeps()  # before the enterprise's 4-hourly repeat: nothing new
+    assert len([m for m in d.private_messages(manager) if "YH-" in m.text]) == 1
+    bot.clock.advance(timedelta(minutes=1))
+    await bot.run_sweeps()  # the repeat
+    assert len([m for m in d.private_messages(manager) if "YH-" in m.text]) == 2
