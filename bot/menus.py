@@ -19,9 +19,11 @@ from domain.language import SUPPORTED_LANGUAGES
 
 log = logging.getLogger(__name__)
 
-PRIVATE = ("start", "help", "whoami", "language")
-GROUP = ("help", "whoami", "team")
-GROUP_ADMIN = ("help", "whoami", "team", "setup", "role", "language")
+PRIVATE = ("start", "report", "hazards", "hazard", "export", "cancel", "whoami", "language",
+           "help")
+GROUP = ("report", "hazards", "hazard", "cancel", "team", "whoami", "help")
+GROUP_ADMIN = ("report", "hazards", "hazard", "cancel", "team", "whoami", "setup", "role",
+               "language", "help")
 
 
 def commands_for(names: tuple[str, ...], renderer: Renderer, lang: str) -> list[BotCommand]:

@@ -505,3 +505,46 @@ async def test_an_unreachable_level_is_recorded_and_the_next_level_told(
     bot.clock.advance(timedelta(minutes=1))
     await bot.run_sweeps()  # the repeat
     assert len([m for m in d.private_messages(manager) if "YH-" in m.text]) == 2
+
+
+async def test_album_and_location_in_private_and_outsiders_refused(bot: BotUnderTest) -> None:
+    _, people, group = await setup_plant(bot)
+    worker = people["Worker Wu"]
+    d = bot.driver
+    worker.send(group, "/whoami")  # privacy mode: the bot learns members from commands
+    await bot.settle()
+    private = d.private_chat(worker)
+    worker.send(private, "/report")
+    await bot.settle()
+    worker.send_media_group(private, photos=3)  # an album is one step
+    await bot.settle()
+    prompts = [m.text for m in d.private_messages(worker) if "在哪里" in m.text]
+    assert len(prompts) == 1
+    worker.send_location(private, 31.23416, 121.47701)
+    await bot.settle()
+    for label in ("机械设备", "一般", "跳过"):
+        worker.click(d.private_messages(worker)[-1], label)
+        await bot.settle()
+    assert "照片：3 张" in d.private_messages(worker)[-1].text
+    worker.click(d.private_messages(worker)[-1], "✅ 提交")
+    await bot.settle()
+    [hazard] = await hazards(bot)
+    assert (hazard.latitude, hazard.longitude) == (31.23416, 121.47701)
+    async with bot.services.db.session() as s:
+        from storage import hazards as hazard_repo
+
+        assert len(await hazard_repo.photos_of(s, hazard.id or 0)) == 3
+
+    outsider = d.user("Visitor")
+    visitor_chat = d.private_chat(outsider)
+    outsider.send(visitor_chat, "/report")
+    await bot.settle()
+    outsider.send_photo(visitor_chat)
+    await bot.settle()
+    outsider.send(visitor_chat, "门口")
+    await bot.settle()
+    for label in ("其他", "一般", "跳过", "✅ 提交"):
+        outsider.click(d.private_messages(outsider)[-1], label)
+        await bot.settle()
+    assert "不属于任何已绑定的班组" in d.private_messages(outsider)[-1].text
+    assert len(await hazards(bot)) == 1
