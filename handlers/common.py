@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import Chat, Message, Update, User
+from telegram import Chat, ForceReply, Message, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
@@ -141,12 +141,19 @@ async def send_html(message: Message, html: str, **kwargs: Any) -> Message:
     return sent
 
 
-async def reply(update: Update, context: Context, key: str, /, **values: Any) -> Message | None:
-    """Answer the update's message with a rendered text in the right language."""
+async def reply(update: Update, context: Context, key: str, /, *, force_reply: bool = False,
+                **values: Any) -> Message | None:
+    """Answer the update's message with a rendered text in the right language.
+
+    ``force_reply`` asks for an answer by reply (selective: only the sender's client
+    opens it), which is how a group with privacy mode on still reaches the bot.
+    """
     message = update.effective_message
     if message is None:
         return None
     markup = values.pop("reply_markup", None)
+    if force_reply and markup is None:
+        markup = ForceReply(selective=True)
     async with services(context).db.session() as session:
         lang = await language_of(session, update, context)
     html = services(context).renderer.html(key, lang, **values)

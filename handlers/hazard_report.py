@@ -17,7 +17,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import (
-    ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -37,7 +36,7 @@ from handlers.common import (
     language_of,
     learn_person,
     photo_of,
-    send_html,
+    reply,
     sender,
     services,
 )
@@ -54,21 +53,6 @@ DUPLICATE_WINDOW = timedelta(hours=24)
 HASHTAG = r"^\s*#(隐患|hazard)\b"
 
 
-async def _reply(update: Update, context: Context, key: str, *, force_reply: bool = False,
-                 markup: InlineKeyboardMarkup | None = None, **values: Any) -> None:
-    message = update.effective_message
-    if message is None:
-        return
-    svc = services(context)
-    async with svc.db.session() as session:
-        lang = await language_of(session, update, context)
-    html = svc.renderer.html(key, lang, **values)
-    reply_markup: Any = markup
-    if force_reply and markup is None:
-        reply_markup = ForceReply(selective=True)
-    await send_html(message, html, reply_markup=reply_markup)
-
-
 # ---------------------------------------------------------------- starting
 
 
@@ -77,14 +61,14 @@ async def report_command(update: Update, context: Context) -> None:
     user = sender(update)
     chat = update.effective_chat
     if user is None or chat is None:
-        await _reply(update, context, "setup.anonymous")
+        await reply(update, context, "setup.anonymous")
         return
     svc = services(context)
     async with svc.db.transaction() as session:
         person = await learn_person(session, user, context)
         await hazard_repo.start_draft(session, chat.id, person.id or 0, step="photo", data={},
                                       now=svc.clock.now())
-    await _reply(update, context, "report.ask_photo", force_reply=True,
+    await reply(update, context, "report.ask_photo", force_reply=True,
                  person_id=person.telegram_id, person=person.name)
 
 
@@ -97,7 +81,7 @@ async def hashtag_photo(update: Update, context: Context) -> None:
         return
     photo = photo_of(message)
     if photo is None or photo == "too_big":
-        await _reply(update, context, "report.too_big" if photo else "report.ask_photo_again")
+        await reply(update, context, "report.too_big" if photo else "report.ask_photo_again")
         return
     caption = (message.caption or "").strip()
     description = caption.split(maxsplit=1)[1] if len(caption.split(maxsplit=1)) > 1 else ""
@@ -109,7 +93,7 @@ async def hashtag_photo(update: Update, context: Context) -> None:
             data={"photos": [photo], "album": message.media_group_id,
                   "description": description[:MAX_DESCRIPTION] or None},
             now=svc.clock.now())
-    await _reply(update, context, "report.ask_location", force_reply=True)
+    await reply(update, context, "report.ask_location", force_reply=True)
 
 
 # ---------------------------------------------------------------- the steps
@@ -140,9 +124,8 @@ async def step_message(update: Update, context: Context) -> None:
                 hazard_repo.save_draft(session, draft, step=outcome.next_step, data=data,
                                        now=svc.clock.now())
     if ":" in draft.step:
-        await _reply(update, context, key, markup=markup,
-                     force_reply=key in PROMPT_KEYS,
-                     **values)
+        await reply(update, context, key, reply_markup=markup, force_reply=key in PROMPT_KEYS,
+                    **values)
         return
     if outcome.key is not None:
         await _prompt(update, context, outcome.key, outcome.values, data)
@@ -211,16 +194,16 @@ async def _prompt(update: Update, context: Context, key: str, values: dict[str, 
     if key == "report.ask_category":
         rows = [[InlineKeyboardButton(c.name(lang), callback_data=pack("hr", "cat", c.key))
                  for c in categories()[i:i + 2]] for i in range(0, len(categories()), 2)]
-        await _reply(update, context, key, markup=InlineKeyboardMarkup(rows))
+        await reply(update, context, key, reply_markup=InlineKeyboardMarkup(rows))
     elif key == "report.ask_severity":
         buttons = [InlineKeyboardButton(svc.renderer.plain(f"severity.{s.value}", lang),
                                         callback_data=pack("hr", "sev", s.value))
                    for s in Severity]
-        await _reply(update, context, key, markup=InlineKeyboardMarkup([buttons]))
+        await reply(update, context, key, reply_markup=InlineKeyboardMarkup([buttons]))
     elif key == "report.ask_description":
         skip = InlineKeyboardButton(svc.renderer.plain("button.skip", lang),
                                     callback_data=pack("hr", "skip"))
-        await _reply(update, context, key, markup=InlineKeyboardMarkup([[skip]]))
+        await reply(update, context, key, reply_markup=InlineKeyboardMarkup([[skip]]))
     elif key == "report.confirm":
         found = category(str(data.get("category")))
         markup = InlineKeyboardMarkup([[
@@ -228,13 +211,13 @@ async def _prompt(update: Update, context: Context, key: str, values: dict[str, 
                                  callback_data=pack("hr", "ok")),
             InlineKeyboardButton(svc.renderer.plain("button.cancel", lang),
                                  callback_data=pack("hr", "x"))]])
-        await _reply(update, context, key, markup=markup,
+        await reply(update, context, key, reply_markup=markup,
                      photos=len(data.get("photos", [])), location=data.get("location", ""),
                      category=found.name(lang) if found else "",
                      severity=svc.renderer.plain(f"severity.{data.get('severity')}", lang),
                      description=data.get("description"))
     else:
-        await _reply(update, context, key, force_reply=key.startswith("report.ask"), **values)
+        await reply(update, context, key, force_reply=key.startswith("report.ask"), **values)
 
 
 # ---------------------------------------------------------------- buttons
@@ -292,7 +275,7 @@ async def report_clicked(update: Update, context: Context) -> None:
     if action == "ok":
         await _submit(update, context, person, data)
     elif next_key == "report.cancelled":
-        await _reply(update, context, next_key)
+        await reply(update, context, next_key)
     elif next_key is not None:
         await _prompt(update, context, next_key, {}, data)
 
@@ -309,7 +292,7 @@ async def cancel_command(update: Update, context: Context) -> None:
         draft = await hazard_repo.get_draft(session, chat.id, person.id or 0)
         if draft is not None:
             await hazard_repo.drop_draft(session, draft)
-    await _reply(update, context, "report.cancelled" if draft else "report.nothing_to_cancel")
+    await reply(update, context, "report.cancelled" if draft else "report.nothing_to_cancel")
 
 
 # ---------------------------------------------------------------- submitting
@@ -355,7 +338,7 @@ async def _submit(update: Update, context: Context, person: Person,
                 outcome = ("report.submitted", hazard.code)
     if outcome[0] == "report.submitted":
         svc.wake_outbox()
-    await _reply(update, context, outcome[0], code=outcome[1])
+    await reply(update, context, outcome[0], code=outcome[1])
 
 
 async def _register(update: Update, context: Context, session: Any, team: Unit, person: Person,

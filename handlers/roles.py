@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import MessageEntity, Update, User
@@ -127,7 +128,8 @@ async def role_command(update: Update, context: Context) -> None:
             changed = await org_repo.grant_role(session, person=target, unit=unit,
                                                 role=request.role, now=now, granted_by=granter)
             key = "role.granted" if changed else "role.already"
-        values = {"person": target.name, "person_id": target.telegram_id, "unit": unit.name,
+        values: dict[str, Any] = {"person": target.name, "person_id": target.telegram_id,
+                                  "unit": unit.name,
                   "role": request.role.value}
     await reply(update, context, key, **values)
 
@@ -162,7 +164,7 @@ async def whoami(update: Update, context: Context) -> None:
             assert chat is not None
             _, unit = await bound_unit(session, chat.id)
             member_of = unit.name if unit else chat.title
-        values = {
+        values: dict[str, Any] = {
             "name": person.name, "username": person.username,
             "telegram_id": person.telegram_id, "is_admin": admin,
             "roles": [{"role": g.role, "unit": u.name, "kind": u.kind} for g, u in rows],
