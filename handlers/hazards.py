@@ -235,7 +235,7 @@ async def _start_five(update: Update, context: Context, query: Any, hazard_id: i
 
 async def _continue_five(session: AsyncSession, ctx: _Context, draft: HazardDraft,
                          message: Message, context: Context, lang: str
-                         ) -> tuple[str, dict[str, Any], None]:
+                         ) -> tuple[str, dict[str, Any], InlineKeyboardMarkup | None]:
     """One answer of the five in place; the last one saves them all."""
     svc = services(context)
     now = svc.clock.now()
@@ -261,7 +261,9 @@ async def _continue_five(session: AsyncSession, ctx: _Context, draft: HazardDraf
         data["deadline"] = deadline.isoformat()
     else:  # plan: the last answer
         data["plan"] = default_plan if text.lower() in KEEP_DEFAULT else text
-        return await _save_five(session, ctx, draft, data, now)
+        key, values, _ = await _save_five(session, ctx, draft, data, now)
+        next_steps = _buttons(svc.renderer, lang, ctx.hazard.id or 0, "fix", "up")
+        return key, values, next_steps if key == "five.saved" else None
     following = FIVE_STEPS[FIVE_STEPS.index(field) + 1]
     data["field"] = following
     hazard_repo.save_draft(session, draft, step=draft.step, data=data, now=now)

@@ -548,3 +548,82 @@ async def test_album_and_location_in_private_and_outsiders_refused(bot: BotUnder
         await bot.settle()
     assert "不属于任何已绑定的班组" in d.private_messages(outsider)[-1].text
     assert len(await hazards(bot)) == 1
+
+
+@pytest.mark.parametrize("restarts", [False, True], ids=["running", "restarted-each-step"])
+async def test_done_when_the_whole_story(bot: BotUnderTest, restarts: bool) -> None:
+    """The hazard issue's "done when", step by step, optionally restarting in between."""
+
+    async def step() -> None:
+        if restarts:
+            await bot.restart()
+
+    async def later(delta: timedelta) -> None:
+        if restarts:
+            await bot.stop()
+        bot.clock.advance(delta)
+        if restarts:
+            await bot.start()
+        await bot.run_sweeps()
+
+    _, people, group = await setup_plant(bot)
+    worker, leader = people["Worker Wu"], people["Leader Li"]
+    officer, manager = people["Officer Zhao"], people["Manager Qian"]
+    d = bot.driver
+
+    def alerts(person) -> list[str]:  # type: ignore[no-untyped-def]
+        return [m.text for m in d.private_messages(person) if "🔺" in m.text]
+
+    await report(bot, worker, group, description="配电箱门未关")  # a serious hazard
+    await step()
+    card = next(m for m in group.bot_messages() if "请班组长在" in (m.text or ""))
+    await later(timedelta(hours=2))  # the leader does not react
+    assert len(alerts(officer)) == 1 and alerts(manager) == []
+    await later(timedelta(hours=4))
+    assert len(alerts(manager)) == 1
+
+    leader.click(card, "受理")
+    await bot.settle()
+    await step()
+    leader.click(group.bot_messages()[-1], "填写五落实")
+    await bot.settle()
+    for answer in ("我", "断电挂牌后更换箱门", "500 元", "1d", "默认"):
+        await step()
+        leader.send(group, answer, reply_to=group.bot_messages()[-1])
+        await bot.settle()
+    assert "五落实已登记" in last_text(group)
+    before = (len(alerts(officer)), len(alerts(manager)))
+    await later(timedelta(hours=23))
+    assert (len(alerts(officer)), len(alerts(manager))) == before  # deadline not yet passed
+    await later(timedelta(hours=1))  # the 1-day deadline passes: escalation resumes
+    assert len(alerts(officer)) == before[0] + 1 and "超过整改期限" in alerts(officer)[-1]
+
+    five = next(m for m in group.bot_messages() if "五落实已登记" in (m.text or ""))
+    assert five.buttons == [["提交整改", "班组无法整改"]]
+    await step()
+    leader.click(five, "提交整改")
+    await bot.settle()
+    leader.send_photo(group, reply_to=group.bot_messages()[-1])
+    await bot.settle()
+    await step()
+    worker.click(group.bot_messages()[-1], "验证通过")  # the reporter verifies
+    await bot.settle()
+    assert "闭环关闭" in last_text(group) and "Worker Wu 获得 3 分" in last_text(group)
+
+    await later(timedelta(days=10))  # closed: silence from now on
+    final = (len(alerts(officer)), len(alerts(manager)))
+    assert final == (before[0] + 1, before[1])
+
+    leader.send(d.private_chat(leader), "/export")
+    await bot.settle()
+    stored = bot.server.world.files[d.private_messages(leader)[-1].document["file_id"]]
+    header, row = read_xlsx(stored.content)
+    values = dict(zip(header, row, strict=True))
+    assert values["状态"] == "已关闭" and values["责任人"] == "Leader Li"
+    assert values["整改措施"] == "断电挂牌后更换箱门" and values["资金"] == "500 元"
+    assert values["应急预案"] and values["验证时间"] and values["关闭时间"]
+    assert values["超期天数"] == 0 and str(values["照片"]).count("after: ") == 1
+    async with bot.services.db.session() as s:
+        escalations = [e for e in (await s.exec(select(HazardEvent))).all()
+                       if e.action == "escalated"]
+    assert len(escalations) == 3  # workshop, enterprise, workshop again: none doubled
