@@ -29,8 +29,9 @@ Format (``version: 1``)::
         roles:
           - {unit: team-synthesis-a, role: team_leader}
 
-Kinds nest in order (authority → enterprise → workshop → team). A ``shifts``
-section under a unit is kept as raw data for the shift-schedule feature.
+Kinds nest in order (authority → enterprise → workshop → team). A team may
+have a ``shifts`` section (see :mod:`domain.shifts`); it is checked here and
+kept as written.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from domain.language import SUPPORTED_LANGUAGES
 from domain.org import Role, UnitKind, may_contain
+from domain.shifts import ScheduleError, parse_schedule
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 RAW_UNIT_SECTIONS = frozenset({"shifts"})  # kept as-is for later features
@@ -130,6 +132,7 @@ class _Reader:
         self.unit_keys: dict[str, int] = {}
         self.chat_ids: dict[int, int] = {}
         self.person_ids: dict[int, int] = {}
+        self.default_timezone = "Asia/Shanghai"
 
     def fail(self, node: Node, problem: str) -> OrgFileError:
         return OrgFileError(self.filename, node.start_mark.line + 1, problem)
@@ -256,8 +259,16 @@ class _Reader:
             for child in self.sequence(fields["children"][1], f"children of {key!r}"):
                 children.append(self.unit(child, kind))
         extra = {name: self.raw(fields[name][1]) for name in RAW_UNIT_SECTIONS if name in fields}
+        timezone = self.timezone(fields)
+        if "shifts" in extra:
+            if kind is not UnitKind.TEAM:
+                raise self.fail(fields["shifts"][0], f"only teams have shifts, not a {kind}")
+            try:
+                parse_schedule(extra["shifts"], timezone or self.default_timezone)
+            except ScheduleError as exc:
+                raise self.fail(fields["shifts"][0], f"shifts of {key!r}: {exc}") from exc
         return UnitSpec(key=key, kind=kind, name=name, chat_id=chat_id,
-                        language=self.language(fields), timezone=self.timezone(fields),
+                        language=self.language(fields), timezone=timezone,
                         children=tuple(children), extra=extra)
 
     def person(self, node: Node) -> PersonSpec:
@@ -315,6 +326,7 @@ def parse_org(text: str, filename: str) -> OrgSpec:
     version = reader.integer(fields, "version", root, "the org file", required=True)
     if version != 1:
         raise reader.fail(fields["version"][1], f"unsupported version {version} (expected 1)")
+    reader.default_timezone = reader.timezone(fields) or reader.default_timezone
     admins: list[int] = []
     if "admins" in fields:
         for node in reader.sequence(fields["admins"][1], "admins"):
@@ -328,7 +340,7 @@ def parse_org(text: str, filename: str) -> OrgSpec:
     people = tuple(reader.person(node)
                    for node in reader.sequence(fields["people"][1], "people")) \
         if "people" in fields else ()
-    return OrgSpec(version=1, timezone=reader.timezone(fields) or "Asia/Shanghai",
+    return OrgSpec(version=1, timezone=reader.default_timezone,
                    language=reader.language(fields) or "zh", admins=tuple(admins),
                    units=units, people=people)
 

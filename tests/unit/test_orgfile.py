@@ -46,13 +46,25 @@ def test_example_parses_and_round_trips() -> None:
     assert dump_org(parse_org(dump_org(spec), "x")) == dump_org(spec)  # stable
 
 
-def test_shifts_are_kept_as_raw_data() -> None:
-    text = BASE.replace("            chat_id: -100123\n", "            chat_id: -100123\n"
-                        "            shifts:\n              - {name: day, start: '08:00'}\n")
+SHIFTS = ("            shifts:\n"
+          "              - {name: day, start: '08:00', end: '16:00'}\n")
+
+
+def test_shifts_are_checked_and_kept() -> None:
+    text = BASE.replace("            chat_id: -100123\n", "            chat_id: -100123\n" + SHIFTS)
     spec = parse_org(text, "s.yaml")
     team = spec.units[0].children[0].children[0]
-    assert team.extra == {"shifts": [{"name": "day", "start": "08:00"}]}
+    assert team.extra == {"shifts": [{"name": "day", "start": "08:00", "end": "16:00"}]}
     assert parse_org(dump_org(spec), "s.yaml") == spec
+
+
+def test_bad_shifts_name_the_line_and_the_problem() -> None:
+    bad = SHIFTS + "              - {name: late, start: '15:00', end: '23:00'}\n"
+    text = BASE.replace("            chat_id: -100123\n", "            chat_id: -100123\n" + bad)
+    with pytest.raises(OrgFileError) as caught:
+        parse_org(text, "s.yaml")
+    assert caught.value.line == line_of(text, "shifts:")
+    assert "shifts of 'team-a'" in str(caught.value) and "overlap" in str(caught.value)
 
 
 def line_of(text: str, fragment: str) -> int:

@@ -1,0 +1,229 @@
+"""Shift schedules (班次): when each shift of a team starts and ends.
+
+A team's schedule lives in the org file under the team (``shifts:``)::
+
+    shifts:
+      timezone: Asia/Shanghai          # optional: the team's zone by default
+      briefing_before: 15m             # pre-shift meeting reminder lead time
+      shifts:
+        - {name: 早班, start: "08:00", end: "16:00", days: [mon, tue, wed, thu, fri]}
+        - {name: 夜班, start: "22:00", end: "06:00", days: [mon, tue, wed, thu, fri]}
+      holidays: ["2026-10-01"]         # no shifts on these days
+      workdays: ["2026-10-11"]         # make-up working days (调休): every shift runs
+
+A shift whose end is not after its start crosses midnight and belongs to the
+day it starts. Times are local to the team; instants are computed in UTC, so
+daylight-saving changes (none in China) shift nothing but the wall clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from domain.durations import parse_duration
+
+WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6,
+            "周一": 0, "周二": 1, "周三": 2, "周四": 3, "周五": 4, "周六": 5, "周日": 6}
+ALL_DAYS = frozenset(range(7))
+
+
+class ScheduleError(ValueError):
+    """A problem in a shift schedule, in words an admin understands."""
+
+
+@dataclass(frozen=True)
+class Shift:
+    """One recurring shift."""
+
+    name: str
+    start: time
+    end: time
+    days: frozenset[int] = ALL_DAYS  # 0 = Monday
+
+    @property
+    def crosses_midnight(self) -> bool:
+        """Whether the shift ends on the next day."""
+        return self.end <= self.start
+
+    @property
+    def length(self) -> timedelta:
+        """How long the shift lasts."""
+        start = datetime.combine(date(2000, 1, 3), self.start)
+        end = datetime.combine(date(2000, 1, 4 if self.crosses_midnight else 3), self.end)
+        return end - start
+
+
+@dataclass(frozen=True)
+class ShiftSchedule:
+    """A team's shifts, working days and exceptions."""
+
+    timezone: str
+    shifts: tuple[Shift, ...]
+    holidays: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()
+    briefing_before: timedelta = timedelta(minutes=15)
+
+    def runs_on(self, shift: Shift, day: date) -> bool:
+        """Whether ``shift`` starts on local ``day``."""
+        if day in self.holidays:
+            return False
+        return day in self.workdays or day.weekday() in shift.days
+
+
+@dataclass(frozen=True)
+class ShiftOccurrence:
+    """One shift on one day, as UTC instants."""
+
+    shift: Shift
+    day: date  # the local day the shift starts
+    starts_at: datetime
+    ends_at: datetime
+
+    @property
+    def key(self) -> str:
+        """A stable id for reminders and handovers: ``2026-11-23/早班``."""
+        return f"{self.day.isoformat()}/{self.shift.name}"
+
+
+def _instant(day: date, at: time, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+
+
+def occurrences(schedule: ShiftSchedule, start: datetime, end: datetime
+                ) -> Iterator[ShiftOccurrence]:
+    """Every shift starting in [start, end), in order of start."""
+    zone = ZoneInfo(schedule.timezone)
+    first = start.astimezone(zone).date() - timedelta(days=1)
+    last = end.astimezone(zone).date() + timedelta(days=1)
+    found = []
+    day = first
+    while day <= last:
+        for shift in schedule.shifts:
+            if not schedule.runs_on(shift, day):
+                continue
+            begins = _instant(day, shift.start, zone)
+            ends = _instant(day + timedelta(days=1 if shift.crosses_midnight else 0),
+                            shift.end, zone)
+            if start <= begins < end:
+                found.append(ShiftOccurrence(shift, day, begins, ends))
+        day += timedelta(days=1)
+    yield from sorted(found, key=lambda o: o.starts_at)
+
+
+def next_occurrence(schedule: ShiftSchedule, after: datetime,
+                    horizon: timedelta = timedelta(days=45)) -> ShiftOccurrence | None:
+    """The first shift starting at or after ``after`` (None within the horizon: no shifts)."""
+    return next(occurrences(schedule, after, after + horizon), None)
+
+
+def current_occurrence(schedule: ShiftSchedule, at: datetime) -> ShiftOccurrence | None:
+    """The shift running at ``at`` (a night shift after midnight belongs to the day before)."""
+    longest = max((s.length for s in schedule.shifts), default=timedelta(0))
+    running = [o for o in occurrences(schedule, at - longest, at + timedelta(seconds=1))
+               if o.starts_at <= at < o.ends_at]
+    return running[-1] if running else None
+
+
+def parse_schedule(data: Any, default_timezone: str) -> ShiftSchedule:
+    """Read a ``shifts:`` section (a mapping as documented, or just the list of shifts).
+
+    Raises:
+        ScheduleError: what is wrong, naming the shift.
+    """
+    if isinstance(data, list):
+        data = {"shifts": data}
+    if not isinstance(data, dict):
+        raise ScheduleError("shifts must be a mapping (timezone, shifts, holidays…) or a list")
+    unknown = set(data) - {"timezone", "briefing_before", "shifts", "holidays", "workdays"}
+    if unknown:
+        raise ScheduleError(f"unknown field(s) in shifts: {', '.join(sorted(unknown))}")
+    zone = str(data.get("timezone") or default_timezone)
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ScheduleError(f"unknown timezone {zone!r}") from exc
+    raw_shifts = data.get("shifts") or []
+    if not isinstance(raw_shifts, list) or not raw_shifts:
+        raise ScheduleError("a schedule needs at least one shift")
+    shifts = tuple(_shift(item) for item in raw_shifts)
+    names = [s.name for s in shifts]
+    if len(set(names)) != len(names):
+        raise ScheduleError("shift names must be different")
+    _check_overlaps(shifts)
+    try:
+        lead = parse_duration(data.get("briefing_before", "15m"))
+    except ValueError as exc:
+        raise ScheduleError(f"briefing_before: {exc}") from exc
+    return ShiftSchedule(timezone=zone, shifts=shifts,
+                         holidays=_days(data.get("holidays"), "holidays"),
+                         workdays=_days(data.get("workdays"), "workdays"),
+                         briefing_before=lead)
+
+
+def _shift(item: Any) -> Shift:
+    if not isinstance(item, dict):
+        raise ScheduleError("each shift needs name, start and end")
+    name = str(item.get("name") or "").strip()
+    if not name or len(name) > 32:
+        raise ScheduleError("each shift needs a name of at most 32 characters")
+    start, end = _time(item.get("start"), name, "start"), _time(item.get("end"), name, "end")
+    if start == end:
+        raise ScheduleError(f"shift {name!r} starts and ends at the same time")
+    days = item.get("days")
+    if days is None:
+        weekdays = ALL_DAYS
+    else:
+        if not isinstance(days, list) or not days:
+            raise ScheduleError(f"shift {name!r}: days is a list such as [mon, tue]")
+        try:
+            weekdays = frozenset(WEEKDAYS[str(d).strip().lower()] for d in days)
+        except KeyError as exc:
+            raise ScheduleError(f"shift {name!r}: unknown day {exc.args[0]!r} "
+                                "(mon … sun)") from exc
+    return Shift(name=name, start=start, end=end, days=weekdays)
+
+
+def _time(value: Any, name: str, what: str) -> time:
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML reads an unquoted 08:00 as a sexagesimal number (480).
+        value = f"{value // 60:02d}:{value % 60:02d}"
+    try:
+        return time.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ScheduleError(f"shift {name!r}: {what} {value!r} is not a time like 08:00") from exc
+
+
+def _days(value: Any, what: str) -> frozenset[date]:
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list):
+        raise ScheduleError(f"{what} is a list of dates like 2026-10-01")
+    try:
+        return frozenset(v if isinstance(v, date) else date.fromisoformat(str(v)) for v in value)
+    except ValueError as exc:
+        raise ScheduleError(f"{what}: {exc}") from exc
+
+
+def _check_overlaps(shifts: tuple[Shift, ...]) -> None:
+    """No two shifts of a team may run at the same time on any day of the week."""
+    week = date(2026, 1, 5)  # a Monday
+    spans = []
+    for shift in shifts:
+        for offset in range(7):
+            day = week + timedelta(days=offset)
+            if day.weekday() in shift.days:
+                begins = datetime.combine(day, shift.start)
+                spans.append((begins, begins + shift.length, shift.name))
+    # Wrap the week so Sunday's night shift meets Monday's morning.
+    spans += [(b + timedelta(days=7), e + timedelta(days=7), n) for b, e, n in spans]
+    spans.sort()
+    latest_end, latest_name = datetime.min, ""
+    for begins, ends, name in spans:
+        if begins < latest_end and name != latest_name:
+            raise ScheduleError(f"shifts {latest_name!r} and {name!r} overlap")
+        if ends > latest_end:
+            latest_end, latest_name = ends, name

@@ -1,0 +1,87 @@
+"""Shift schedules: night shifts, holidays, make-up days, overlaps, time zones."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from domain.shifts import (
+    ScheduleError,
+    current_occurrence,
+    next_occurrence,
+    occurrences,
+    parse_schedule,
+)
+
+SCHEDULE = {
+    "shifts": [
+        {"name": "早班", "start": "08:00", "end": "16:00",
+         "days": ["mon", "tue", "wed", "thu", "fri"]},
+        {"name": "夜班", "start": "22:00", "end": "06:00",
+         "days": ["mon", "tue", "wed", "thu", "fri"]},
+    ],
+    "holidays": ["2026-11-25"],
+    "workdays": ["2026-11-28"],
+}
+
+
+def shanghai(day: int, hour: int, minute: int = 0) -> datetime:
+    """2026-11-<day> hh:mm in Shanghai, as UTC."""
+    return datetime(2026, 11, day, hour, minute, tzinfo=UTC) - timedelta(hours=8)
+
+
+def test_a_week_of_shifts_with_a_holiday_and_a_make_up_day() -> None:
+    schedule = parse_schedule(SCHEDULE, "Asia/Shanghai")
+    week = list(occurrences(schedule, shanghai(23, 0), shanghai(30, 0)))
+    keys = [o.key for o in week]
+    assert keys[:4] == ["2026-11-23/早班", "2026-11-23/夜班", "2026-11-24/早班",
+                        "2026-11-24/夜班"]
+    assert not [k for k in keys if k.startswith("2026-11-25")]  # holiday
+    assert "2026-11-28/早班" in keys and "2026-11-28/夜班" in keys  # Saturday make-up day
+    assert not [k for k in keys if k.startswith("2026-11-29")]  # Sunday
+    night = week[1]
+    assert night.starts_at == shanghai(23, 22) and night.ends_at == shanghai(24, 6)
+
+
+def test_the_night_shift_after_midnight_belongs_to_the_day_before() -> None:
+    schedule = parse_schedule(SCHEDULE, "Asia/Shanghai")
+    running = current_occurrence(schedule, shanghai(24, 3))
+    assert running is not None and running.key == "2026-11-23/夜班"
+    assert current_occurrence(schedule, shanghai(24, 7)) is None  # between shifts
+    upcoming = next_occurrence(schedule, shanghai(27, 23))  # Friday night → Saturday make-up
+    assert upcoming is not None and upcoming.key == "2026-11-28/早班"
+
+
+def test_daylight_saving_is_harmless() -> None:
+    schedule = parse_schedule({"timezone": "Europe/Berlin", "shifts": [
+        {"name": "night", "start": "22:00", "end": "06:00"}]}, "Asia/Shanghai")
+    spring = list(occurrences(schedule, datetime(2026, 3, 28, tzinfo=UTC),
+                              datetime(2026, 3, 30, tzinfo=UTC)))
+    assert [o.day for o in spring] == [date(2026, 3, 28), date(2026, 3, 29)]
+    assert spring[0].ends_at - spring[0].starts_at == timedelta(hours=7)  # an hour is lost
+    assert spring[1].ends_at - spring[1].starts_at == timedelta(hours=8)
+
+
+def test_unquoted_yaml_times_are_understood() -> None:
+    schedule = parse_schedule([{"name": "day", "start": 480, "end": 960}], "Asia/Shanghai")
+    assert str(schedule.shifts[0].start) == "08:00:00"
+
+
+@pytest.mark.parametrize(("data", "problem"), [
+    ([{"name": "a", "start": "08:00", "end": "16:00"},
+      {"name": "b", "start": "15:00", "end": "23:00"}], "overlap"),
+    ([{"name": "late", "start": "22:00", "end": "06:00", "days": ["sun"]},
+      {"name": "early", "start": "05:00", "end": "13:00", "days": ["mon"]}], "overlap"),
+    ([{"name": "a", "start": "25:00", "end": "16:00"}], "not a time"),
+    ([{"name": "a", "start": "08:00", "end": "08:00"}], "same time"),
+    ([{"name": "a", "start": "08:00", "end": "16:00", "days": ["someday"]}], "unknown day"),
+    ([], "at least one shift"),
+    ({"shifts": [{"name": "a", "start": "08:00", "end": "16:00"}], "holidays": ["soon"]},
+     "holidays"),
+    ({"timezone": "Moon/Base", "shifts": [{"name": "a", "start": "08:00", "end": "16:00"}]},
+     "unknown timezone"),
+])
+def test_bad_schedules_are_refused_with_a_reason(data: object, problem: str) -> None:
+    with pytest.raises(ScheduleError, match=problem):
+        parse_schedule(data, "Asia/Shanghai")
