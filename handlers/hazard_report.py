@@ -1,7 +1,7 @@
 """随手拍: reporting a hazard with a photo, step by step.
 
 Steps: photo(s) → place → category → severity → description (optional) →
-confirm. The report in progress is a row in ``hazard_draft``, so it survives a
+confirm. The report in progress is a row in ``conversation_draft``, so it survives a
 restart and the idle drop follows the injected clock (a sweep, not a timer).
 
 Privacy mode: in groups the bot sees only replies to its own messages, so
@@ -41,6 +41,7 @@ from handlers.common import (
     services,
 )
 from handlers.hazards import PROMPT_KEYS, continue_action
+from storage import drafts as drafts_repo
 from storage import hazards as hazard_repo
 from storage import org as org_repo
 from storage import outbox as outbox_repo
@@ -66,7 +67,7 @@ async def report_command(update: Update, context: Context) -> None:
     svc = services(context)
     async with svc.db.transaction() as session:
         person = await learn_person(session, user, context)
-        await hazard_repo.start_draft(session, chat.id, person.id or 0, step="photo", data={},
+        await drafts_repo.start_draft(session, chat.id, person.id or 0, step="photo", data={},
                                       now=svc.clock.now())
     await reply(update, context, "report.ask_photo", force_reply=True,
                  person_id=person.telegram_id, person=person.name)
@@ -88,7 +89,7 @@ async def hashtag_photo(update: Update, context: Context) -> None:
     svc = services(context)
     async with svc.db.transaction() as session:
         person = await learn_person(session, user, context)
-        await hazard_repo.start_draft(
+        await drafts_repo.start_draft(
             session, chat.id, person.id or 0, step="location",
             data={"photos": [photo], "album": message.media_group_id,
                   "description": description[:MAX_DESCRIPTION] or None},
@@ -109,7 +110,7 @@ async def step_message(update: Update, context: Context) -> None:
     svc = services(context)
     async with svc.db.transaction() as session:
         person = await learn_person(session, user, context)
-        draft = await hazard_repo.get_draft(session, chat.id, person.id or 0)
+        draft = await drafts_repo.get_draft(session, chat.id, person.id or 0)
         if draft is None:
             return
         if is_group(chat) and not _addressed_to_bot(message, context):
@@ -118,10 +119,10 @@ async def step_message(update: Update, context: Context) -> None:
             key, values, markup = await continue_action(session, update, context, draft,
                                                         message)
         else:
-            data = hazard_repo.draft_data(draft)
+            data = drafts_repo.draft_data(draft)
             outcome = _advance(draft.step, data, message)
             if outcome.next_step is not None:
-                hazard_repo.save_draft(session, draft, step=outcome.next_step, data=data,
+                drafts_repo.save_draft(session, draft, step=outcome.next_step, data=data,
                                        now=svc.clock.now())
     if ":" in draft.step:
         await reply(update, context, key, reply_markup=markup, force_reply=key in PROMPT_KEYS,
@@ -238,11 +239,11 @@ async def report_clicked(update: Update, context: Context) -> None:
         return
     async with svc.db.transaction() as session:
         person = await learn_person(session, user, context)
-        draft = await hazard_repo.get_draft(session, chat.id, person.id or 0)
+        draft = await drafts_repo.get_draft(session, chat.id, person.id or 0)
         if draft is None:
             await query.answer(svc.renderer.plain("report.not_yours", lang), show_alert=True)
             return
-        data = hazard_repo.draft_data(draft)
+        data = drafts_repo.draft_data(draft)
         action, arg = parts[0], (parts[1] if len(parts) > 1 else "")
         expected = {"cat": "category", "sev": "severity", "skip": "description",
                     "ok": "confirm", "x": draft.step}.get(action)
@@ -252,19 +253,19 @@ async def report_clicked(update: Update, context: Context) -> None:
             return
         now = svc.clock.now()
         if action == "x":
-            await hazard_repo.drop_draft(session, draft)
+            await drafts_repo.drop_draft(session, draft)
             next_key: str | None = "report.cancelled"
         elif action == "cat":
             data["category"] = arg
-            hazard_repo.save_draft(session, draft, step="severity", data=data, now=now)
+            drafts_repo.save_draft(session, draft, step="severity", data=data, now=now)
             next_key = "report.ask_severity"
         elif action == "sev":
             data["severity"] = arg
-            hazard_repo.save_draft(session, draft, step="description", data=data, now=now)
+            drafts_repo.save_draft(session, draft, step="description", data=data, now=now)
             next_key = "report.ask_description"
         elif action == "skip":
             data["description"] = data.get("description")
-            hazard_repo.save_draft(session, draft, step="confirm", data=data, now=now)
+            drafts_repo.save_draft(session, draft, step="confirm", data=data, now=now)
             next_key = "report.confirm"
         else:
             next_key = None
@@ -289,9 +290,9 @@ async def cancel_command(update: Update, context: Context) -> None:
     svc = services(context)
     async with svc.db.transaction() as session:
         person = await learn_person(session, user, context)
-        draft = await hazard_repo.get_draft(session, chat.id, person.id or 0)
+        draft = await drafts_repo.get_draft(session, chat.id, person.id or 0)
         if draft is not None:
-            await hazard_repo.drop_draft(session, draft)
+            await drafts_repo.drop_draft(session, draft)
     await reply(update, context, "report.cancelled" if draft else "report.nothing_to_cancel")
 
 
@@ -320,9 +321,9 @@ async def _submit(update: Update, context: Context, person: Person,
     photos = [tuple(p) for p in data.get("photos", [])]
     async with svc.db.transaction() as session:
         team = await _team_of(session, update, person)
-        draft = await hazard_repo.get_draft(session, chat.id, person.id or 0)
+        draft = await drafts_repo.get_draft(session, chat.id, person.id or 0)
         if draft is not None:
-            await hazard_repo.drop_draft(session, draft)
+            await drafts_repo.drop_draft(session, draft)
         if team is None:
             outcome: tuple[str, str] = ("report.no_team", "")
         else:

@@ -47,11 +47,12 @@ from handlers.common import (
     sender,
     services,
 )
+from storage import drafts as drafts_repo
 from storage import hazards as hazard_repo
 from storage import org as org_repo
 from storage import outbox as outbox_repo
 from storage import people as people_repo
-from storage.models import Hazard, HazardDraft, Person, Unit
+from storage.models import ConversationDraft, Hazard, Person, Unit
 
 
 async def _actor(session: AsyncSession, person: Person, unit: Unit, context: Context) -> Actor:
@@ -174,7 +175,7 @@ async def hazard_clicked(update: Update, context: Context) -> None:
             refusal = None if decision.allowed else decision.refusal
             if refusal is None:
                 step = f"{parts[0]}:{hazard_id}"
-                await hazard_repo.start_draft(session, chat.id, ctx.person.id or 0, step=step,
+                await drafts_repo.start_draft(session, chat.id, ctx.person.id or 0, step=step,
                                               data={}, now=now)
                 key = "hazard.ask_reject_reason" if action is HazardAction.REJECT \
                     else "hazard.ask_after_photo"
@@ -221,7 +222,7 @@ async def _start_five(update: Update, context: Context, query: Any, hazard_id: i
         elif not ctx.actor.at_least(Role.TEAM_LEADER):
             refusal = "hazard.refused.leader_only"
         else:
-            await hazard_repo.start_draft(session, chat.id, ctx.person.id or 0,
+            await drafts_repo.start_draft(session, chat.id, ctx.person.id or 0,
                                           step=f"five:{hazard_id}", data={"field": "resp"},
                                           now=svc.clock.now())
             code = ctx.hazard.code
@@ -233,13 +234,13 @@ async def _start_five(update: Update, context: Context, query: Any, hazard_id: i
         selective=True))
 
 
-async def _continue_five(session: AsyncSession, ctx: _Context, draft: HazardDraft,
+async def _continue_five(session: AsyncSession, ctx: _Context, draft: ConversationDraft,
                          message: Message, context: Context, lang: str
                          ) -> tuple[str, dict[str, Any], InlineKeyboardMarkup | None]:
     """One answer of the five in place; the last one saves them all."""
     svc = services(context)
     now = svc.clock.now()
-    data = hazard_repo.draft_data(draft)
+    data = drafts_repo.draft_data(draft)
     field = str(data.get("field", "resp"))
     text = (message.text or "").strip()
     policy = escalation_policy().for_severity(Severity(ctx.hazard.severity))
@@ -266,7 +267,7 @@ async def _continue_five(session: AsyncSession, ctx: _Context, draft: HazardDraf
         return key, values, next_steps if key == "five.saved" else None
     following = FIVE_STEPS[FIVE_STEPS.index(field) + 1]
     data["field"] = following
-    hazard_repo.save_draft(session, draft, step=draft.step, data=data, now=now)
+    drafts_repo.save_draft(session, draft, step=draft.step, data=data, now=now)
     return f"five.ask_{following}", {"code": ctx.hazard.code, "default": (
         default_deadline if following == "deadline" else default_plan)}, None
 
@@ -297,7 +298,7 @@ def _parse_deadline(text: str, now: datetime, default: datetime, zone: str) -> d
     return day if day > now else None
 
 
-async def _save_five(session: AsyncSession, ctx: _Context, draft: HazardDraft,
+async def _save_five(session: AsyncSession, ctx: _Context, draft: ConversationDraft,
                      data: dict[str, Any], now: datetime) -> tuple[str, dict[str, Any], None]:
     deadline = datetime.fromisoformat(str(data["deadline"]))
     policy = escalation_policy().for_severity(Severity(ctx.hazard.severity))
@@ -308,7 +309,7 @@ async def _save_five(session: AsyncSession, ctx: _Context, draft: HazardDraft,
     if ctx.hazard.watch == "rectify":  # a new deadline restarts the rectification clock
         values.update({"watch_deadline": deadline, "alerted_level": -1, "last_alert_at": None,
                        "next_escalation_at": first.next_at})
-    await hazard_repo.drop_draft(session, draft)
+    await drafts_repo.drop_draft(session, draft)
     if not await hazard_repo.save_if_unchanged(session, ctx.hazard, ctx.hazard.version, values):
         return "hazard.lost_race", {}, None
     await hazard_repo.record_event(session, ctx.hazard, at=now, actor_id=ctx.person.id,
@@ -367,7 +368,7 @@ async def _hand_up(session: AsyncSession, ctx: _Context, now: datetime, renderer
 
 
 async def continue_action(session: AsyncSession, update: Update, context: Context,
-                          draft: HazardDraft, message: Message
+                          draft: ConversationDraft, message: Message
                           ) -> tuple[str, dict[str, Any], InlineKeyboardMarkup | None]:
     """The second half of reject (the reason) and fix (the after-photo)."""
     svc = services(context)
@@ -377,7 +378,7 @@ async def continue_action(session: AsyncSession, update: Update, context: Contex
     user = sender(update)
     ctx = await _load(session, user, int(raw_id), context) if user else None
     if ctx is None:
-        await hazard_repo.drop_draft(session, draft)
+        await drafts_repo.drop_draft(session, draft)
         return "callback.stale", {}, None
     code = ctx.hazard.code
     if name == "five":
@@ -389,7 +390,7 @@ async def continue_action(session: AsyncSession, update: Update, context: Contex
         refusal = await _transition(session, ctx, HazardAction.REJECT, now,
                                     {"reject_reason": reason, **NO_ESCALATION},
                                     detail={"reason": reason})
-        await hazard_repo.drop_draft(session, draft)
+        await drafts_repo.drop_draft(session, draft)
         if refusal:
             return refusal, {}, None
         return "hazard.rejected", {"code": code, "who": ctx.person.name, "reason": reason}, None
@@ -400,7 +401,7 @@ async def continue_action(session: AsyncSession, update: Update, context: Contex
     refusal = await _transition(session, ctx, HazardAction.SUBMIT_FIX, now,
                                 {"fixer_id": ctx.person.id, "rectified_at": now,
                                  **NO_ESCALATION})
-    await hazard_repo.drop_draft(session, draft)
+    await drafts_repo.drop_draft(session, draft)
     if refusal:
         return refusal, {}, None
     hazard_repo.add_photo(session, ctx.hazard, kind="after", file_id=photo[0],

@@ -22,6 +22,7 @@ from domain.hazard import OPEN_STATES, HazardState, Severity
 from domain.org import Role, UnitKind
 from handlers.callbacks import pack
 from scheduler.timetable import SweepFunction
+from storage import drafts as drafts_repo
 from storage import hazards as hazard_repo
 from storage import org as org_repo
 from storage import outbox as outbox_repo
@@ -217,7 +218,7 @@ def idle_draft_sweep(db: Database, renderer: Renderer, default_language: str,
 
     async def sweep(now: datetime) -> None:
         async with db.transaction() as session:
-            drafts = await hazard_repo.idle_drafts(session, now - DRAFT_IDLE)
+            drafts = await drafts_repo.idle_drafts(session, now - DRAFT_IDLE)
             for draft in drafts:
                 people = await people_repo.people_by_ids(session, [draft.person_id])
                 lang = people[0].language if people and people[0].language \
@@ -229,7 +230,7 @@ def idle_draft_sweep(db: Database, renderer: Renderer, default_language: str,
                     session, chat_id=draft.chat_id, html=renderer.html("report.dropped_idle", lang),
                     now=now, purpose="report.dropped",
                     dedupe_key=f"draft-dropped:{draft.id}:{int(draft.updated_at.timestamp())}")
-                await hazard_repo.drop_draft(session, draft)
+                await drafts_repo.drop_draft(session, draft)
         if drafts:
             wake()
 

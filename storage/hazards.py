@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.escalation import SeverityPolicy, escalate_due
 from domain.hazard import OPEN_STATES, HazardState, Severity, hazard_code
-from storage.models import Hazard, HazardDraft, HazardEvent, HazardPhoto, ReporterPoints
+from storage.models import Hazard, HazardEvent, HazardPhoto, ReporterPoints
 
 SEVERITY_ORDER = {Severity.MAJOR.value: 0, Severity.SERIOUS.value: 1, Severity.GENERAL.value: 2}
 
@@ -172,52 +172,6 @@ async def open_hazards(session: AsyncSession, unit_ids: Sequence[int]) -> list[H
     hazards.sort(key=lambda h: (SEVERITY_ORDER.get(h.severity, 9), h.watch_deadline or far,
                                 h.reported_at))
     return hazards
-
-
-# ---------------------------------------------------------------- drafts
-
-
-async def get_draft(session: AsyncSession, chat_id: int, person_id: int) -> HazardDraft | None:
-    """The person's report in progress in this chat."""
-    result = await session.exec(select(HazardDraft).where(
-        HazardDraft.chat_id == chat_id, HazardDraft.person_id == person_id))
-    return result.first()
-
-
-async def start_draft(session: AsyncSession, chat_id: int, person_id: int, *, step: str,
-                      data: dict[str, Any], now: datetime) -> HazardDraft:
-    """Begin (or restart) a report; an older draft in the same chat is replaced."""
-    draft = await get_draft(session, chat_id, person_id)
-    if draft is None:
-        draft = HazardDraft(chat_id=chat_id, person_id=person_id, step=step, updated_at=now)
-    draft.step, draft.data, draft.updated_at = step, json.dumps(data, ensure_ascii=False), now
-    session.add(draft)
-    await session.flush()
-    return draft
-
-
-def draft_data(draft: HazardDraft) -> dict[str, Any]:
-    """The collected answers of a draft."""
-    value: dict[str, Any] = json.loads(draft.data)
-    return value
-
-
-def save_draft(session: AsyncSession, draft: HazardDraft, *, step: str, data: dict[str, Any],
-               now: datetime) -> None:
-    """Store the next step and the answers so far."""
-    draft.step, draft.data, draft.updated_at = step, json.dumps(data, ensure_ascii=False), now
-    session.add(draft)
-
-
-async def drop_draft(session: AsyncSession, draft: HazardDraft) -> None:
-    """Forget a draft (submitted, cancelled or idle)."""
-    await session.delete(draft)
-
-
-async def idle_drafts(session: AsyncSession, cutoff: datetime) -> list[HazardDraft]:
-    """Drafts nobody touched since ``cutoff``."""
-    result = await session.exec(select(HazardDraft).where(col(HazardDraft.updated_at) < cutoff))
-    return list(result.all())
 
 
 async def award_points(session: AsyncSession, *, hazard: Hazard, points: int,

@@ -217,11 +217,15 @@ class HazardEvent(SQLModel, table=True):
     detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
-class HazardDraft(SQLModel, table=True):
-    """A report being written: one per person per chat, kept across restarts."""
+class ConversationDraft(SQLModel, table=True):
+    """A conversation in progress (a report, a fix, a handover…): one per person per chat.
 
-    __tablename__ = "hazard_draft"
-    __table_args__ = (UniqueConstraint("chat_id", "person_id", name="uq_hazard_draft"),)
+    ``step`` says which conversation and where it stands; kept across restarts and
+    dropped by a sweep when left idle.
+    """
+
+    __tablename__ = "conversation_draft"
+    __table_args__ = (UniqueConstraint("chat_id", "person_id", name="uq_conversation_draft"),)
 
     id: int | None = Field(default=None, primary_key=True)
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))

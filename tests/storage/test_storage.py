@@ -206,3 +206,27 @@ async def test_bulk_queueing_skips_keys_already_queued(db: Database) -> None:
         await outbox_repo.enqueue_many(s, [item, other], now=T0)  # "k" again: skipped
     async with db.session() as s:
         assert await outbox_repo.count_by_status(s) == {"pending": 2}
+
+
+async def test_a_report_in_progress_survives_the_upgrade_to_conversation_drafts(
+        tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    from storage.migrate import upgrade
+
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    await upgrade(database, "0003")
+    async with database.engine.begin() as connection:
+        await connection.execute(text(
+            "INSERT INTO person (telegram_id, name, started, blocked, is_admin, created_at, "
+            "updated_at) VALUES (7, 'P', 0, 0, 0, '2026-11-23', '2026-11-23')"))
+        await connection.execute(text(
+            "INSERT INTO hazard_draft (chat_id, person_id, step, data, updated_at) "
+            "VALUES (-1, 1, 'location', '{}', '2026-11-23')"))
+    await upgrade(database)
+    from storage import drafts as drafts_repo
+
+    async with database.session() as s:
+        draft = await drafts_repo.get_draft(s, -1, 1)
+        assert draft is not None and draft.step == "location"
+    await database.dispose()
