@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
-from handlers import hazard_report, hazards, language, membership, roles, setup, start
+from handlers import (
+    conversations,
+    hazard_report,
+    hazards,
+    language,
+    membership,
+    roles,
+    setup,
+    start,
+)
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
@@ -15,4 +24,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     language.register(application)
     roles.register(application)
     hazards.register(application)
-    hazard_report.register(application)  # last: its step handler takes any plain message
+    hazard_report.register(application)
+    for prefix in ("rej", "fix", "five"):
+        conversations.route(prefix, hazards.continue_action)
+    conversations.route_default(hazard_report.continue_report)
+    conversations.register(application)  # last: it takes any plain message

@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -40,12 +41,12 @@ from handlers.common import (
     sender,
     services,
 )
-from handlers.hazards import PROMPT_KEYS, continue_action
+from handlers.conversations import Say
 from storage import drafts as drafts_repo
 from storage import hazards as hazard_repo
 from storage import org as org_repo
 from storage import outbox as outbox_repo
-from storage.models import Hazard, Person, Unit
+from storage.models import ConversationDraft, Hazard, Person, Unit
 
 MAX_PHOTOS = 5
 MAX_DESCRIPTION = 1000
@@ -100,36 +101,18 @@ async def hashtag_photo(update: Update, context: Context) -> None:
 # ---------------------------------------------------------------- the steps
 
 
-async def step_message(update: Update, context: Context) -> None:
-    """A message from someone with a report in progress in this chat."""
-    message = update.effective_message
-    user = sender(update)
-    chat = update.effective_chat
-    if message is None or user is None or chat is None:
-        return
-    svc = services(context)
-    async with svc.db.transaction() as session:
-        person = await learn_person(session, user, context)
-        draft = await drafts_repo.get_draft(session, chat.id, person.id or 0)
-        if draft is None:
-            return
-        if is_group(chat) and not _addressed_to_bot(message, context):
-            return  # chatter in the group, not an answer to our prompt
-        if ":" in draft.step:  # the second half of a reject or a fix
-            key, values, markup = await continue_action(session, update, context, draft,
-                                                        message)
-        else:
-            data = drafts_repo.draft_data(draft)
-            outcome = _advance(draft.step, data, message)
-            if outcome.next_step is not None:
-                drafts_repo.save_draft(session, draft, step=outcome.next_step, data=data,
-                                       now=svc.clock.now())
-    if ":" in draft.step:
-        await reply(update, context, key, reply_markup=markup, force_reply=key in PROMPT_KEYS,
-                    **values)
-        return
-    if outcome.key is not None:
-        await _prompt(update, context, outcome.key, outcome.values, data)
+async def continue_report(session: AsyncSession, update: Update, context: Context,
+                          draft: ConversationDraft, message: Message) -> Say | None:
+    """One answer of a report in progress; returns what to say once it is committed."""
+    data = drafts_repo.draft_data(draft)
+    outcome = _advance(draft.step, data, message)
+    if outcome.next_step is not None:
+        drafts_repo.save_draft(session, draft, step=outcome.next_step, data=data,
+                               now=services(context).clock.now())
+    if outcome.key is None:
+        return None
+    key = outcome.key
+    return lambda: _prompt(update, context, key, outcome.values, data)
 
 
 class _Outcome:
@@ -177,14 +160,6 @@ def _advance(step: str, data: dict[str, Any], message: Message) -> _Outcome:
         data["description"] = text
         return _Outcome("report.confirm", "confirm")
     return _Outcome(None)  # category, severity, confirm: answered with buttons
-
-
-def _addressed_to_bot(message: Message, context: Context) -> bool:
-    replied = message.reply_to_message
-    if replied is not None and replied.from_user is not None \
-            and replied.from_user.id == context.bot.id:
-        return True
-    return bool(message.photo or message.document or message.location)
 
 
 async def _prompt(update: Update, context: Context, key: str, values: dict[str, Any],
@@ -399,6 +374,4 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(report_clicked, pattern=r"^hr:"))
     image = filters.PHOTO | filters.Document.IMAGE
     application.add_handler(MessageHandler(image & filters.CaptionRegex(HASHTAG), hashtag_photo))
-    application.add_handler(MessageHandler(~filters.COMMAND & ~filters.StatusUpdate.ALL,
-                                           step_message))
 

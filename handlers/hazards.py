@@ -47,6 +47,7 @@ from handlers.common import (
     sender,
     services,
 )
+from handlers.conversations import Say
 from storage import drafts as drafts_repo
 from storage import hazards as hazard_repo
 from storage import org as org_repo
@@ -368,9 +369,16 @@ async def _hand_up(session: AsyncSession, ctx: _Context, now: datetime, renderer
 
 
 async def continue_action(session: AsyncSession, update: Update, context: Context,
-                          draft: ConversationDraft, message: Message
-                          ) -> tuple[str, dict[str, Any], InlineKeyboardMarkup | None]:
-    """The second half of reject (the reason) and fix (the after-photo)."""
+                          draft: ConversationDraft, message: Message) -> Say:
+    """The second half of reject (the reason), fix (the after-photo) and 五落实."""
+    key, values, markup = await _continue(session, update, context, draft, message)
+    return lambda: reply(update, context, key, reply_markup=markup,
+                         force_reply=key in PROMPT_KEYS, **values)
+
+
+async def _continue(session: AsyncSession, update: Update, context: Context,
+                    draft: ConversationDraft, message: Message
+                    ) -> tuple[str, dict[str, Any], InlineKeyboardMarkup | None]:
     svc = services(context)
     now = svc.clock.now()
     lang = await language_of(session, update, context)
