@@ -21,6 +21,7 @@ from content.render import Renderer
 from domain.clock import Clock, SystemClock
 from domain.delivery import RetryPolicy
 from scheduler.escalation import escalation_sweep, idle_draft_sweep
+from scheduler.handovers import handover_sweep
 from scheduler.housekeeping import forget_old_updates
 from scheduler.timetable import Timetable
 from storage import updates as updates_repo
@@ -105,6 +106,9 @@ def build_application(
         services.db, services.renderer, settings.default_language, services.wake_outbox))
     services.timetable.add("drop-idle-reports", timedelta(minutes=1), idle_draft_sweep(
         services.db, services.renderer, settings.default_language, services.wake_outbox))
+    services.timetable.add("watch-handovers", timedelta(minutes=1), handover_sweep(
+        services.db, services.renderer, escalate_after=settings.handover_escalate_after,
+        default_language=settings.default_language, wake=services.wake_outbox))
 
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
         await upgrade(services.db)

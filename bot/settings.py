@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from domain.durations import parse_duration
 from domain.language import SUPPORTED_LANGUAGES
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/safetybot.db"
@@ -38,6 +39,10 @@ class Settings(BaseSettings):
     webhook_port: int = 8443
     webhook_path: str = "telegram"
 
+    # Shift handover: remind the incoming leader, then tell the workshop (30s, 15m, 4h, 3d).
+    handover_remind_after: str = "30m"
+    handover_escalate_after: str = "2h"
+
     outbox_max_attempts: int = 8
     outbox_poll_seconds: float = 2.0
     # Telegram's flood limits; a speed factor > 1 lets a sandbox or benchmark go faster.
@@ -58,6 +63,12 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+    @field_validator("handover_remind_after", "handover_escalate_after")
+    @classmethod
+    def _check_duration(cls, value: str) -> str:
+        parse_duration(value)
         return value
 
     @field_validator("default_language")

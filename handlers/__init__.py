@@ -6,6 +6,7 @@ from telegram.ext import Application
 
 from handlers import (
     conversations,
+    handover,
     hazard_report,
     hazards,
     language,
@@ -25,6 +26,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     roles.register(application)
     hazards.register(application)
     hazard_report.register(application)
+    handover.register(application)
     for prefix in ("rej", "fix", "five"):
         conversations.route(prefix, hazards.continue_action)
     conversations.route_default(hazard_report.continue_report)

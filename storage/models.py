@@ -245,3 +245,30 @@ class ReporterPoints(SQLModel, table=True):
     hazard_id: int = Field(foreign_key="hazard.id", unique=True)
     points: int
     awarded_at: datetime = Field(sa_column=_utc_column())
+
+
+class Handover(SQLModel, table=True):
+    """A shift handover (交接班): what the outgoing leader hands to the incoming one."""
+
+    __tablename__ = "handover"
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    outgoing_id: int = Field(foreign_key="person.id")
+    incoming_id: int | None = Field(default=None, foreign_key="person.id")  # None: any leader
+    equipment: str = Field(sa_column=Column(Text, nullable=False))
+    work_in_progress: str = Field(sa_column=Column(Text, nullable=False))
+    safety_notes: str = Field(sa_column=Column(Text, nullable=False))
+    open_hazards: str = Field(sa_column=Column(Text, nullable=False))  # codes and a remark
+    notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    state: str = Field(default="awaiting", max_length=16)
+    created_at: datetime = Field(sa_column=_utc_column())
+    reminded_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    escalated_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    accepted_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    accepted_by: int | None = Field(default=None, foreign_key="person.id")
+    # When the sweep looks again (reminder, then escalation); None once settled.
+    next_check_at: datetime | None = Field(
+        default=None, sa_column=_utc_column(nullable=True, index=True))
+    version: int = 1

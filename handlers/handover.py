@@ -1,0 +1,234 @@
+"""交接班: the outgoing leader hands over; only an incoming leader accepts.
+
+``/handover`` in the team group asks five short questions by reply (equipment,
+unfinished work, safety notes, open hazards — listed for them — and anything
+else), then who takes over. The handover is posted with an "accept" button;
+the outgoing leader cannot accept their own. A sweep reminds, then tells the
+workshop, when nobody accepts in time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from domain.durations import parse_duration
+from domain.org import Role, has_role_over
+from handlers.callbacks import int_arg, pack, unpack
+from handlers.common import (
+    Context,
+    bound_unit,
+    is_bot_admin,
+    is_group,
+    language_of,
+    learn_person,
+    reply,
+    sender,
+    services,
+)
+from handlers.conversations import Say, route
+from storage import drafts as drafts_repo
+from storage import handovers as handover_repo
+from storage import hazards as hazard_repo
+from storage import org as org_repo
+from storage import people as people_repo
+from storage.models import ConversationDraft, Person, Unit
+
+QUESTIONS = ("equipment", "wip", "safety", "hazards", "notes")
+NOTHING = frozenset({"无", "没有", "none", "no", "-"})
+CONFIRM = frozenset({"确认", "ok", "yes", "好"})
+
+
+async def _leader_of(session: AsyncSession, person: Person, unit: Unit, context: Context) -> bool:
+    if await is_bot_admin(session, person.telegram_id, context):
+        return True
+    return has_role_over(await org_repo.grants_of(session, person.id or 0), unit.path,
+                         Role.TEAM_LEADER)
+
+
+async def handover_command(update: Update, context: Context) -> None:
+    """/handover: start handing over the shift."""
+    user = sender(update)
+    chat = update.effective_chat
+    if user is None or chat is None:
+        await reply(update, context, "setup.anonymous")
+        return
+    if not is_group(chat):
+        await reply(update, context, "handover.only_groups")
+        return
+    svc = services(context)
+    async with svc.db.transaction() as session:
+        person = await learn_person(session, user, context)
+        _, unit = await bound_unit(session, chat.id)
+        if unit is None:
+            await reply(update, context, "team.unbound")
+            return
+        if not await _leader_of(session, person, unit, context):
+            await reply(update, context, "handover.leaders_only")
+            return
+        await drafts_repo.start_draft(session, chat.id, person.id or 0, step="ho:equipment",
+                                      data={}, now=svc.clock.now())
+    await reply(update, context, "handover.ask_equipment", force_reply=True)
+
+
+async def continue_handover(session: AsyncSession, update: Update, context: Context,
+                            draft: ConversationDraft, message: Message) -> Say:
+    """One answer of the handover questions."""
+    svc = services(context)
+    data = drafts_repo.draft_data(draft)
+    field = draft.step.split(":", 1)[1]
+    text = (message.text or "").strip()
+    if field not in QUESTIONS or not text or len(text) > 1000:
+        return lambda: reply(update, context, "handover.empty", force_reply=True)
+    if field == "hazards":
+        data["hazards"] = data.get("codes") or "-"
+        if text.lower() not in CONFIRM:
+            data["hazards"] = f"{data['hazards']}; {text}"
+    else:
+        data[field] = text
+    following = QUESTIONS.index(field) + 1
+    if following < len(QUESTIONS):
+        step = QUESTIONS[following]
+        values: dict[str, Any] = {}
+        if step == "hazards":
+            _, unit = await bound_unit(session, draft.chat_id)
+            open_ = await hazard_repo.open_hazards(session, [unit.id or 0]) if unit else []
+            data["codes"] = "、".join(h.code for h in open_)
+            values["codes"] = data["codes"]
+        drafts_repo.save_draft(session, draft, step=f"ho:{step}", data=data,
+                               now=svc.clock.now())
+        return lambda: reply(update, context, f"handover.ask_{step}", force_reply=True,
+                             **values)
+    drafts_repo.save_draft(session, draft, step="ho:incoming", data=data, now=svc.clock.now())
+    _, unit = await bound_unit(session, draft.chat_id)
+    leaders = await org_repo.role_holders(session, [unit.id or 0] if unit else [],
+                                          [Role.TEAM_LEADER])
+    lang = await language_of(session, update, context)
+    rows = [[InlineKeyboardButton(person.name, callback_data=pack("hov", "to", person.id or 0))]
+            for person, _ in leaders if person.id != draft.person_id]
+    rows.append([InlineKeyboardButton(svc.renderer.plain("button.any_leader", lang),
+                                      callback_data=pack("hov", "to", 0))])
+    markup = InlineKeyboardMarkup(rows)
+    return lambda: reply(update, context, "handover.ask_incoming", reply_markup=markup)
+
+
+async def handover_clicked(update: Update, context: Context) -> None:
+    """"Who takes over" and "accept handover" buttons."""
+    query = update.callback_query
+    user = sender(update)
+    chat = update.effective_chat
+    assert query is not None
+    svc = services(context)
+    async with svc.db.session() as session:
+        lang = await language_of(session, update, context)
+    parts = unpack(query.data, "hov")
+    target = int_arg(parts or [], 1)
+    if parts is None or target is None or user is None or chat is None \
+            or parts[0] not in ("to", "acc"):
+        await query.answer(svc.renderer.plain("callback.stale", lang), show_alert=True)
+        return
+    if parts[0] == "to":
+        await _post(update, context, query, target or None, lang)
+    else:
+        await _accept(update, context, query, target, lang)
+
+
+async def _post(update: Update, context: Context, query: Any, incoming_id: int | None,
+                lang: str) -> None:
+    svc = services(context)
+    user, chat = sender(update), update.effective_chat
+    assert user is not None and chat is not None
+    now = svc.clock.now()
+    async with svc.db.transaction() as session:
+        person = await learn_person(session, user, context)
+        draft = await drafts_repo.get_draft(session, chat.id, person.id or 0)
+        _, unit = await bound_unit(session, chat.id)
+        if draft is None or draft.step != "ho:incoming" or unit is None:
+            await query.answer(svc.renderer.plain("callback.stale", lang), show_alert=True)
+            return
+        data = drafts_repo.draft_data(draft)
+        found = await people_repo.people_by_ids(session, [incoming_id]) if incoming_id else []
+        incoming = found[0] if found else None
+        await drafts_repo.drop_draft(session, draft)
+        remind = parse_duration(svc.settings.handover_remind_after)
+        handover = await handover_repo.create(
+            session, unit_id=unit.id or 0, chat_id=chat.id, outgoing_id=person.id or 0,
+            incoming_id=incoming.id if incoming else None, equipment=data["equipment"],
+            work_in_progress=data["wip"], safety_notes=data["safety"],
+            open_hazards=data["hazards"], notes=None if data["notes"].lower() in NOTHING
+            else data["notes"], created_at=now, next_check_at=now + remind)
+        values = {"unit": unit.name, "outgoing": person.name,
+                  "incoming_id": incoming.telegram_id if incoming else None,
+                  "incoming": incoming.name if incoming else "", "equipment": data["equipment"],
+                  "wip": data["wip"], "safety": data["safety"], "hazards": data["hazards"],
+                  "notes": handover.notes}
+    await query.answer()
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton(
+        svc.renderer.plain("button.accept_handover", lang),
+        callback_data=pack("hov", "acc", handover.id or 0))]])
+    await reply(update, context, "handover.posted", reply_markup=markup, **values)
+
+
+async def _accept(update: Update, context: Context, query: Any, handover_id: int,
+                  lang: str) -> None:
+    svc = services(context)
+    user = sender(update)
+    assert user is not None
+    now = svc.clock.now()
+    async with svc.db.transaction() as session:
+        person = await learn_person(session, user, context)
+        handover = await handover_repo.get(session, handover_id)
+        unit = await org_repo.get_unit(session, handover.unit_id) if handover else None
+        refusal = None
+        if handover is None or unit is None or handover.state != "awaiting":
+            refusal = "callback.stale"
+        elif handover.outgoing_id == person.id:
+            refusal = "handover.own"
+        elif person.id != handover.incoming_id and not await _leader_of(session, person, unit,
+                                                                          context):
+            refusal = "handover.not_incoming"
+        elif not await handover_repo.accept(session, handover, person_id=person.id or 0,
+                                            now=now):
+            refusal = "callback.stale"
+    if refusal is not None:
+        await query.answer(svc.renderer.plain(refusal, lang), show_alert=True)
+        return
+    await query.answer()
+    await reply(update, context, "handover.accepted", who=person.name, at=now)
+
+
+async def handovers_command(update: Update, context: Context) -> None:
+    """/handovers: the team's latest handovers."""
+    chat = update.effective_chat
+    if not is_group(chat):
+        await reply(update, context, "handover.only_groups")
+        return
+    assert chat is not None
+    svc = services(context)
+    async with svc.db.session() as session:
+        _, unit = await bound_unit(session, chat.id)
+        if unit is None:
+            await reply(update, context, "team.unbound")
+            return
+        items = await handover_repo.recent(session, unit.id or 0)
+        names = {p.id: p.name for p in await people_repo.people_by_ids(
+            session, [i for h in items for i in (h.outgoing_id, h.incoming_id, h.accepted_by)
+                      if i])}
+    if not items:
+        await reply(update, context, "handover.none", unit=unit.name)
+        return
+    await reply(update, context, "handover.list", unit=unit.name, items=[
+        {"at": h.created_at, "outgoing": names.get(h.outgoing_id, ""),
+         "incoming": names.get(h.accepted_by or h.incoming_id or 0, "…"),
+         "accepted_at": h.accepted_at} for h in items])
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    """Add /handover, /handovers, the buttons and the reply conversation."""
+    application.add_handler(CommandHandler("handover", handover_command))
+    application.add_handler(CommandHandler("handovers", handovers_command))
+    application.add_handler(CallbackQueryHandler(handover_clicked, pattern=r"^hov:"))
+    route("ho", continue_handover)

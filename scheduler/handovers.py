@@ -1,0 +1,92 @@
+"""The handover sweep: remind the incoming leader, then tell the workshop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from content.render import Renderer
+from domain.durations import format_duration, parse_duration
+from domain.org import Role
+from scheduler.timetable import SweepFunction
+from storage import handovers as handover_repo
+from storage import org as org_repo
+from storage import outbox as outbox_repo
+from storage import people as people_repo
+from storage.db import Database
+from storage.models import Handover, Person, Unit
+
+
+def handover_sweep(db: Database, renderer: Renderer, *, escalate_after: str,
+                   default_language: str,
+                   wake: Callable[[], None]) -> SweepFunction:
+    """A sweep over handovers nobody accepted: first a reminder, then the workshop."""
+    # The reminder time is set when the handover is posted (HANDOVER_REMIND_AFTER);
+    # the sweep only needs the escalation delay.
+    escalate = parse_duration(escalate_after)
+
+    async def sweep(now: datetime) -> None:
+        queued = False
+        async with db.transaction() as session:
+            for handover in await handover_repo.due(session, now):
+                unit = await org_repo.get_unit(session, handover.unit_id)
+                group = await org_repo.get_group_chat(session, handover.chat_id)
+                if unit is None:
+                    handover.next_check_at = None
+                    session.add(handover)
+                    continue
+                people = {p.id: p for p in await people_repo.people_by_ids(
+                    session, [i for i in (handover.outgoing_id, handover.incoming_id) if i])}
+                outgoing = people.get(handover.outgoing_id)
+                incoming = people.get(handover.incoming_id) if handover.incoming_id else None
+                lang = org_repo.unit_language(unit, group, default_language)
+                if handover.reminded_at is None and group is not None and group.active:
+                    html = renderer.html(
+                        "handover.reminder", lang, outgoing=outgoing.name if outgoing else "",
+                        incoming_id=incoming.telegram_id if incoming else None,
+                        incoming=incoming.name if incoming else "")
+                    await outbox_repo.enqueue_text(
+                        session, chat_id=group.chat_id, html=html, now=now,
+                        purpose="handover.reminder", dedupe_key=f"handover-remind:{handover.id}")
+                    handover.reminded_at = now
+                    handover.next_check_at = handover.created_at + escalate
+                    queued = True
+                elif handover.escalated_at is None and now >= handover.created_at + escalate:
+                    queued |= await _tell_workshop(session, renderer, handover, unit, outgoing,
+                                                   escalate, now, default_language)
+                    handover.escalated_at = now
+                    handover.next_check_at = None
+                else:
+                    handover.next_check_at = handover.created_at + escalate
+                session.add(handover)
+        if queued:
+            wake()
+
+    return sweep
+
+
+async def _tell_workshop(session: AsyncSession, renderer: Renderer, handover: Handover,
+                         unit: Unit, outgoing: Person | None, escalate: timedelta,
+                         now: datetime, default_language: str) -> bool:
+    """Tell the workshop's officers and managers (privately) and its group."""
+    parent = await org_repo.get_unit(session, unit.parent_id) if unit.parent_id else None
+    if parent is None:
+        return False
+    chats: dict[int, tuple[str, int | None]] = {}
+    for person, _grant in await org_repo.role_holders(session, [parent.id or 0],
+                                                      [Role.SAFETY_OFFICER, Role.MANAGER]):
+        if person.started and not person.blocked:
+            chats[person.telegram_id] = (person.language or default_language, person.id)
+    group = await org_repo.chat_of_unit(session, parent.id or 0)
+    if group is not None and group.active:
+        chats[group.chat_id] = (org_repo.unit_language(parent, group, default_language), None)
+    for chat_id, (lang, person_id) in chats.items():
+        html = renderer.html("handover.escalation", lang, unit=unit.name,
+                             outgoing=outgoing.name if outgoing else "",
+                             since=handover.created_at, limit=format_duration(escalate))
+        await outbox_repo.enqueue_text(session, chat_id=chat_id, html=html, now=now,
+                                       purpose="handover.escalation", person_id=person_id,
+                                       dedupe_key=f"handover-escalate:{handover.id}:{chat_id}")
+    return bool(chats)

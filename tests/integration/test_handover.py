@@ -1,0 +1,100 @@
+"""交接班: handing over a shift, accepting it, and what happens when nobody does."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from domain.org import Role
+from tests.integration.conftest import BotUnderTest
+from tests.integration.test_groups import grant, last_text
+from tests.integration.test_hazards import report, setup_plant
+
+
+async def hand_over(bot: BotUnderTest, leader, group, answers, incoming: str) -> None:  # type: ignore[no-untyped-def]
+    leader.send(group, "/handover")
+    await bot.settle()
+    for answer in answers:
+        leader.send(group, answer, reply_to=group.bot_messages()[-1])
+        await bot.settle()
+    leader.click(group.bot_messages()[-1], incoming)
+    await bot.settle()
+
+
+ANSWERS = ["2号泵轴承有异响，已降负荷运行", "罐区巡检做到一半",
+           "<b>动火作业</b>票已到期，明天重新办理",
+           "确认", "无"]
+
+
+async def test_hand_over_and_accept(bot: BotUnderTest) -> None:
+    ids, people, group = await setup_plant(bot)
+    worker, leader = people["Worker Wu"], people["Leader Li"]
+    d = bot.driver
+    incoming = d.user("Leader Sun")
+    await grant(bot, incoming, ids["a"], Role.TEAM_LEADER)
+    await report(bot, worker, group, description=None)
+
+    worker.send(group, "/handover")
+    await bot.settle()
+    assert "只有本班组的班组长" in last_text(group)
+
+    leader.send(group, "/handover")
+    await bot.settle()
+    for answer in ANSWERS[:3]:
+        leader.send(group, answer, reply_to=group.bot_messages()[-1])
+        await bot.settle()
+    assert "YH-20261123-0001" in last_text(group)  # the open hazards are listed for them
+    for answer in ANSWERS[3:]:
+        leader.send(group, answer, reply_to=group.bot_messages()[-1])
+        await bot.settle()
+    assert group.bot_messages()[-1].buttons == [["Leader Sun"], ["任一班组长"]]
+    leader.click(group.bot_messages()[-1], "Leader Sun")
+    await bot.settle()
+    posted = group.bot_messages()[-1]
+    assert "交班：Leader Li" in posted.text and "接班：Leader Sun" in posted.text
+    assert "<b>动火作业</b>票已到期" in posted.text and "YH-20261123-0001" in posted.text
+
+    cq = leader.click(posted, "接班确认")
+    await bot.settle()
+    assert "不能确认自己的交接班" in (d.callback_answer(cq) or {}).get("text", "")
+    cq = worker.click(posted, "接班确认")
+    await bot.settle()
+    assert "只有接班的班组长" in (d.callback_answer(cq) or {}).get("text", "")
+    incoming.click(posted, "接班确认")
+    await bot.settle()
+    assert "Leader Sun 已于" in last_text(group) and "确认接班" in last_text(group)
+    cq = incoming.click(posted, "接班确认")  # twice: nothing more
+    await bot.settle()
+    assert (d.callback_answer(cq) or {}).get("show_alert")
+
+    bot.clock.advance(timedelta(hours=3))
+    await bot.run_sweeps()  # accepted: no reminder, no escalation
+    assert "确认接班" in last_text(group)
+    worker.send(group, "/handovers")
+    await bot.settle()
+    assert "Leader Li → Leader Sun" in last_text(group) and "接班" in last_text(group)
+
+
+async def test_an_unaccepted_handover_reminds_then_reaches_the_workshop(
+        bot: BotUnderTest) -> None:
+    _, people, group = await setup_plant(bot)
+    leader, officer = people["Leader Li"], people["Officer Zhao"]
+    d = bot.driver
+    await hand_over(bot, leader, group, ANSWERS, "任一班组长")
+    assert "接班：任一班组长" in last_text(group)
+
+    bot.clock.advance(timedelta(minutes=29))
+    await bot.run_sweeps()
+    assert "请接班人点" in last_text(group)  # nothing yet
+    bot.clock.advance(timedelta(minutes=1))
+    await bot.restart()  # a restart in between changes nothing
+    await bot.run_sweeps()
+    await bot.run_sweeps()
+    reminders = [m for m in group.bot_messages() if "还没有人确认接班" in (m.text or "")]
+    assert len(reminders) == 1
+    assert not [m for m in d.private_messages(officer) if "🔺" in m.text]
+
+    bot.clock.advance(timedelta(hours=1, minutes=30))  # two hours after the handover
+    await bot.run_sweeps()
+    await bot.run_sweeps()
+    alerts = [m for m in d.private_messages(officer) if "🔺" in m.text]
+    assert len(alerts) == 1 and "超过 2h 仍无人接班确认" in alerts[0].text
