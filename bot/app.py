@@ -23,6 +23,7 @@ from domain.delivery import RetryPolicy
 from scheduler.escalation import escalation_sweep, idle_draft_sweep
 from scheduler.handovers import handover_sweep
 from scheduler.housekeeping import forget_old_updates
+from scheduler.meetings import pre_shift_sweep
 from scheduler.timetable import Timetable
 from storage import updates as updates_repo
 from storage.db import Database
@@ -106,6 +107,10 @@ def build_application(
         services.db, services.renderer, settings.default_language, services.wake_outbox))
     services.timetable.add("drop-idle-reports", timedelta(minutes=1), idle_draft_sweep(
         services.db, services.renderer, settings.default_language, services.wake_outbox))
+    services.timetable.add("pre-shift-meetings", timedelta(minutes=1), pre_shift_sweep(
+        services.db, services.renderer, default_language=settings.default_language,
+        default_timezone=settings.default_timezone, reminder_grace=settings.reminder_grace,
+        meeting_grace=settings.meeting_grace, wake=services.wake_outbox))
     services.timetable.add("watch-handovers", timedelta(minutes=1), handover_sweep(
         services.db, services.renderer, escalate_after=settings.handover_escalate_after,
         default_language=settings.default_language, wake=services.wake_outbox))

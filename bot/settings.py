@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     # Shift handover: remind the incoming leader, then tell the workshop (30s, 15m, 4h, 3d).
     handover_remind_after: str = "30m"
     handover_escalate_after: str = "2h"
+    # Pre-shift meeting: a briefing whose time passed while the bot was down still goes
+    # out within this window; a meeting not held this long after shift start escalates.
+    reminder_grace: str = "30m"
+    meeting_grace: str = "30m"
 
     outbox_max_attempts: int = 8
     outbox_poll_seconds: float = 2.0
@@ -65,7 +69,8 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown timezone {value!r}") from exc
         return value
 
-    @field_validator("handover_remind_after", "handover_escalate_after")
+    @field_validator("handover_remind_after", "handover_escalate_after", "reminder_grace",
+                     "meeting_grace")
     @classmethod
     def _check_duration(cls, value: str) -> str:
         parse_duration(value)

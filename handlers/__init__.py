@@ -10,6 +10,7 @@ from handlers import (
     hazard_report,
     hazards,
     language,
+    meetings,
     membership,
     roles,
     setup,
@@ -27,6 +28,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     hazards.register(application)
     hazard_report.register(application)
     handover.register(application)
+    meetings.register(application)
     for prefix in ("rej", "fix", "five"):
         conversations.route(prefix, hazards.continue_action)
     conversations.route_default(hazard_report.continue_report)

@@ -272,3 +272,39 @@ class Handover(SQLModel, table=True):
     next_check_at: datetime | None = Field(
         default=None, sa_column=_utc_column(nullable=True, index=True))
     version: int = 1
+
+
+class PreShiftMeeting(SQLModel, table=True):
+    """One team's pre-shift meeting (班前会) for one shift on one day."""
+
+    __tablename__ = "pre_shift_meeting"
+    __table_args__ = (UniqueConstraint("unit_id", "shift_key", name="uq_pre_shift_meeting"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    shift_key: str = Field(max_length=64)  # "2026-11-23/早班": the idempotency key
+    shift_name: str = Field(max_length=32)
+    starts_at: datetime = Field(sa_column=_utc_column())
+    ends_at: datetime = Field(sa_column=_utc_column())
+    posted_at: datetime = Field(sa_column=_utc_column())
+    held_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    held_by: int | None = Field(default=None, foreign_key="person.id")
+    escalated_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    summary_prompted_at: datetime | None = Field(
+        default=None, sa_column=_utc_column(nullable=True))
+    last_edit_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    # The briefing as posted (without the check-in line), to edit the roll call in place.
+    briefing_html: str = Field(default="", sa_column=Column(Text, nullable=False))
+    language: str = Field(default="zh", max_length=8)
+
+
+class Attendance(SQLModel, table=True):
+    """A worker's check-in at a pre-shift meeting (part of the training record)."""
+
+    __tablename__ = "attendance"
+    __table_args__ = (UniqueConstraint("meeting_id", "person_id", name="uq_attendance"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="pre_shift_meeting.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    checked_in_at: datetime = Field(sa_column=_utc_column())

@@ -1,0 +1,167 @@
+"""The pre-shift meeting sweep (班前会): brief before each shift, watch it is held.
+
+Every minute: for each team with a schedule and an active group, post the
+briefing of any shift whose briefing time has come — also one that fell due
+while the bot was down, within the grace window — exactly once per team and
+shift (the meeting row is the idempotency key). Meetings not held in time are
+escalated to the workshop; at shift end the leader is asked for the summary.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import cache
+
+import yaml
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from content.hazards import category
+from content.render import CONTENT_DIR, Renderer
+from domain.durations import parse_duration
+from domain.org import Role, UnitKind
+from domain.shifts import ScheduleError, ShiftOccurrence, occurrences, parse_schedule
+from handlers.callbacks import pack
+from scheduler.timetable import SweepFunction
+from storage import hazards as hazard_repo
+from storage import meetings as meeting_repo
+from storage import org as org_repo
+from storage import outbox as outbox_repo
+from storage.db import Database
+from storage.models import GroupChat, PreShiftMeeting, Unit
+
+log = logging.getLogger(__name__)
+
+
+@cache
+def _tips() -> list[dict[str, str]]:
+    data = yaml.safe_load((CONTENT_DIR / "safety_tips.yaml").read_text(encoding="utf-8"))
+    return [dict(item) for item in data]
+
+
+def tip_of_the_day(day_ordinal: int, lang: str) -> str:
+    """The safety tip of a day, in turn."""
+    tips = _tips()
+    tip = tips[day_ordinal % len(tips)]
+    return tip.get(lang) or tip["zh"]
+
+
+def meeting_buttons(renderer: Renderer, lang: str, meeting_id: int) -> dict[str, object]:
+    """The check-in and meeting-held buttons under a briefing."""
+    return {"inline_keyboard": [[
+        {"text": renderer.plain("button.check_in", lang),
+         "callback_data": pack("pm", "in", meeting_id)},
+        {"text": renderer.plain("button.meeting_held", lang),
+         "callback_data": pack("pm", "held", meeting_id)}]]}
+
+
+def pre_shift_sweep(db: Database, renderer: Renderer, *, default_language: str,
+                    default_timezone: str, reminder_grace: str, meeting_grace: str,
+                    wake: Callable[[], None]) -> SweepFunction:
+    """Briefings before shifts, escalation of meetings not held, post-shift prompts."""
+    grace, held_within = parse_duration(reminder_grace), parse_duration(meeting_grace)
+
+    async def sweep(now: datetime) -> None:
+        queued = False
+        async with db.transaction() as session:
+            for unit in await org_repo.units_of_kind(session, UnitKind.TEAM):
+                group = await org_repo.chat_of_unit(session, unit.id or 0)
+                schedule_data = json.loads(unit.extra_json).get("shifts") \
+                    if unit.extra_json else None
+                if schedule_data is None or group is None or not group.active:
+                    continue
+                try:
+                    schedule = parse_schedule(schedule_data, unit.timezone or default_timezone)
+                except ScheduleError:
+                    log.warning("team %s has a bad schedule; no briefings", unit.key)
+                    continue
+                lead = schedule.briefing_before
+                for shift in occurrences(schedule, now + lead - grace,
+                                         now + lead + timedelta(seconds=1)):
+                    if not await meeting_repo.exists(session, unit.id or 0, shift.key):
+                        await _brief(session, renderer, unit, group, shift, now,
+                                     default_language)
+                        queued = True
+            for meeting in await meeting_repo.not_held(session, now - held_within):
+                queued |= await _escalate(session, renderer, meeting, now, default_language)
+                meeting.escalated_at = now
+                session.add(meeting)
+            for meeting in await meeting_repo.ended_without_summary(session, now):
+                queued |= await _prompt_summary(session, renderer, meeting, now)
+                meeting.summary_prompted_at = now
+                session.add(meeting)
+        if queued:
+            wake()
+
+    return sweep
+
+
+async def _brief(session: AsyncSession, renderer: Renderer, unit: Unit, group: GroupChat,
+                 shift: ShiftOccurrence, now: datetime, default_language: str) -> None:
+    lang = org_repo.unit_language(unit, group, default_language)
+    hazards = await hazard_repo.open_hazards(session, [unit.id or 0])
+    items = []
+    for hazard in hazards[:10]:
+        found = category(hazard.category)
+        items.append({"code": hazard.code,
+                      "severity": renderer.plain(f"severity.{hazard.severity}", lang),
+                      "category": found.name(lang) if found else hazard.category,
+                      "overdue": bool(hazard.watch_deadline and hazard.watch_deadline <= now)})
+    base = renderer.html("meeting.briefing", lang, unit=unit.name, shift=shift.shift.name,
+                         starts_at=shift.starts_at, hazards=items,
+                         tip=tip_of_the_day(shift.day.toordinal(), lang), attendees=[])
+    meeting = PreShiftMeeting(unit_id=unit.id or 0, shift_key=shift.key,
+                              shift_name=shift.shift.name, starts_at=shift.starts_at,
+                              ends_at=shift.ends_at, posted_at=now, briefing_html=base,
+                              language=lang)
+    session.add(meeting)
+    await session.flush()
+    await outbox_repo.enqueue_text(session, chat_id=group.chat_id, html=base, now=now,
+                                   purpose="meeting.briefing",
+                                   reply_markup=meeting_buttons(renderer, lang, meeting.id or 0),
+                                   dedupe_key=f"briefing:{unit.id}:{shift.key}")
+
+
+async def _escalate(session: AsyncSession, renderer: Renderer, meeting: PreShiftMeeting,
+                    now: datetime, default_language: str) -> bool:
+    """A meeting not held in time: the workshop's officers, managers and group are told."""
+    unit = await org_repo.get_unit(session, meeting.unit_id)
+    parent = await org_repo.get_unit(session, unit.parent_id) if unit and unit.parent_id \
+        else None
+    if unit is None or parent is None:
+        return False
+    chats: dict[int, tuple[str, int | None]] = {}
+    for person, _grant in await org_repo.role_holders(session, [parent.id or 0],
+                                                      [Role.SAFETY_OFFICER, Role.MANAGER]):
+        if person.started and not person.blocked:
+            chats[person.telegram_id] = (person.language or default_language, person.id)
+    group = await org_repo.chat_of_unit(session, parent.id or 0)
+    if group is not None and group.active:
+        chats[group.chat_id] = (org_repo.unit_language(parent, group, default_language), None)
+    for chat_id, (lang, person_id) in chats.items():
+        html = renderer.html("meeting.not_held", lang, unit=unit.name, shift=meeting.shift_name,
+                             starts_at=meeting.starts_at)
+        await outbox_repo.enqueue_text(session, chat_id=chat_id, html=html, now=now,
+                                       purpose="meeting.not_held", person_id=person_id,
+                                       dedupe_key=f"meeting-not-held:{meeting.id}:{chat_id}")
+    return bool(chats)
+
+
+async def _prompt_summary(session: AsyncSession, renderer: Renderer, meeting: PreShiftMeeting,
+                          now: datetime) -> bool:
+    """At shift end, ask the team's leader for the summary, with a handover button."""
+    unit = await org_repo.get_unit(session, meeting.unit_id)
+    group = await org_repo.chat_of_unit(session, meeting.unit_id)
+    if unit is None or group is None or not group.active:
+        return False
+    lang = meeting.language
+    html = renderer.html("meeting.summary_prompt", lang, unit=unit.name,
+                         shift=meeting.shift_name)
+    markup = {"inline_keyboard": [[{"text": renderer.plain("button.start_handover", lang),
+                                    "callback_data": pack("pm", "ho", meeting.id or 0)}]]}
+    await outbox_repo.enqueue_text(session, chat_id=group.chat_id, html=html, now=now,
+                                   purpose="meeting.summary", reply_markup=markup,
+                                   dedupe_key=f"meeting-summary:{meeting.id}")
+    return True

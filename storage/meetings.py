@@ -1,0 +1,59 @@
+"""Pre-shift meetings and who checked in."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Attendance, Person, PreShiftMeeting
+
+
+async def get(session: AsyncSession, meeting_id: int) -> PreShiftMeeting | None:
+    """The meeting with this id."""
+    return await session.get(PreShiftMeeting, meeting_id)
+
+
+async def exists(session: AsyncSession, unit_id: int, shift_key: str) -> bool:
+    """Whether this team's meeting for this shift was already posted."""
+    result = await session.exec(select(PreShiftMeeting.id).where(
+        PreShiftMeeting.unit_id == unit_id, PreShiftMeeting.shift_key == shift_key))
+    return result.first() is not None
+
+
+async def check_in(session: AsyncSession, meeting: PreShiftMeeting, person: Person,
+                   now: datetime) -> bool:
+    """Record a check-in once. False if the person had checked in already."""
+    result = await session.exec(select(Attendance.id).where(
+        Attendance.meeting_id == meeting.id, Attendance.person_id == person.id))
+    if result.first() is not None:
+        return False
+    session.add(Attendance(meeting_id=meeting.id or 0, person_id=person.id or 0,
+                           checked_in_at=now))
+    await session.flush()
+    return True
+
+
+async def attendees(session: AsyncSession, meeting_id: int) -> list[Person]:
+    """Who checked in, in order of arrival."""
+    result = await session.exec(
+        select(Person).join(Attendance, col(Attendance.person_id) == Person.id)
+        .where(Attendance.meeting_id == meeting_id).order_by(col(Attendance.checked_in_at)))
+    return list(result.all())
+
+
+async def not_held(session: AsyncSession, started_before: datetime) -> list[PreShiftMeeting]:
+    """Meetings whose shift started before the cut-off and that nobody closed or escalated."""
+    result = await session.exec(select(PreShiftMeeting).where(
+        col(PreShiftMeeting.held_at).is_(None), col(PreShiftMeeting.escalated_at).is_(None),
+        col(PreShiftMeeting.starts_at) < started_before))
+    return list(result.all())
+
+
+async def ended_without_summary(session: AsyncSession, now: datetime) -> list[PreShiftMeeting]:
+    """Meetings whose shift has ended and whose leader was not yet asked for the summary."""
+    result = await session.exec(select(PreShiftMeeting).where(
+        col(PreShiftMeeting.summary_prompted_at).is_(None),
+        col(PreShiftMeeting.ends_at) <= now))
+    return list(result.all())

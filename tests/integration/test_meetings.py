@@ -1,0 +1,102 @@
+"""班前会: the briefing before each shift, check-in, holding it, and what follows."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sqlmodel import select
+
+from storage import org as org_repo
+from storage.models import Attendance
+from tests.integration.conftest import BotUnderTest
+from tests.integration.test_groups import last_text
+from tests.integration.test_hazards import report, setup_plant
+
+DAY_SHIFT = {"briefing_before": "15m", "shifts": [
+    {"name": "早班", "start": "09:00", "end": "17:00",
+     "days": ["mon", "tue", "wed", "thu", "fri"]}]}
+
+
+async def give_schedule(bot: BotUnderTest, key: str) -> None:
+    async with bot.services.db.transaction() as s:
+        unit = await org_repo.get_unit_by_key(s, key)
+        assert unit is not None
+        unit.extra_json = json.dumps({"shifts": DAY_SHIFT}, ensure_ascii=False)
+        s.add(unit)
+
+
+def briefings(group) -> list:  # type: ignore[no-untyped-def]
+    return [m for m in group.bot_messages() if (m.text or "").startswith(("📋", "✅ 班前会"))]
+
+
+async def test_briefing_check_in_held_escalation_and_summary(bot: BotUnderTest) -> None:
+    _, people, group = await setup_plant(bot)  # Monday 08:30 in Shanghai
+    worker, leader, officer = people["Worker Wu"], people["Leader Li"], people["Officer Zhao"]
+    d = bot.driver
+    await give_schedule(bot, "team-a")
+    await report(bot, worker, group, description=None)
+
+    bot.clock.advance(timedelta(minutes=14))  # 08:44
+    await bot.run_sweeps()
+    assert briefings(group) == []
+    bot.clock.advance(timedelta(minutes=1))  # 08:45: fifteen minutes before 09:00
+    await bot.run_sweeps()
+    await bot.run_sweeps()  # once per team and shift
+    [briefing] = briefings(group)
+    assert "早班" in briefing.text and "YH-20261123-0001" in briefing.text
+    assert "今日提示" in briefing.text and briefing.buttons == [["签到", "会已开"]]
+
+    cq = worker.click(briefing, "签到")
+    await bot.settle()
+    assert d.callback_answer(cq) == {"text": "已签到", "show_alert": False}
+    assert "已签到（1）：Worker Wu" in briefing.text  # the roll call, edited in place
+    cq = worker.click(briefing, "签到")
+    await bot.settle()
+    assert (d.callback_answer(cq) or {}).get("text") == "你已经签到过了"
+    cq = worker.click(briefing, "会已开")
+    await bot.settle()
+    assert "只有班组长" in (d.callback_answer(cq) or {}).get("text", "")
+    leader.click(briefing, "会已开")
+    await bot.settle()
+    assert "班前会已开" in briefing.text and "Leader Li 主持" in briefing.text
+    assert "签到（1）：Worker Wu" in briefing.text and briefing.buttons == []
+    async with bot.services.db.session() as s:
+        assert len((await s.exec(select(Attendance))).all()) == 1
+
+    # 17:00: the shift ends; the leader is asked to sum up and can start the handover.
+    bot.clock.advance(timedelta(hours=8, minutes=15))
+    await bot.run_sweeps()
+    prompt = group.bot_messages()[-1]
+    assert "班后总结" in prompt.text and prompt.buttons == [["开始交接班"]]
+    leader.click(prompt, "开始交接班")
+    await bot.settle()
+    assert "交接班 1/5" in last_text(group)
+    leader.send(group, "/cancel")
+    await bot.settle()
+
+    # Tuesday: the bot is down at 08:45 and back at 08:55 — within the grace window.
+    await bot.stop()
+    bot.clock.advance(timedelta(hours=15, minutes=55))  # Tuesday 08:55
+    await bot.start()
+    await bot.run_sweeps()
+    assert len(briefings(group)) == 2
+    # Nobody holds Tuesday's meeting: 30 minutes after the shift started, the workshop hears.
+    bot.clock.advance(timedelta(minutes=35))  # 09:30
+    await bot.run_sweeps()
+    assert not [m for m in d.private_messages(officer) if "班前会仍未确认" in m.text]
+    bot.clock.advance(timedelta(minutes=1))
+    await bot.run_sweeps()
+    await bot.run_sweeps()
+    assert len([m for m in d.private_messages(officer) if "班前会仍未确认" in m.text]) == 1
+
+
+async def test_a_briefing_missed_beyond_the_grace_window_is_not_sent_late(
+        bot: BotUnderTest) -> None:
+    _, _people, group = await setup_plant(bot)
+    await give_schedule(bot, "team-a")
+    await bot.stop()
+    bot.clock.advance(timedelta(hours=1, minutes=20))  # 09:50: briefing time was 08:45
+    await bot.start()
+    await bot.run_sweeps()
+    assert briefings(group) == []
