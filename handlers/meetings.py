@@ -8,18 +8,31 @@ minute per group; the "meeting held" edit always shows everyone.
 from __future__ import annotations
 
 import contextlib
+import json
 from datetime import timedelta
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
-from telegram.ext import Application, CallbackQueryHandler
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from content.render import escape_html
+from domain.durations import format_duration
 from domain.org import Role, has_role_over
+from domain.shifts import next_occurrence, parse_schedule
 from handlers import handover
 from handlers.callbacks import int_arg, unpack
-from handlers.common import Context, is_bot_admin, language_of, learn_person, sender, services
+from handlers.common import (
+    Context,
+    bound_unit,
+    is_bot_admin,
+    is_group,
+    language_of,
+    learn_person,
+    reply,
+    sender,
+    services,
+)
 from scheduler.meetings import meeting_buttons
 from storage import meetings as meeting_repo
 from storage import org as org_repo
@@ -101,3 +114,38 @@ def _with_roll_call(base: str, lang: str, names: list[str]) -> str:
 def register(application: Application) -> None:  # type: ignore[type-arg]
     """Add the meeting buttons."""
     application.add_handler(CallbackQueryHandler(meeting_clicked, pattern=r"^pm:"))
+    application.add_handler(CommandHandler("shifts", shifts_command))
+
+
+DAY_NAMES = {"zh": "一二三四五六日", "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]}
+
+
+async def shifts_command(update: Update, context: Context) -> None:
+    """/shifts: the team's schedule and the next shift."""
+    chat = update.effective_chat
+    if not is_group(chat):
+        await reply(update, context, "team.only_groups")
+        return
+    assert chat is not None
+    svc = services(context)
+    async with svc.db.session() as session:
+        _, unit = await bound_unit(session, chat.id)
+        lang = await language_of(session, update, context)
+    if unit is None:
+        await reply(update, context, "team.unbound")
+        return
+    data = json.loads(unit.extra_json).get("shifts") if unit.extra_json else None
+    if data is None:
+        await reply(update, context, "shifts.none", unit=unit.name)
+        return
+    schedule = parse_schedule(data, unit.timezone or svc.settings.default_timezone)
+    names = DAY_NAMES["zh" if lang == "zh" else "en"]
+    shifts = [{"name": s.name, "start": f"{s.start:%H:%M}", "end": f"{s.end:%H:%M}",
+               "night": s.crosses_midnight,
+               "days": ("周" if lang == "zh" else "") + ("、" if lang == "zh" else ", ").join(
+                   names[d] for d in sorted(s.days))} for s in schedule.shifts]
+    upcoming = next_occurrence(schedule, svc.clock.now())
+    await reply(update, context, "shifts.show", unit=unit.name, timezone=schedule.timezone,
+                lead=format_duration(schedule.briefing_before), shifts=shifts,
+                upcoming={"name": upcoming.shift.name, "at": upcoming.starts_at}
+                if upcoming else None)

@@ -91,6 +91,20 @@ async def test_briefing_check_in_held_escalation_and_summary(bot: BotUnderTest) 
     assert len([m for m in d.private_messages(officer) if "班前会仍未确认" in m.text]) == 1
 
 
+async def test_shifts_shows_the_schedule_and_the_next_shift(bot: BotUnderTest) -> None:
+    _, people, group = await setup_plant(bot)
+    worker = people["Worker Wu"]
+    worker.send(group, "/shifts")
+    await bot.settle()
+    assert "还没有班次安排" in last_text(group)
+    await give_schedule(bot, "team-a")
+    worker.send(group, "/shifts")
+    await bot.settle()
+    text = last_text(group)
+    assert "早班 09:00–17:00" in text and "周一、二、三、四、五" in text
+    assert "下一班：早班" in text and "提前 15m" in text
+
+
 async def test_a_briefing_missed_beyond_the_grace_window_is_not_sent_late(
         bot: BotUnderTest) -> None:
     _, _people, group = await setup_plant(bot)
