@@ -11,7 +11,6 @@ from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
 
-import handlers
 from bot.errors import on_error
 from bot.menus import publish_menus
 from bot.outbox import OutboxDispatcher
@@ -20,6 +19,7 @@ from bot.settings import Settings
 from content.render import Renderer
 from domain.clock import Clock, SystemClock
 from domain.delivery import RetryPolicy
+from handlers import routes
 from scheduler.escalation import escalation_sweep, idle_draft_sweep
 from scheduler.handovers import handover_sweep
 from scheduler.housekeeping import forget_old_updates
@@ -153,7 +153,7 @@ def build_application(
     )
     assert isinstance(app, SafetyApplication)
     app.bot_data[SERVICES_KEY] = services
-    handlers.register(app)
+    routes.register(app)
     app.add_error_handler(on_error)
     return app
 

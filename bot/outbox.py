@@ -14,6 +14,7 @@ import logging
 import uuid
 import warnings
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -38,6 +39,24 @@ def _seconds(exc: RetryAfter) -> float:
         warnings.simplefilter("ignore", PTBDeprecationWarning)
         value = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+@dataclass
+class _Outcome:
+    """What happened to one row in a pass (written with the rest of the batch)."""
+
+    row: OutboxMessage
+    attempted: bool = True
+    attempts: int = 0
+    message_id: int | None = None
+    kind: FailureKind | None = None
+    error: str = ""
+    retry_at: datetime | None = None
+    new_chat_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.attempted:
+            self.attempts = self.row.attempts
 
 
 class OutboxDispatcher:
@@ -113,40 +132,44 @@ class OutboxDispatcher:
             async with self.db.transaction() as session:
                 rows = await outbox_repo.claim_due(session, now=now, owner=self.owner,
                                                    lease=self.lease, limit=batch)
+                gone = await org_repo.inactive_chat_ids(session, {r.chat_id for r in rows})
             if not rows:
                 break
             by_chat: OrderedDict[int, list[OutboxMessage]] = OrderedDict()
             for row in rows:
                 by_chat.setdefault(row.chat_id, []).append(row)
-            counts = await asyncio.gather(*(self._send_in_order(chat_rows)
-                                            for chat_rows in by_chat.values()))
-            attempts += sum(counts)
+            outcomes = await asyncio.gather(*(self._send_in_order(chat_rows, chat_id in gone)
+                                              for chat_id, chat_rows in by_chat.items()))
+            # One transaction for the whole batch: sending is the slow part, not the books.
+            async with self.db.transaction() as session:
+                for chat_outcomes in outcomes:
+                    for outcome in chat_outcomes:
+                        await self._record(session, outcome)
+            attempts += sum(1 for chat in outcomes for o in chat if o.attempted)
             if self._stopping:
                 break
         return attempts
 
-    async def _send_in_order(self, rows: list[OutboxMessage]) -> int:
+    async def _send_in_order(self, rows: list[OutboxMessage], chat_gone: bool) -> list[_Outcome]:
         """Send one chat's rows in order; after a failure, the rest wait behind it."""
+        outcomes: list[_Outcome] = []
         for index, row in enumerate(rows):
-            retry_at = await self._send_one(row)
-            if retry_at is not None:
-                async with self.db.transaction() as session:
-                    for later in rows[index + 1:]:
-                        await outbox_repo.mark_retry(
-                            session, later.id or 0, owner=self.owner, next_attempt_at=retry_at,
-                            error="waiting behind an earlier message", attempts=later.attempts)
-                return index + 1
-        return len(rows)
+            if chat_gone:
+                outcomes.append(_Outcome(row, attempted=False, kind=FailureKind.FORBIDDEN,
+                                         error="chat inactive: the bot was removed"))
+                continue
+            outcome = await self._send_one(row)
+            outcomes.append(outcome)
+            if outcome.retry_at is not None:
+                outcomes += [_Outcome(later, attempted=False, retry_at=outcome.retry_at,
+                                      error="waiting behind an earlier message")
+                             for later in rows[index + 1:]]
+                break
+        return outcomes
 
-    async def _send_one(self, row: OutboxMessage) -> datetime | None:
-        """Attempt one row. Returns the retry time if the chat must wait, else None."""
+    async def _send_one(self, row: OutboxMessage) -> _Outcome:
+        """Attempt one row; the outcome is written later with the rest of the batch."""
         attempts = row.attempts + 1
-        if await self._chat_is_gone(row.chat_id):
-            async with self.db.transaction() as session:
-                await outbox_repo.mark_failed(session, row.id or 0, owner=self.owner,
-                                              error="chat inactive: the bot was removed",
-                                              attempts=row.attempts)
-            return None
         params = outbox_repo.params_of(row)
         params["chat_id"] = row.chat_id
         retry_after: float | None = None
@@ -174,42 +197,36 @@ class OutboxDispatcher:
             kind, error = FailureKind.SERVER, str(exc)
         else:
             message_id = result.message_id if isinstance(result, Message) else None
-            async with self.db.transaction() as session:
-                await outbox_repo.mark_sent(session, row.id or 0, owner=self.owner,
-                                            message_id=message_id, now=self.clock.now(),
-                                            attempts=attempts)
-            return None
-        return await self._after_failure(row, attempts, kind, error, retry_after, new_chat_id)
-
-    async def _after_failure(self, row: OutboxMessage, attempts: int, kind: FailureKind,
-                             error: str, retry_after: float | None,
-                             new_chat_id: int | None) -> datetime | None:
+            return _Outcome(row, attempts=attempts, message_id=message_id)
         now = self.clock.now()
         log.warning("outbox row %s to %s failed (%s, attempt %d): %s",
                     row.id, row.chat_id, kind.value, attempts, error)
         retry_at = self.policy.next_attempt_at(now, attempts, kind, retry_after)
-        async with self.db.transaction() as session:
-            if new_chat_id is not None:
-                await org_repo.migrate_chat(session, old_chat_id=row.chat_id,
-                                            new_chat_id=new_chat_id, now=now)
-            if kind is FailureKind.FORBIDDEN:
-                await self._remember_forbidden(session, row.chat_id, error, now)
-            if retry_at is None:
-                await outbox_repo.mark_failed(session, row.id or 0, owner=self.owner,
-                                              error=f"{kind.value}: {error}", attempts=attempts)
-            else:
-                await outbox_repo.mark_retry(session, row.id or 0, owner=self.owner,
-                                             next_attempt_at=retry_at,
-                                             error=f"{kind.value}: {error}", attempts=attempts,
-                                             chat_id=new_chat_id)
-        return retry_at
+        return _Outcome(row, attempts=attempts, kind=kind, error=error, retry_at=retry_at,
+                        new_chat_id=new_chat_id)
 
-    async def _chat_is_gone(self, chat_id: int) -> bool:
-        if chat_id > 0:
-            return False
-        async with self.db.session() as session:
-            chat = await org_repo.get_group_chat(session, chat_id)
-        return chat is not None and not chat.active
+    async def _record(self, session: AsyncSession, outcome: _Outcome) -> None:
+        """Write one outcome: sent, retry later, or given up with the reason."""
+        row, now = outcome.row, self.clock.now()
+        if outcome.kind is None and outcome.retry_at is None:
+            await outbox_repo.mark_sent(session, row.id or 0, owner=self.owner,
+                                        message_id=outcome.message_id, now=now,
+                                        attempts=outcome.attempts)
+            return
+        if outcome.new_chat_id is not None:
+            await org_repo.migrate_chat(session, old_chat_id=row.chat_id,
+                                        new_chat_id=outcome.new_chat_id, now=now)
+        if outcome.kind is FailureKind.FORBIDDEN and outcome.attempted:
+            await self._remember_forbidden(session, row.chat_id, outcome.error, now)
+        label = f"{outcome.kind.value}: {outcome.error}" if outcome.kind else outcome.error
+        if outcome.retry_at is None:
+            await outbox_repo.mark_failed(session, row.id or 0, owner=self.owner, error=label,
+                                          attempts=outcome.attempts)
+        else:
+            await outbox_repo.mark_retry(session, row.id or 0, owner=self.owner,
+                                         next_attempt_at=outcome.retry_at, error=label,
+                                         attempts=outcome.attempts,
+                                         chat_id=outcome.new_chat_id)
 
     async def _remember_forbidden(self, session: AsyncSession, chat_id: int, error: str,
                                   now: datetime) -> None:

@@ -1,5 +1,8 @@
 """The organisation file (YAML): read with line-precise errors, written back the same way.
 
+Admins describe the organisation in one file, imported with
+``safetybot org import FILE.yaml`` and written back by ``safetybot org export``.
+
 Format (``version: 1``)::
 
     version: 1
@@ -28,10 +31,27 @@ Format (``version: 1``)::
         language: zh                # optional
         roles:
           - {unit: team-synthesis-a, role: team_leader}
+          - {unit: ws-synthesis, role: safety_officer}
 
-Kinds nest in order (authority → enterprise → workshop → team). A team may
-have a ``shifts`` section (see :mod:`domain.shifts`); it is checked here and
-kept as written.
+Rules:
+
+- ``version`` must be 1; ``timezone`` (default ``Asia/Shanghai``) is an IANA
+  zone name such as ``Asia/Shanghai``; ``language`` (default ``zh``) is ``zh`` or ``en``.
+- Kinds nest in order: authority > enterprise > workshop > team. An enterprise
+  sits at the top or under an authority, a workshop under an enterprise, a
+  team under a workshop; a team has no children.
+- Unit keys are unique; a ``chat_id`` is a negative number (a group) bound to
+  one unit only; a ``name`` is 1 to 100 characters and not blank.
+- A ``telegram_id`` is a positive number listed once; a person's name is 1 to
+  128 characters (what Telegram allows for a full name).
+- Roles are ``worker``, ``team_leader``, ``safety_officer``, ``manager`` and
+  ``admin`` (from the least to the most authority), on a unit of the file.
+- A team may have a ``shifts`` section (see :mod:`domain.shifts`); it is
+  checked and kept as written. Any other unknown field is an error.
+- YAML anchors, aliases and merge keys (``<<: *defaults``) may be used.
+
+Every problem is reported as ``FILE:LINE: problem``, LINE pointing at the
+offending field; the first problem found stops the reading.
 """
 
 from __future__ import annotations
@@ -39,25 +59,63 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from domain.language import SUPPORTED_LANGUAGES
-from domain.org import Role, UnitKind, may_contain
+from domain.language import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES
+from domain.org import CHILD_KINDS, ROLE_RANK, Role, UnitKind, role_rank
 from domain.shifts import ScheduleError, parse_schedule
 
-KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-RAW_UNIT_SECTIONS = frozenset({"shifts"})  # kept as-is for later features
-_TOP_KEYS = ("version", "timezone", "language", "admins", "units", "people")
-_UNIT_KEYS = ("key", "kind", "name", "chat_id", "language", "timezone", "children")
-_PERSON_KEYS = ("telegram_id", "name", "username", "language", "roles")
+__all__ = [
+    "CHILD_KINDS",
+    "DEFAULT_TIMEZONE",
+    "FORMAT_VERSION",
+    "KEY_PATTERN",
+    "ROLE_RANK",
+    "OrgFileError",
+    "OrgSpec",
+    "PersonSpec",
+    "Role",
+    "RoleSpec",
+    "UnitKind",
+    "UnitSpec",
+    "dump_org",
+    "iter_units",
+    "parse_org",
+    "role_rank",
+]
+
+FORMAT_VERSION = 1
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+KEY_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_]{1,64}")
+UNIT_NAME_MAX = 100
+# Telegram allows 64 characters of first name and 64 of last name; the person
+# table holds 128, and a name learned in chat must survive export → import.
+PERSON_NAME_MAX = 128
+RAW_UNIT_SECTIONS = frozenset({"shifts"})  # kept as-is for features that read them
+
+_TOP_FIELDS = ("version", "timezone", "language", "admins", "units", "people")
+_UNIT_FIELDS = ("key", "kind", "name", "chat_id", "language", "timezone", "children")
+_PERSON_FIELDS = ("telegram_id", "name", "username", "language", "roles")
+_ROLE_FIELDS = ("unit", "role")
+_NULL_TAG = "tag:yaml.org,2002:null"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class OrgFileError(Exception):
-    """A problem in an org file, with the file name and the line it is on."""
+    """A problem in an org file, with the file name and the line it is on.
+
+    Attributes:
+        filename: The file as named by the caller.
+        line: 1-based line of the offending field.
+        problem: What is wrong, in words for the admin.
+    """
 
     def __init__(self, filename: str, line: int, problem: str) -> None:
         super().__init__(f"{filename}:{line}: {problem}")
@@ -85,7 +143,11 @@ class PersonSpec:
 
 @dataclass(frozen=True)
 class UnitSpec:
-    """A unit of the tree with its children."""
+    """A unit of the tree with its children.
+
+    ``extra`` holds the raw sections kept for later features (``shifts``), as
+    JSON-compatible data (dates as ISO strings) because storage keeps them as JSON.
+    """
 
     key: str
     kind: UnitKind
@@ -94,12 +156,13 @@ class UnitSpec:
     language: str | None = None
     timezone: str | None = None
     children: tuple[UnitSpec, ...] = ()
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    # Not hashed: a dict isn't hashable, and units are told apart by key anyway.
+    extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
 class OrgSpec:
-    """A whole org file."""
+    """A whole org file; ``units`` are the roots of the tree."""
 
     version: int
     timezone: str
@@ -110,17 +173,48 @@ class OrgSpec:
 
 
 def iter_units(spec: OrgSpec) -> Iterator[tuple[UnitSpec, UnitSpec | None]]:
-    """Every unit with its parent, parents first (pre-order)."""
+    """Yield every unit with its parent, parents first (pre-order).
 
-    Pair = tuple[UnitSpec, UnitSpec | None]
+    Args:
+        spec: A parsed org file.
 
-    def walk(unit: UnitSpec, parent: UnitSpec | None) -> Iterator[Pair]:
+    Yields:
+        ``(unit, parent)``, the parent being ``None`` for a root.
+    """
+    stack: list[tuple[UnitSpec, UnitSpec | None]] = [(u, None) for u in reversed(spec.units)]
+    while stack:
+        unit, parent = stack.pop()
         yield unit, parent
-        for child in unit.children:
-            yield from walk(child, unit)
+        stack.extend((child, unit) for child in reversed(unit.children))
 
-    for root in spec.units:
-        yield from walk(root, None)
+
+def _quote(value: object) -> str:
+    """Show a value as the admin wrote it, in double quotes."""
+    text = str(value)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _one_of(values: list[str]) -> str:
+    return f"expected one of {', '.join(values)}"
+
+
+def _placement(kind: UnitKind) -> str:
+    """Where a unit of ``kind`` may sit, in words ("under a workshop")."""
+    places = ["at the top" if parent is None else f"under {_a(parent)}"
+              for parent, kinds in CHILD_KINDS.items() if kind in kinds]
+    return " or ".join(places)
+
+
+def _a(kind: UnitKind) -> str:
+    return f"{'an' if kind.value[0] in 'aeiou' else 'a'} {kind.value}"
+
+
+def _is_null(node: Node) -> bool:
+    return isinstance(node, ScalarNode) and node.tag == _NULL_TAG
+
+
+# (key node, value node) per field name.
+_Fields = dict[str, tuple[Node, Node]]
 
 
 class _Reader:
@@ -128,252 +222,451 @@ class _Reader:
 
     def __init__(self, filename: str) -> None:
         self.filename = filename
-        self._constructor = yaml.SafeLoader("")
-        self.unit_keys: dict[str, int] = {}
-        self.chat_ids: dict[int, int] = {}
-        self.person_ids: dict[int, int] = {}
-        self.default_timezone = "Asia/Shanghai"
+        self._constructor = SafeConstructor()
+        self.unit_lines: dict[str, int] = {}
+        self.chat_lines: dict[int, int] = {}
+        self.person_lines: dict[int, int] = {}
+        self.default_timezone = DEFAULT_TIMEZONE
+
+    # -- generic ------------------------------------------------------------------
 
     def fail(self, node: Node, problem: str) -> OrgFileError:
         return OrgFileError(self.filename, node.start_mark.line + 1, problem)
 
-    def mapping(self, node: Node, what: str, allowed: tuple[str, ...],
-                raw: frozenset[str] = frozenset()) -> dict[str, tuple[Node, Node]]:
-        if not isinstance(node, MappingNode):
-            raise self.fail(node, f"{what} must be a mapping of fields")
-        found: dict[str, tuple[Node, Node]] = {}
+    def pairs(self, node: MappingNode, what: str,
+              merging: frozenset[int] = frozenset()) -> list[tuple[Node, Node]]:
+        """The mapping's pairs with merge keys (``<<``) resolved; own fields win."""
+        if id(node) in merging:
+            raise self.fail(node, f"{what} merges itself")
+        merged: dict[str, tuple[Node, Node]] = {}
+        own: dict[str, tuple[Node, Node]] = {}
         for key_node, value_node in node.value:
-            key = self.scalar(key_node)
-            if not isinstance(key, str):
-                raise self.fail(key_node, f"field names must be text in {what}")
-            if key in found:
-                raise self.fail(key_node, f"field {key!r} appears twice in {what}")
-            if key not in allowed and key not in raw:
-                raise self.fail(key_node, f"unknown field {key!r} in {what} "
-                                          f"(expected one of {', '.join(allowed)})")
-            found[key] = (key_node, value_node)
+            if key_node.tag == _MERGE_TAG:
+                sources = value_node.value if isinstance(value_node, SequenceNode) \
+                    else [value_node]
+                # Earlier sources win over later ones, as in YAML's merge key.
+                for source in reversed(sources):
+                    if not isinstance(source, MappingNode):
+                        raise self.fail(source, "only mappings can be merged with <<")
+                    for k, v in self.pairs(source, what, merging | {id(node)}):
+                        merged[self.field_name(k, what)] = (k, v)
+                continue
+            name = self.field_name(key_node, what)
+            if name in own:
+                raise self.fail(key_node, f"field {_quote(name)} appears twice in {what} "
+                                          f"(first on line {own[name][0].start_mark.line + 1})")
+            own[name] = (key_node, value_node)
+        return list({**merged, **own}.values())
+
+    def field_name(self, node: Node, what: str) -> str:
+        if not isinstance(node, ScalarNode) or node.tag == _NULL_TAG:
+            raise self.fail(node, f"field names in {what} must be plain words")
+        return str(node.value)
+
+    def fields(self, node: Node, what: str, allowed: tuple[str, ...],
+               raw: frozenset[str] = frozenset()) -> _Fields:
+        if not isinstance(node, MappingNode):
+            raise self.fail(node, f"{what} must be a mapping of fields "
+                                  f"({', '.join(allowed)})")
+        found: _Fields = {}
+        for key_node, value_node in self.pairs(node, what):
+            name = self.field_name(key_node, what)
+            if name not in allowed and name not in raw:
+                raise self.fail(key_node, f"unknown field {_quote(name)} in {what} "
+                                          f"({_one_of([*allowed, *sorted(raw)])})")
+            found[name] = (key_node, value_node)
         return found
 
+    def in_file_order(self, fields: _Fields, *names: str) -> list[str]:
+        """The given fields that are present, in the order they appear in the file."""
+        present = [name for name in names if name in fields]
+        return sorted(present, key=lambda name: fields[name][0].start_mark.index)
+
     def sequence(self, node: Node, what: str) -> list[Node]:
-        if isinstance(node, ScalarNode) and self.scalar(node) is None:
-            return []
+        if _is_null(node):
+            return []  # "people:" with nothing under it
         if not isinstance(node, SequenceNode):
             raise self.fail(node, f"{what} must be a list")
         return list(node.value)
 
-    def scalar(self, node: Node) -> Any:
-        if not isinstance(node, ScalarNode):
-            raise self.fail(node, "expected a single value here")
-        return self._constructor.construct_object(node, deep=True)
-
-    def raw(self, node: Node) -> Any:
-        return self._constructor.construct_object(node, deep=True)
-
-    def text(self, fields: dict[str, tuple[Node, Node]], name: str, where: Node,
-             what: str, *, required: bool = True, max_length: int = 100) -> str | None:
-        if name not in fields:
-            if required:
-                raise self.fail(where, f"{what} needs a {name!r}")
-            return None
-        node = fields[name][1]
-        value = self.scalar(node)
-        if value is None and not required:
-            return None
-        if not isinstance(value, str | int) or isinstance(value, bool) or not str(value).strip():
-            raise self.fail(node, f"{name!r} must be non-blank text")
-        value = str(value).strip()
-        if len(value) > max_length:
-            raise self.fail(node, f"{name!r} is longer than {max_length} characters")
-        return value
-
-    def integer(self, fields: dict[str, tuple[Node, Node]], name: str, where: Node,
-                what: str, *, required: bool) -> int | None:
-        if name not in fields:
-            if required:
-                raise self.fail(where, f"{what} needs a {name!r}")
-            return None
-        node = fields[name][1]
-        value = self.scalar(node)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(node, f"{name!r} must be a whole number, not {value!r}")
-        return value
-
-    def language(self, fields: dict[str, tuple[Node, Node]]) -> str | None:
-        if "language" not in fields:
-            return None
-        node = fields["language"][1]
-        value = self.scalar(node)
-        if value not in SUPPORTED_LANGUAGES:
-            raise self.fail(node, f"language must be one of {', '.join(SUPPORTED_LANGUAGES)}, "
-                                  f"not {value!r}")
-        return str(value)
-
-    def timezone(self, fields: dict[str, tuple[Node, Node]]) -> str | None:
-        if "timezone" not in fields:
-            return None
-        node = fields["timezone"][1]
-        value = self.scalar(node)
+    def construct(self, node: Node) -> Any:
         try:
-            ZoneInfo(str(value))
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise self.fail(node, f"unknown timezone {value!r}") from exc
-        return str(value)
+            return self._constructor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, TypeError) as exc:
+            # e.g. a date like 2026-13-01, or a tag YAML's safe subset refuses
+            raise self.fail(node, f"cannot read this value: {exc}") from exc
+
+    def text(self, node: Node, name: str, max_length: int) -> str:
+        """A text field as written (``name: 2024`` is the text "2024", not a number)."""
+        if not isinstance(node, ScalarNode) or node.tag == _NULL_TAG:
+            raise self.fail(node, f"{name} must be text")
+        value = str(node.value).strip()
+        if not value:
+            raise self.fail(node, f"{name} must not be blank")
+        if len(value) > max_length:
+            raise self.fail(node, f"{name} is {len(value)} characters long "
+                                  f"(at most {max_length})")
+        return value
+
+    def integer(self, node: Node, name: str) -> int:
+        value = self.construct(node) if isinstance(node, ScalarNode) else None
+        if isinstance(value, bool) or not isinstance(value, int):
+            shown = node.value if isinstance(node, ScalarNode) else "a list or mapping"
+            raise self.fail(node, f"{name} must be a whole number, not {_quote(shown)}")
+        return value
+
+    def language(self, node: Node) -> str:
+        if not isinstance(node, ScalarNode) or node.value not in SUPPORTED_LANGUAGES:
+            shown = node.value if isinstance(node, ScalarNode) else "a list or mapping"
+            raise self.fail(node, f"unknown language {_quote(shown)} "
+                                  f"({_one_of(list(SUPPORTED_LANGUAGES))})")
+        return str(node.value)
+
+    def timezone(self, node: Node) -> str:
+        value = self.text(node, "timezone", 64)
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+            raise self.fail(node, f"unknown timezone {_quote(value)} "
+                                  "(expected a name such as Asia/Shanghai)") from exc
+        return value
+
+    def plain(self, node: Node, seen: frozenset[int] = frozenset()) -> Any:
+        """Raw data as JSON-compatible values, so storage can keep it as JSON."""
+        if id(node) in seen:
+            raise self.fail(node, "an alias refers to itself")
+        seen = seen | {id(node)}
+        if isinstance(node, SequenceNode):
+            return [self.plain(item, seen) for item in node.value]
+        if isinstance(node, MappingNode):
+            return {self.field_name(k, "shifts"): self.plain(v, seen)
+                    for k, v in self.pairs(node, "shifts")}
+        value = self.construct(node)
+        if isinstance(value, date | datetime):
+            return value.isoformat()  # JSON has no dates; shifts reads ISO text
+        if value is not None and not isinstance(value, bool | int | float | str):
+            raise self.fail(node, f"cannot keep a value of type {type(value).__name__} here")
+        return value
+
+    # -- the file -----------------------------------------------------------------
+
+    def org(self, root: Node) -> OrgSpec:
+        if not isinstance(root, MappingNode):
+            raise self.fail(root, "the org file must be a mapping with version, units and "
+                                  "people")
+        fields = self.fields(root, "the org file", _TOP_FIELDS)
+        if "version" not in fields:
+            raise self.fail(root, f"the org file needs \"version: {FORMAT_VERSION}\"")
+        version_node = fields["version"][1]
+        version = self.integer(version_node, "version")
+        if version != FORMAT_VERSION:
+            raise self.fail(version_node, f"unsupported version {version} "
+                                          f"(expected {FORMAT_VERSION})")
+        language = DEFAULT_LANGUAGE
+        admins: list[int] = []
+        for name in self.in_file_order(fields, "timezone", "language", "admins"):
+            node = fields[name][1]
+            if name == "timezone":
+                self.default_timezone = self.timezone(node)
+            elif name == "language":
+                language = self.language(node)
+            else:
+                admins = self.admins(node)
+        # Units first, whatever the order in the file: roles refer to them.
+        units = tuple(self.unit(node, None)
+                      for node in self.sequence(fields["units"][1], "units")) \
+            if "units" in fields else ()
+        people = tuple(self.person(node)
+                       for node in self.sequence(fields["people"][1], "people")) \
+            if "people" in fields else ()
+        return OrgSpec(version=version, timezone=self.default_timezone, language=language,
+                       admins=tuple(admins), units=units, people=people)
+
+    def admins(self, node: Node) -> list[int]:
+        admins: dict[int, int] = {}
+        for item in self.sequence(node, "admins"):
+            value = self.construct(item) if isinstance(item, ScalarNode) else None
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                shown = item.value if isinstance(item, ScalarNode) else "a list or mapping"
+                raise self.fail(item, f"admins are Telegram user ids (positive whole "
+                                      f"numbers), not {_quote(shown)}")
+            if value in admins:
+                raise self.fail(item, f"admin {value} is listed twice")
+            admins[value] = item.start_mark.line + 1
+        return list(admins)
 
     def unit(self, node: Node, parent: UnitKind | None) -> UnitSpec:
-        fields = self.mapping(node, "a unit", _UNIT_KEYS, RAW_UNIT_SECTIONS)
-        key = self.text(fields, "key", node, "a unit", max_length=64)
-        assert key is not None
-        key_node = fields["key"][1]
-        if not KEY_PATTERN.match(key):
-            raise self.fail(key_node, f"unit key {key!r} must be lower-case letters, digits, "
-                                      "'-' or '_' (at most 64)")
-        if key in self.unit_keys:
-            raise self.fail(key_node, f"unit key {key!r} is used twice "
-                                      f"(first on line {self.unit_keys[key]})")
-        self.unit_keys[key] = key_node.start_mark.line + 1
-        if "kind" not in fields:
-            raise self.fail(node, f"unit {key!r} needs a 'kind'")
-        kind_node = fields["kind"][1]
-        kind_text = self.scalar(kind_node)
-        try:
-            kind = UnitKind(kind_text)
-        except ValueError as exc:
-            raise self.fail(kind_node, f"unknown kind {kind_text!r} (expected one of "
-                                       f"{', '.join(k.value for k in UnitKind)})") from exc
-        if not may_contain(parent, kind):
-            where = f"under a {parent.value}" if parent else "at the top"
-            raise self.fail(kind_node, f"a {kind.value} cannot sit {where}")
-        name = self.text(fields, "name", node, f"unit {key!r}")
-        assert name is not None
-        chat_id = self.integer(fields, "chat_id", node, f"unit {key!r}", required=False)
-        if chat_id is not None:
-            chat_node = fields["chat_id"][1]
-            if chat_id >= 0:
-                raise self.fail(chat_node, "chat_id of a group is a negative number")
-            if chat_id in self.chat_ids:
-                raise self.fail(chat_node, f"chat_id {chat_id} is bound twice "
-                                           f"(first on line {self.chat_ids[chat_id]})")
-            self.chat_ids[chat_id] = chat_node.start_mark.line + 1
+        fields = self.fields(node, "a unit", _UNIT_FIELDS, RAW_UNIT_SECTIONS)
+        values: dict[str, Any] = {}
+        for name in self.in_file_order(fields, "key", "kind", "name", "chat_id", "language",
+                                       "timezone"):
+            values[name] = self.unit_field(name, fields[name][1], parent)
+        for name in ("key", "kind", "name"):
+            if name not in values:
+                raise self.fail(node, f"a unit needs a {_quote(name)}")
+        key: str = values["key"]
+        kind: UnitKind = values["kind"]
+        extra: dict[str, Any] = {}
         children: list[UnitSpec] = []
-        if "children" in fields:
-            for child in self.sequence(fields["children"][1], f"children of {key!r}"):
-                children.append(self.unit(child, kind))
-        extra = {name: self.raw(fields[name][1]) for name in RAW_UNIT_SECTIONS if name in fields}
-        timezone = self.timezone(fields)
-        if "shifts" in extra:
-            if kind is not UnitKind.TEAM:
-                raise self.fail(fields["shifts"][0], f"only teams have shifts, not a {kind}")
-            try:
-                parse_schedule(extra["shifts"], timezone or self.default_timezone)
-            except ScheduleError as exc:
-                raise self.fail(fields["shifts"][0], f"shifts of {key!r}: {exc}") from exc
-        return UnitSpec(key=key, kind=kind, name=name, chat_id=chat_id,
-                        language=self.language(fields), timezone=timezone,
+        for name in self.in_file_order(fields, "shifts", "children"):
+            key_node, value_node = fields[name]
+            if name == "shifts":
+                extra["shifts"] = self.shifts(key_node, value_node, key, kind,
+                                              values.get("timezone"))
+                continue
+            items = self.sequence(value_node, f"children of {_quote(key)}")
+            if items and kind is UnitKind.TEAM:
+                raise self.fail(key_node, f"a team has no children (team {_quote(key)})")
+            children = [self.unit(child, kind) for child in items]
+        return UnitSpec(key=key, kind=kind, name=values["name"], chat_id=values.get("chat_id"),
+                        language=values.get("language"), timezone=values.get("timezone"),
                         children=tuple(children), extra=extra)
 
+    def unit_field(self, name: str, node: Node, parent: UnitKind | None) -> Any:
+        if name == "key":
+            key = self.text(node, "key", 64)
+            if not KEY_PATTERN.fullmatch(key):
+                raise self.fail(node, f"unit key {_quote(key)} must be lower-case letters, "
+                                      "digits, \"-\" or \"_\", starting with a letter or "
+                                      "digit, at most 64 characters")
+            if key in self.unit_lines:
+                raise self.fail(node, f"unit key {_quote(key)} is used twice "
+                                      f"(first on line {self.unit_lines[key]})")
+            self.unit_lines[key] = node.start_mark.line + 1
+            return key
+        if name == "kind":
+            shown = node.value if isinstance(node, ScalarNode) else "a list or mapping"
+            try:
+                kind = UnitKind(shown)
+            except ValueError as exc:
+                raise self.fail(node, f"unknown kind {_quote(shown)} "
+                                      f"({_one_of([k.value for k in UnitKind])})") from exc
+            if kind not in CHILD_KINDS[parent]:
+                where = f"under {_a(parent)}" if parent is not None else "at the top"
+                raise self.fail(node, f"{_a(kind)} cannot sit {where} "
+                                      f"({_a(kind)} sits {_placement(kind)})")
+            return kind
+        if name == "name":
+            return self.text(node, "name", UNIT_NAME_MAX)
+        if name == "chat_id":
+            if _is_null(node):
+                return None
+            chat_id = self.integer(node, "chat_id")
+            if chat_id >= 0:
+                raise self.fail(node, f"chat_id {chat_id} is not a group: group chat ids "
+                                      "are negative numbers such as -1001234567890")
+            if chat_id in self.chat_lines:
+                raise self.fail(node, f"chat_id {chat_id} is bound twice "
+                                      f"(first on line {self.chat_lines[chat_id]})")
+            self.chat_lines[chat_id] = node.start_mark.line + 1
+            return chat_id
+        if _is_null(node):
+            return None  # an optional field left empty
+        if name == "language":
+            return self.language(node)
+        return self.timezone(node)
+
+    def shifts(self, key_node: Node, value_node: Node, key: str, kind: UnitKind,
+               timezone: str | None) -> Any:
+        if kind is not UnitKind.TEAM:
+            raise self.fail(key_node, f"only teams have shifts, not {_a(kind)}")
+        data = self.plain(value_node)
+        try:
+            parse_schedule(data, timezone or self.default_timezone)
+        except ScheduleError as exc:
+            raise self.fail(key_node, f"shifts of {_quote(key)}: {exc}") from exc
+        return data
+
     def person(self, node: Node) -> PersonSpec:
-        fields = self.mapping(node, "a person", _PERSON_KEYS)
-        telegram_id = self.integer(fields, "telegram_id", node, "a person", required=True)
-        assert telegram_id is not None
-        id_node = fields["telegram_id"][1]
-        if telegram_id <= 0:
-            raise self.fail(id_node, "telegram_id is a positive number")
-        if telegram_id in self.person_ids:
-            raise self.fail(id_node, f"telegram_id {telegram_id} is listed twice "
-                                     f"(first on line {self.person_ids[telegram_id]})")
-        self.person_ids[telegram_id] = id_node.start_mark.line + 1
-        name = self.text(fields, "name", node, f"person {telegram_id}", max_length=128)
-        assert name is not None
-        username = self.text(fields, "username", node, "a person", required=False,
-                             max_length=64)
+        fields = self.fields(node, "a person", _PERSON_FIELDS)
+        values: dict[str, Any] = {}
+        for name in self.in_file_order(fields, "telegram_id", "name", "username", "language"):
+            values[name] = self.person_field(name, fields[name][1])
+        for name in ("telegram_id", "name"):
+            if name not in values:
+                raise self.fail(node, f"a person needs a {_quote(name)}")
         roles: list[RoleSpec] = []
         if "roles" in fields:
+            lines: dict[RoleSpec, int] = {}
             for role_node in self.sequence(fields["roles"][1], "roles"):
-                role_fields = self.mapping(role_node, "a role", ("unit", "role"))
-                unit = self.text(role_fields, "unit", role_node, "a role", max_length=64)
-                role_name = self.text(role_fields, "role", role_node, "a role", max_length=32)
-                assert unit is not None and role_name is not None
+                role = self.role(role_node)
+                if role in lines:
+                    raise self.fail(role_node, f"role {role.role.value} on {_quote(role.unit)} "
+                                               f"is listed twice (first on line {lines[role]})")
+                lines[role] = role_node.start_mark.line + 1
+                roles.append(role)
+        return PersonSpec(telegram_id=values["telegram_id"], name=values["name"],
+                          username=values.get("username"), language=values.get("language"),
+                          roles=tuple(roles))
+
+    def person_field(self, name: str, node: Node) -> Any:
+        if name == "telegram_id":
+            telegram_id = self.integer(node, "telegram_id")
+            if telegram_id <= 0:
+                raise self.fail(node, f"telegram_id {telegram_id} is not a person: user ids "
+                                      "are positive numbers")
+            if telegram_id in self.person_lines:
+                raise self.fail(node, f"telegram_id {telegram_id} is listed twice "
+                                      f"(first on line {self.person_lines[telegram_id]})")
+            self.person_lines[telegram_id] = node.start_mark.line + 1
+            return telegram_id
+        if name == "name":
+            return self.text(node, "name", PERSON_NAME_MAX)
+        if _is_null(node):
+            return None  # an optional field left empty
+        if name == "username":
+            username = self.text(node, "username", 65).removeprefix("@")
+            if not USERNAME_PATTERN.fullmatch(username):
+                raise self.fail(node, f"username {_quote(username)} must be letters, digits "
+                                      "or \"_\" (the Telegram username, without @)")
+            return username
+        return self.language(node)
+
+    def role(self, node: Node) -> RoleSpec:
+        fields = self.fields(node, "a role", _ROLE_FIELDS)
+        for name in _ROLE_FIELDS:
+            if name not in fields:
+                raise self.fail(node, f"a role needs a {_quote(name)}")
+        role_node, unit_node = fields["role"][1], fields["unit"][1]
+        role: Role | None = None
+        unit = ""
+        for name in self.in_file_order(fields, *_ROLE_FIELDS):
+            if name == "role":
+                shown = self.text(role_node, "role", 64)
                 try:
-                    role = Role(role_name)
+                    role = Role(shown)
                 except ValueError as exc:
-                    raise self.fail(role_fields["role"][1], f"unknown role {role_name!r} "
-                                    f"(expected one of {', '.join(r.value for r in Role)})"
-                                    ) from exc
-                if unit not in self.unit_keys:
-                    raise self.fail(role_fields["unit"][1], f"role on unknown unit {unit!r}")
-                roles.append(RoleSpec(unit=unit, role=role))
-        return PersonSpec(telegram_id=telegram_id, name=name,
-                          username=username.lstrip("@") if username else None,
-                          language=self.language(fields), roles=tuple(roles))
+                    raise self.fail(role_node, f"unknown role {_quote(shown)} "
+                                               f"({_one_of([r.value for r in Role])})") from exc
+            else:
+                unit = self.text(unit_node, "unit", 64)
+                if unit not in self.unit_lines:
+                    raise self.fail(unit_node, f"role on unknown unit {_quote(unit)} "
+                                               "(no unit of the file has this key)")
+        assert role is not None
+        return RoleSpec(unit=unit, role=role)
 
 
 def parse_org(text: str, filename: str) -> OrgSpec:
     """Read an org file.
 
+    Args:
+        text: The file's content.
+        filename: How to name the file in errors.
+
+    Returns:
+        The organisation, checked against every rule of the format.
+
     Raises:
-        OrgFileError: the first problem, with the file name and line.
+        OrgFileError: The first problem, with the file name and line.
     """
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
-        raise OrgFileError(filename, line, f"not valid YAML: {exc.problem or exc}") from exc
-    if root is None:
+        problem = exc.problem or str(exc)
+        if exc.context:
+            # The context often points at the real culprit (an unclosed bracket).
+            where = exc.context_mark
+            started = f" (line {where.line + 1})" if where is not None else ""
+            problem = f"{exc.context}{started} {problem}"
+        raise OrgFileError(filename, line, f"not valid YAML: {problem}") from exc
+    except yaml.reader.ReaderError as exc:  # a character YAML refuses; only a position
+        line = text[:exc.position].count("\n") + 1
+        raise OrgFileError(filename, line, f"not valid YAML: {exc.reason}") from exc
+    except yaml.YAMLError as exc:
+        raise OrgFileError(filename, 1, f"not valid YAML: {exc}") from exc
+    if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL_TAG):
         raise OrgFileError(filename, 1, "the file is empty")
-    reader = _Reader(filename)
-    fields = reader.mapping(root, "the org file", _TOP_KEYS)
-    version = reader.integer(fields, "version", root, "the org file", required=True)
-    if version != 1:
-        raise reader.fail(fields["version"][1], f"unsupported version {version} (expected 1)")
-    reader.default_timezone = reader.timezone(fields) or reader.default_timezone
-    admins: list[int] = []
-    if "admins" in fields:
-        for node in reader.sequence(fields["admins"][1], "admins"):
-            value = reader.scalar(node)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise reader.fail(node, f"admins are Telegram user ids, not {value!r}")
-            admins.append(value)
-    units = tuple(reader.unit(node, None)
-                  for node in reader.sequence(fields["units"][1], "units")) \
-        if "units" in fields else ()
-    people = tuple(reader.person(node)
-                   for node in reader.sequence(fields["people"][1], "people")) \
-        if "people" in fields else ()
-    return OrgSpec(version=1, timezone=reader.default_timezone,
-                   language=reader.language(fields) or "zh", admins=tuple(admins),
-                   units=units, people=people)
+    return _Reader(filename).org(root)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Indents lists under their key, as the documented format does."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+class _Flow(dict[str, Any]):
+    """A mapping written on one line: ``{unit: team-a, role: team_leader}``."""
+
+
+class _FlowList(list[Any]):
+    """A list written on one line: ``[100001, 100002]``."""
+
+
+def _represent_flow(dumper: yaml.SafeDumper, data: _Flow) -> yaml.MappingNode:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True)
+
+
+def _represent_flow_list(dumper: yaml.SafeDumper, data: _FlowList) -> yaml.SequenceNode:
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
+
+
+_Dumper.add_representer(_Flow, _represent_flow)
+_Dumper.add_representer(_FlowList, _represent_flow_list)
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, bool | int | float | str)
+
+
+def _compact(value: Any, in_list: bool = False) -> Any:
+    """Raw data laid out as people write it: short lists and list items on one line."""
+    if isinstance(value, list):
+        items = [_compact(item, in_list=True) for item in value]
+        return _FlowList(items) if all(map(_is_scalar, items)) else items
+    if isinstance(value, Mapping):
+        data = {str(k): _compact(v) for k, v in value.items()}
+        flat = all(_is_scalar(v) or isinstance(v, _FlowList) for v in data.values())
+        return _Flow(data) if in_list and flat else data
+    return value
 
 
 def _unit_data(unit: UnitSpec) -> dict[str, Any]:
-    data: dict[str, Any] = {"key": unit.key, "kind": unit.kind.value, "name": unit.name}
+    data: dict[str, Any] = {"key": unit.key, "kind": UnitKind(unit.kind).value,
+                            "name": unit.name}
     for name in ("chat_id", "language", "timezone"):
         value = getattr(unit, name)
         if value is not None:
             data[name] = value
-    data.update(unit.extra)
+    data.update({name: _compact(unit.extra[name]) for name in sorted(unit.extra)})
     if unit.children:
         data["children"] = [_unit_data(child) for child in unit.children]
     return data
 
 
+def _person_data(person: PersonSpec) -> dict[str, Any]:
+    data: dict[str, Any] = {"telegram_id": person.telegram_id, "name": person.name}
+    if person.username:
+        data["username"] = person.username
+    if person.language:
+        data["language"] = person.language
+    if person.roles:
+        data["roles"] = [_Flow(unit=r.unit, role=Role(r.role).value) for r in person.roles]
+    return data
+
+
 def dump_org(spec: OrgSpec) -> str:
-    """Write ``spec`` as an org file that :func:`parse_org` reads back unchanged."""
+    """Write ``spec`` as an org file that :func:`parse_org` reads back unchanged.
+
+    Fields come in the documented order, optional ones only when set; the
+    output depends on nothing but ``spec``, so exporting twice gives the same text.
+
+    Args:
+        spec: The organisation.
+
+    Returns:
+        The YAML text, with Chinese and other non-ASCII text left readable.
+    """
     data: dict[str, Any] = {"version": spec.version, "timezone": spec.timezone,
                             "language": spec.language}
     if spec.admins:
-        data["admins"] = list(spec.admins)
+        data["admins"] = _FlowList(spec.admins)
     data["units"] = [_unit_data(unit) for unit in spec.units]
-    people = []
-    for person in spec.people:
-        entry: dict[str, Any] = {"telegram_id": person.telegram_id, "name": person.name}
-        if person.username:
-            entry["username"] = person.username
-        if person.language:
-            entry["language"] = person.language
-        if person.roles:
-            entry["roles"] = [{"unit": r.unit, "role": r.role.value} for r in person.roles]
-        people.append(entry)
-    if people:
-        data["people"] = people
-    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, default_flow_style=False)
+    if spec.people:
+        data["people"] = [_person_data(person) for person in spec.people]
+    return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False,
+                     default_flow_style=False, width=4096)

@@ -131,6 +131,16 @@ async def upsert_group_chat(
     return chat
 
 
+async def inactive_chat_ids(session: AsyncSession, chat_ids: set[int]) -> set[int]:
+    """Which of these chats the bot may no longer post in (removed, kicked)."""
+    groups = [c for c in chat_ids if c < 0]
+    if not groups:
+        return set()
+    result = await session.exec(select(GroupChat.chat_id).where(
+        col(GroupChat.chat_id).in_(groups), GroupChat.active == False))  # noqa: E712
+    return set(result.all())
+
+
 async def deactivate_chat(
     session: AsyncSession, chat: GroupChat, *, reason: str, now: datetime
 ) -> bool:
