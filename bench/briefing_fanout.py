@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import tempfile
 import time
 from datetime import datetime, timedelta
@@ -43,7 +44,7 @@ def schedule_briefing_now(now: datetime) -> dict[str, object]:
             "shifts": [{"name": "早班", "start": f"{start:%H:%M}", "end": f"{end:%H:%M}"}]}
 
 
-async def run(groups: int, speed: float) -> None:
+async def run(groups: int, speed: float, budget: float) -> None:
     server = TelegramTestServer()
     await server.start()
     server.flood.enabled, server.flood.speed = True, speed
@@ -71,7 +72,7 @@ async def run(groups: int, speed: float) -> None:
         sweep = pre_shift_sweep(db, Renderer(), default_language="zh", default_timezone="UTC",
                                 reminder_grace="30m", meeting_grace="30m", wake=lambda: None)
         await sweep(clock.now())
-        limiter = AIORateLimiter(overall_max_rate=30 * speed, overall_time_period=1,
+        limiter = AIORateLimiter(overall_max_rate=30 * speed * budget, overall_time_period=1,
                                  group_max_rate=20, group_time_period=60 / speed, max_retries=0)
         bot = ExtBot(account.token, base_url=server.base_url,
                      base_file_url=server.base_file_url, rate_limiter=limiter)
@@ -109,8 +110,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--groups", type=int, default=2000)
     parser.add_argument("--speed", type=float, default=10.0)
+    parser.add_argument("--budget", type=float, default=1.0,
+                        help="share of the overall limit the bot's rate limiter may use")
     args = parser.parse_args()
-    asyncio.run(run(args.groups, args.speed))
+    logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
+    logging.getLogger("bot.outbox").setLevel(logging.ERROR)
+    asyncio.run(run(args.groups, args.speed, args.budget))
 
 
 if __name__ == "__main__":

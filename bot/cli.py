@@ -79,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         for noisy in ("httpx", "alembic"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+        # PTB's rate limiter logs a traceback for every 429 it hands back; the outbox
+        # retries it and logs one line itself.
+        logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
         if args.command == "run":
             return _run(settings)
         if args.command == "check-config":
