@@ -110,7 +110,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--groups", type=int, default=2000)
     parser.add_argument("--speed", type=float, default=10.0)
-    parser.add_argument("--budget", type=float, default=1.0,
+    parser.add_argument("--budget", type=float, default=0.95,
                         help="share of the overall limit the bot's rate limiter may use")
     args = parser.parse_args()
     logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
