@@ -171,20 +171,9 @@ async def _alert(cache: _OrgCache, hazard: Hazard, team: Unit | None, target: Un
 
     Returns the messages and who could not be reached.
     """
-    chats: dict[int, tuple[str, int | None]] = {}
-    unreachable: list[str] = []
-    for person in await cache.holders(target.id or 0, LEVEL_ROLES[UnitKind(target.kind)]):
-        if person.started and not person.blocked:
-            chats.setdefault(person.telegram_id, (person.language or default_language,
-                                                  person.id))
-        else:
-            unreachable.append(f"{person.name} ({'blocked' if person.blocked else 'no Start'})")
-    group = await cache.chat(target.id or 0)
-    if group is not None and group.active:
-        chats.setdefault(group.chat_id, (org_repo.unit_language(target, group,
-                                                                default_language), None))
-    elif group is not None:
-        unreachable.append(f"group {group.title} ({group.inactive_reason or 'inactive'})")
+    chats, unreachable = org_repo.reachable(
+        await cache.holders(target.id or 0, LEVEL_ROLES[UnitKind(target.kind)]), target,
+        await cache.chat(target.id or 0), default_language)
     stamp = int(now.timestamp())
     alerts = []
     for chat_id, (lang, person_id) in chats.items():

@@ -71,17 +71,8 @@ async def _tell_workshop(session: AsyncSession, renderer: Renderer, handover: Ha
                          unit: Unit, outgoing: Person | None, escalate: timedelta,
                          now: datetime, default_language: str) -> bool:
     """Tell the workshop's officers and managers (privately) and its group."""
-    parent = await org_repo.get_unit(session, unit.parent_id) if unit.parent_id else None
-    if parent is None:
-        return False
-    chats: dict[int, tuple[str, int | None]] = {}
-    for person, _grant in await org_repo.role_holders(session, [parent.id or 0],
-                                                      [Role.SAFETY_OFFICER, Role.MANAGER]):
-        if person.started and not person.blocked:
-            chats[person.telegram_id] = (person.language or default_language, person.id)
-    group = await org_repo.chat_of_unit(session, parent.id or 0)
-    if group is not None and group.active:
-        chats[group.chat_id] = (org_repo.unit_language(parent, group, default_language), None)
+    _, chats = await org_repo.parent_recipients(
+        session, unit, [Role.SAFETY_OFFICER, Role.MANAGER], default_language)
     for chat_id, (lang, person_id) in chats.items():
         html = renderer.html("handover.escalation", lang, unit=unit.name,
                              outgoing=outgoing.name if outgoing else "",

@@ -128,18 +128,10 @@ async def _escalate(session: AsyncSession, renderer: Renderer, meeting: PreShift
                     now: datetime, default_language: str) -> bool:
     """A meeting not held in time: the workshop's officers, managers and group are told."""
     unit = await org_repo.get_unit(session, meeting.unit_id)
-    parent = await org_repo.get_unit(session, unit.parent_id) if unit and unit.parent_id \
-        else None
-    if unit is None or parent is None:
+    if unit is None:
         return False
-    chats: dict[int, tuple[str, int | None]] = {}
-    for person, _grant in await org_repo.role_holders(session, [parent.id or 0],
-                                                      [Role.SAFETY_OFFICER, Role.MANAGER]):
-        if person.started and not person.blocked:
-            chats[person.telegram_id] = (person.language or default_language, person.id)
-    group = await org_repo.chat_of_unit(session, parent.id or 0)
-    if group is not None and group.active:
-        chats[group.chat_id] = (org_repo.unit_language(parent, group, default_language), None)
+    _, chats = await org_repo.parent_recipients(
+        session, unit, [Role.SAFETY_OFFICER, Role.MANAGER], default_language)
     for chat_id, (lang, person_id) in chats.items():
         html = renderer.html("meeting.not_held", lang, unit=unit.name, shift=meeting.shift_name,
                              starts_at=meeting.starts_at)

@@ -263,6 +263,46 @@ async def role_holders(
     return [(p, g) for p, g in result.all()]
 
 
+# ---------------------------------------------------------------- who can be told
+
+Recipients = dict[int, tuple[str, int | None]]  # chat id -> (language, person row id)
+
+
+def reachable(holders: Iterable[Person], unit: Unit, group: GroupChat | None,
+              default_language: str) -> tuple[Recipients, list[str]]:
+    """Where a notice for a unit can go, and who cannot be reached.
+
+    Role holders who pressed Start and did not block the bot get it privately; the
+    unit's group gets it if the bot is still there. The rest are named, so a sweep
+    can record them and tell the next level instead of failing silently.
+    """
+    chats: Recipients = {}
+    unreachable: list[str] = []
+    for person in holders:
+        if person.started and not person.blocked:
+            chats.setdefault(person.telegram_id, (person.language or default_language,
+                                                  person.id))
+        else:
+            unreachable.append(f"{person.name} ({'blocked' if person.blocked else 'no Start'})")
+    if group is not None and group.active:
+        chats.setdefault(group.chat_id, (unit_language(unit, group, default_language), None))
+    elif group is not None:
+        unreachable.append(f"group {group.title} ({group.inactive_reason or 'inactive'})")
+    return chats, unreachable
+
+
+async def parent_recipients(session: AsyncSession, unit: Unit, roles: Sequence[Role],
+                            default_language: str) -> tuple[Unit | None, Recipients]:
+    """The unit above ``unit`` (a team's workshop) and where to tell its ``roles``."""
+    parent = await get_unit(session, unit.parent_id) if unit.parent_id else None
+    if parent is None:
+        return None, {}
+    holders = [person for person, _ in await role_holders(session, [parent.id or 0], roles)]
+    chats, _ = reachable(holders, parent, await chat_of_unit(session, parent.id or 0),
+                         default_language)
+    return parent, chats
+
+
 # ---------------------------------------------------------------- members
 
 
