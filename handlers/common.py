@@ -66,6 +66,25 @@ async def bound_unit(session: AsyncSession, chat_id: int) -> tuple[GroupChat | N
     return chat, unit
 
 
+async def team_here(update: Update, context: Context,
+                    only_groups_key: str = "team.only_groups") -> tuple[GroupChat, Unit] | None:
+    """The group an update comes from and the team bound to it.
+
+    Answers the user and returns None when this is not a group or the group is not
+    bound yet, so team commands need not repeat those two refusals.
+    """
+    chat = update.effective_chat
+    if chat is None or not is_group(chat):
+        await reply(update, context, only_groups_key)
+        return None
+    async with services(context).db.session() as session:
+        group, unit = await bound_unit(session, chat.id)
+    if group is None or unit is None:
+        await reply(update, context, "team.unbound")
+        return None
+    return group, unit
+
+
 async def language_of(session: AsyncSession, update: Update, context: Context) -> str:
     """The language to answer in: the group's in groups, the person's in private chats."""
     default = services(context).settings.default_language

@@ -22,12 +22,12 @@ from handlers.common import (
     Context,
     bound_unit,
     is_bot_admin,
-    is_group,
     language_of,
     learn_person,
     reply,
     sender,
     services,
+    team_here,
 )
 from handlers.conversations import Say, route
 from storage import drafts as drafts_repo
@@ -52,24 +52,20 @@ async def _leader_of(session: AsyncSession, person: Person, unit: Unit, context:
 async def handover_command(update: Update, context: Context) -> None:
     """/handover: start handing over the shift."""
     user = sender(update)
-    chat = update.effective_chat
-    if user is None or chat is None:
+    if user is None:
         await reply(update, context, "setup.anonymous")
         return
-    if not is_group(chat):
-        await reply(update, context, "handover.only_groups")
+    here = await team_here(update, context, "handover.only_groups")
+    if here is None:
         return
+    group, unit = here
     svc = services(context)
     async with svc.db.transaction() as session:
         person = await learn_person(session, user, context)
-        _, unit = await bound_unit(session, chat.id)
-        if unit is None:
-            await reply(update, context, "team.unbound")
-            return
         if not await _leader_of(session, person, unit, context):
             await reply(update, context, "handover.leaders_only")
             return
-        await drafts_repo.start_draft(session, chat.id, person.id or 0, step="ho:equipment",
+        await drafts_repo.start_draft(session, group.chat_id, person.id or 0, step="ho:equipment",
                                       data={}, now=svc.clock.now())
     await reply(update, context, "handover.ask_equipment", force_reply=True)
 
@@ -202,17 +198,12 @@ async def _accept(update: Update, context: Context, query: Any, handover_id: int
 
 async def handovers_command(update: Update, context: Context) -> None:
     """/handovers: the team's latest handovers."""
-    chat = update.effective_chat
-    if not is_group(chat):
-        await reply(update, context, "handover.only_groups")
+    here = await team_here(update, context, "handover.only_groups")
+    if here is None:
         return
-    assert chat is not None
+    _, unit = here
     svc = services(context)
     async with svc.db.session() as session:
-        _, unit = await bound_unit(session, chat.id)
-        if unit is None:
-            await reply(update, context, "team.unbound")
-            return
         items = await handover_repo.recent(session, unit.id or 0)
         names = {p.id: p.name for p in await people_repo.people_by_ids(
             session, [i for h in items for i in (h.outgoing_id, h.incoming_id, h.accepted_by)

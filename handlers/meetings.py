@@ -24,14 +24,13 @@ from handlers import handover
 from handlers.callbacks import int_arg, unpack
 from handlers.common import (
     Context,
-    bound_unit,
     is_bot_admin,
-    is_group,
     language_of,
     learn_person,
     reply,
     sender,
     services,
+    team_here,
 )
 from scheduler.meetings import meeting_buttons
 from storage import meetings as meeting_repo
@@ -122,18 +121,13 @@ DAY_NAMES = {"zh": "一二三四五六日", "en": ["Mon", "Tue", "Wed", "Thu", "
 
 async def shifts_command(update: Update, context: Context) -> None:
     """/shifts: the team's schedule and the next shift."""
-    chat = update.effective_chat
-    if not is_group(chat):
-        await reply(update, context, "team.only_groups")
+    here = await team_here(update, context)
+    if here is None:
         return
-    assert chat is not None
+    _, unit = here
     svc = services(context)
     async with svc.db.session() as session:
-        _, unit = await bound_unit(session, chat.id)
         lang = await language_of(session, update, context)
-    if unit is None:
-        await reply(update, context, "team.unbound")
-        return
     data = json.loads(unit.extra_json).get("shifts") if unit.extra_json else None
     if data is None:
         await reply(update, context, "shifts.none", unit=unit.name)

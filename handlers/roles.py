@@ -20,6 +20,7 @@ from handlers.common import (
     reply,
     sender,
     services,
+    team_here,
 )
 from storage import org as org_repo
 from storage import people as people_repo
@@ -175,17 +176,12 @@ async def whoami(update: Update, context: Context) -> None:
 
 async def team(update: Update, context: Context) -> None:
     """Show the bound team: its place in the tree, leaders, officers and members."""
-    chat = update.effective_chat
-    if not is_group(chat):
-        await reply(update, context, "team.only_groups")
+    here = await team_here(update, context)
+    if here is None:
         return
-    assert chat is not None
+    group, unit = here
     svc = services(context)
     async with svc.db.session() as session:
-        group, unit = await bound_unit(session, chat.id)
-        if group is None or unit is None:
-            await reply(update, context, "team.unbound")
-            return
         chain = await org_repo.ancestors(session, unit)
         holders = await org_repo.role_holders(session, path_ids(unit.path), list(Role))
         members = await org_repo.active_members(session, group.id or 0)
