@@ -20,6 +20,7 @@ from content.render import Renderer
 from domain.clock import Clock, SystemClock
 from domain.delivery import RetryPolicy
 from handlers import routes
+from scheduler.documents import document_sweep
 from scheduler.escalation import escalation_sweep, idle_draft_sweep
 from scheduler.handovers import handover_sweep
 from scheduler.housekeeping import forget_old_updates
@@ -114,6 +115,10 @@ def build_application(
     services.timetable.add("watch-handovers", timedelta(minutes=1), handover_sweep(
         services.db, services.renderer, escalate_after=settings.handover_escalate_after,
         default_language=settings.default_language, wake=services.wake_outbox))
+    services.timetable.add("policy-documents", timedelta(minutes=1), document_sweep(
+        services.db, services.renderer, default_language=settings.default_language,
+        reminders=settings.document_reminders, reminder_grace=settings.reminder_grace,
+        wake=services.wake_outbox))
 
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
         await upgrade(services.db)

@@ -190,6 +190,10 @@ class OutboxDispatcher:
         except Forbidden as exc:
             kind, error = FailureKind.FORBIDDEN, str(exc)
         except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                # An edit that changes nothing (e.g. a roll call edited twice to the same
+                # count) reached its goal: the message already says it.
+                return _Outcome(row, attempts=attempts, message_id=None)
             kind, error = FailureKind.REJECTED, str(exc)
         except TimedOut as exc:
             kind, error = FailureKind.TIMEOUT, str(exc) or "timed out"

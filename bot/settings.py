@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # out within this window; a meeting not held this long after shift start escalates.
     reminder_grace: str = "30m"
     meeting_grace: str = "30m"
+    # Policy documents: reminder rounds after posting, for those who have not read it
+    # (rounds at or after the due date are not sent; the workshop hears instead).
+    document_reminders: str = "1d,2d"
 
     outbox_max_attempts: int = 8
     outbox_poll_seconds: float = 2.0
@@ -76,6 +79,14 @@ class Settings(BaseSettings):
     @classmethod
     def _check_duration(cls, value: str) -> str:
         parse_duration(value)
+        return value
+
+    @field_validator("document_reminders")
+    @classmethod
+    def _check_durations(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                parse_duration(part.strip())
         return value
 
     @field_validator("default_language")

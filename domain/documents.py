@@ -19,8 +19,10 @@ Anything that looks like HTML in the body is shown as written, never obeyed.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import yaml
 
@@ -108,3 +110,175 @@ def markdown_to_html(body: str) -> str:
 
 def _inline(text: str) -> str:
     return _BOLD.sub(r"<b>\1</b>", escape(text))
+
+
+# ---------------------------------------------------------------- uploads
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # bots cannot download larger files
+MAX_TEXT_CHARS = 60_000  # about fifteen messages; longer texts belong in a PDF
+TEXT_KINDS = {".md": "markdown", ".markdown": "markdown", ".txt": "text"}
+FILE_KINDS = {".pdf": "pdf", ".docx": "docx"}
+
+
+class UploadProblem(ValueError):
+    """Why an uploaded file cannot be published; ``code`` names the user's message."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(detail or code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class UploadedDocument:
+    """What an uploaded file gives: its key, title, summary and (for texts) the HTML."""
+
+    doc_key: str
+    title: str
+    summary: str
+    html: str | None  # None: post the original file
+    version: int | None = None  # from front matter, when there is one
+    requires_ack: bool = True
+    due_days: int | None = None
+
+
+def upload_kind(file_name: str | None, size: int | None) -> str:
+    """``markdown``, ``text``, ``pdf`` or ``docx`` for an acceptable upload.
+
+    Raises:
+        UploadProblem: ``type`` (anything else), ``empty`` or ``too_big``.
+    """
+    suffix = "." + (file_name or "").rsplit(".", 1)[-1].lower() if "." in (file_name or "") \
+        else ""
+    kind = TEXT_KINDS.get(suffix) or FILE_KINDS.get(suffix)
+    if kind is None:
+        raise UploadProblem("type", suffix or "no extension")
+    if size is not None and size == 0:
+        raise UploadProblem("empty")
+    if size is not None and size > MAX_UPLOAD_BYTES:
+        raise UploadProblem("too_big", f"{size} bytes")
+    return kind
+
+
+def key_from_file_name(file_name: str) -> str:
+    """A document key from a file name: the same name later means a new version."""
+    stem = file_name.rsplit(".", 1)[0].lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", stem).strip("-")[:48]
+    if len(slug) >= 3:
+        return slug
+    # Chinese (or very short) names: a stable digest keeps re-uploads on one key.
+    return "doc-" + hashlib.sha1(stem.encode("utf-8")).hexdigest()[:10]
+
+
+def parse_upload(kind: str, file_name: str, data: bytes, caption: str | None,
+                 lang: str) -> UploadedDocument:
+    """Read an uploaded file into what a team will see.
+
+    Markdown may carry the library's front matter (title, summary, version…);
+    without it the title is the first heading, else the file name, and the
+    caption is the summary. Plain text is shown as written. HTML in either is
+    escaped, never obeyed. PDF and Word files are posted as files.
+
+    Raises:
+        UploadProblem: ``empty``, ``encoding``, ``too_long`` or ``front_matter``.
+    """
+    summary = (caption or "").strip()[:500]
+    stem = file_name.rsplit(".", 1)[0].strip()[:200] or file_name[:200]
+    if kind in FILE_KINDS.values():
+        if not data:
+            raise UploadProblem("empty")
+        return UploadedDocument(key_from_file_name(file_name), stem, summary, None)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UploadProblem("encoding", str(exc)) from exc
+    text = text.replace("\r\n", "\n").strip()
+    if not text:
+        raise UploadProblem("empty")
+    if len(text) > MAX_TEXT_CHARS:
+        raise UploadProblem("too_long", f"{len(text)} characters")
+    if kind == "markdown" and text.startswith("---"):
+        try:
+            found = parse_document(text, file_name, lang)
+        except DocumentError as exc:
+            raise UploadProblem("front_matter", str(exc)) from exc
+        return UploadedDocument(found.id, found.title, summary or found.summary,
+                                markdown_to_html(found.body), found.version,
+                                found.requires_ack, found.due_days)
+    if kind == "markdown":
+        heading = re.search(r"^#{1,6}\s+(.+)$", text, re.M)
+        title = heading.group(1).strip()[:200] if heading else stem
+        return UploadedDocument(key_from_file_name(file_name), title, summary,
+                                markdown_to_html(text))
+    paragraphs = [escape(block.strip()) for block in re.split(r"\n\s*\n", text) if block.strip()]
+    return UploadedDocument(key_from_file_name(file_name), stem, summary,
+                            "\n\n".join(paragraphs))
+
+
+# ---------------------------------------------------------------- read rates
+
+
+@dataclass(frozen=True)
+class ReadRate:
+    """Acknowledgements of one unit (its teams summed), for ``/readstatus``."""
+
+    unit_id: int
+    depth: int
+    read: int
+    required: int
+
+    @property
+    def percent(self) -> int:
+        """Whole percent read (100 when nobody is required)."""
+        return 100 if self.required == 0 else self.read * 100 // self.required
+
+
+def roll_up(units: list[tuple[int, str]], team_counts: dict[int, tuple[int, int]],
+            top_path: str) -> list[ReadRate]:
+    """Sum team counts up the tree, in tree order, for the units under ``top_path``.
+
+    Args:
+        units: (unit id, materialised path) of every unit to show.
+        team_counts: unit id -> (read, required) of each team that got the document.
+        top_path: the path the listing starts at (its depth is 0).
+    """
+    base = top_path.count("/")
+    rates = []
+    for unit_id, path in sorted(units, key=lambda item: item[1]):
+        if not path.startswith(top_path):
+            continue
+        read = required = 0
+        for other_id, other_path in units:
+            if other_path.startswith(path) and other_id in team_counts:
+                read += team_counts[other_id][0]
+                required += team_counts[other_id][1]
+        if required:
+            rates.append(ReadRate(unit_id, path.count("/") - base, read, required))
+    return rates
+
+
+# ---------------------------------------------------------------- reminders
+
+
+def next_check(posted_at: datetime, due_at: datetime, reminders: tuple[timedelta, ...],
+               done: int) -> datetime:
+    """When a post is looked at next: the next reminder round before the due date, else it."""
+    for offset in reminders[done:]:
+        at = posted_at + offset
+        if at < due_at:
+            return at
+    return due_at
+
+
+def reminder_rounds_due(posted_at: datetime, due_at: datetime,
+                        reminders: tuple[timedelta, ...], done: int, now: datetime,
+                        grace: timedelta) -> tuple[list[int], list[int]]:
+    """Reminder rounds that fell due since ``done``: (to send, skipped as too old).
+
+    A round whose time passed more than ``grace`` ago (the bot was down) is
+    skipped, never sent late; the due-date report is not a reminder and always goes.
+    """
+    due = [index for index, offset in enumerate(reminders)
+           if index >= done and posted_at + offset <= now and posted_at + offset < due_at]
+    send = [index for index in due if now - (posted_at + reminders[index]) <= grace]
+    skipped = [index for index in due if index not in send]
+    return send, skipped

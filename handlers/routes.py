@@ -6,6 +6,7 @@ from telegram.ext import Application
 
 from handlers import (
     conversations,
+    documents,
     handover,
     hazard_report,
     hazards,
@@ -29,6 +30,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     hazard_report.register(application)
     handover.register(application)
     meetings.register(application)
+    documents.register(application)
     for prefix in ("rej", "fix", "five"):
         conversations.route(prefix, hazards.continue_action)
     conversations.route_default(hazard_report.continue_report)

@@ -25,6 +25,7 @@ from domain.org import Role, UnitKind
 from domain.shifts import ScheduleError, ShiftOccurrence, occurrences, parse_schedule
 from handlers.callbacks import pack
 from scheduler.timetable import SweepFunction
+from storage import documents as doc_repo
 from storage import hazards as hazard_repo
 from storage import meetings as meeting_repo
 from storage import org as org_repo
@@ -109,8 +110,10 @@ async def _brief(session: AsyncSession, renderer: Renderer, unit: Unit, group: G
                       "severity": renderer.plain(f"severity.{hazard.severity}", lang),
                       "category": found.name(lang) if found else hazard.category,
                       "overdue": bool(hazard.watch_deadline and hazard.watch_deadline <= now)})
+    documents = [{"title": doc_repo.text_in(document, lang)["title"], "unread": unread}
+                 for document, unread in await doc_repo.unread_in_team(session, unit.id or 0)]
     base = renderer.html("meeting.briefing", lang, unit=unit.name, shift=shift.shift.name,
-                         starts_at=shift.starts_at, hazards=items,
+                         starts_at=shift.starts_at, hazards=items, documents=documents,
                          tip=tip_of_the_day(shift.day.toordinal(), lang), attendees=[])
     meeting = PreShiftMeeting(unit_id=unit.id or 0, shift_key=shift.key,
                               shift_name=shift.shift.name, starts_at=shift.starts_at,

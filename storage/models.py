@@ -308,3 +308,72 @@ class Attendance(SQLModel, table=True):
     meeting_id: int = Field(foreign_key="pre_shift_meeting.id", index=True)
     person_id: int = Field(foreign_key="person.id", index=True)
     checked_in_at: datetime = Field(sa_column=_utc_column())
+
+
+class PublishedDocument(SQLModel, table=True):
+    """One version of a policy document as published (文件规定到班组).
+
+    ``texts_json`` holds ``{lang: {title, summary, html}}``; ``html`` is None when
+    the original file (PDF, Word) is posted instead of the text. A newer version
+    supersedes this one: its unread acknowledgements stop counting.
+    """
+
+    __tablename__ = "policy_document"
+    __table_args__ = (UniqueConstraint("doc_key", "version", name="uq_policy_document"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    doc_key: str = Field(max_length=64, index=True)
+    version: int
+    source: str = Field(default="library", max_length=16)  # "library" | "upload"
+    texts_json: str = Field(sa_column=Column(Text, nullable=False))
+    file_id: str | None = Field(default=None, max_length=255)
+    file_name: str | None = Field(default=None, max_length=255)
+    change_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    requires_ack: bool = True
+    due_days: int = 3
+    # Unit keys chosen as the audience; everything below them is included.
+    audience_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    published_by: int | None = Field(default=None, foreign_key="person.id")
+    published_at: datetime = Field(sa_column=_utc_column())
+    superseded_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class DocumentPost(SQLModel, table=True):
+    """A document posted into one team's group, with its roll call and its timetable."""
+
+    __tablename__ = "document_post"
+    __table_args__ = (UniqueConstraint("document_id", "unit_id", name="uq_document_post"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: int = Field(foreign_key="policy_document.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    language: str = Field(default="zh", max_length=8)
+    posted_at: datetime = Field(sa_column=_utc_column())
+    due_at: datetime = Field(sa_column=_utc_column())
+    # The outbox row of the roll-call message: its Telegram message id, once sent,
+    # is what the in-place edits target (and it follows a group's migration).
+    roll_call_outbox_id: int | None = Field(default=None, foreign_key="outbox.id")
+    roll_call_dirty: bool = False
+    roll_call_edits: int = 0
+    last_edit_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    reminders_done: int = 0
+    reported_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    # When the sweep looks again (next reminder or the due date); None once reported.
+    next_check_at: datetime | None = Field(
+        default=None, sa_column=_utc_column(nullable=True, index=True))
+
+
+class ReadReceipt(SQLModel, table=True):
+    """Who must acknowledge a document in a team, and when they did."""
+
+    __tablename__ = "read_receipt"
+    __table_args__ = (
+        UniqueConstraint("document_id", "unit_id", "person_id", name="uq_read_receipt"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: int = Field(foreign_key="policy_document.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    required_at: datetime = Field(sa_column=_utc_column())
+    late: bool = False  # joined (or was first seen) after the document was posted
+    read_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))

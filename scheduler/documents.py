@@ -1,0 +1,458 @@
+"""Policy documents to every team (文件规定到班组): publishing and the reading timetable.
+
+Publishing writes the document version, one post per team below the chosen
+units (the text or the original file, then a roll call with "read and
+understood"), and one receipt per member — all through the outbox, in the
+caller's transaction. A sweep then keeps the promise:
+
+- members seen after the post (joined later, or first seen with privacy mode
+  on) are asked too: privately when they pressed Start, else by a mention;
+- teams whose group was bound after publication get the document;
+- reminder rounds (``DOCUMENT_REMINDERS`` after posting) go to those who have
+  not read it, privately or by mention, and the team leader gets the list; a
+  round that fell while the bot was down longer than the grace is skipped;
+- at the due date the names go to the workshop, once;
+- roll calls are edited in place at most every ``ROLL_CALL_EDIT_EVERY``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from markupsafe import Markup
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from content.render import Renderer
+from domain.documents import next_check, reminder_rounds_due
+from domain.durations import parse_duration
+from domain.org import Role, UnitKind, is_within
+from handlers.callbacks import pack
+from scheduler.timetable import SweepFunction
+from storage import documents as doc_repo
+from storage import org as org_repo
+from storage import outbox as outbox_repo
+from storage import people as people_repo
+from storage.db import Database
+from storage.models import DocumentPost, GroupChat, OutboxMessage, PublishedDocument, Unit
+
+log = logging.getLogger(__name__)
+
+ROLL_CALL_EDIT_EVERY = timedelta(seconds=10)
+
+
+class PublishRefused(ValueError):
+    """A publication that cannot go ahead; ``code`` names the user's message."""
+
+    def __init__(self, code: str, **values: Any) -> None:
+        super().__init__(code)
+        self.code, self.values = code, values
+
+
+@dataclass
+class DocumentDraft:
+    """Everything needed to publish one version (from the library, an upload or the CLI)."""
+
+    doc_key: str
+    version: int | None  # None: the next version
+    texts: dict[str, dict[str, Any]]  # lang -> {title, summary, html (None: post the file)}
+    source: str = "library"
+    file_id: str | None = None
+    file_name: str | None = None
+    change_note: str | None = None
+    requires_ack: bool = True
+    due_days: int = 3
+
+
+@dataclass
+class Publication:
+    """What publishing did, to tell the publisher."""
+
+    document: PublishedDocument
+    new_version: bool
+    superseded: list[PublishedDocument] = field(default_factory=list)
+    posted: list[Unit] = field(default_factory=list)
+    required: int = 0
+    without_group: list[Unit] = field(default_factory=list)
+
+
+def ack_button(renderer: Renderer, lang: str, document_id: int) -> dict[str, Any]:
+    """The "read and understood" button of a document version."""
+    return {"inline_keyboard": [[{"text": renderer.plain("button.read_understood", lang),
+                                  "callback_data": pack("doc", "ack", document_id)}]]}
+
+
+def post_html(renderer: Renderer, document: PublishedDocument, lang: str) -> str:
+    """The full text of a document as a team sees it (split by the outbox)."""
+    text = doc_repo.text_in(document, lang)
+    return renderer.html("document.post", lang, title=text["title"], version=document.version,
+                         summary=text.get("summary") or "", note=document.change_note or "",
+                         body=Markup(text.get("html") or ""))
+
+
+def file_caption(renderer: Renderer, document: PublishedDocument, lang: str) -> str:
+    """The caption of a posted file (kept well under Telegram's 1024 characters)."""
+    text = doc_repo.text_in(document, lang)
+    return renderer.html("document.file_caption", lang, title=text["title"][:200],
+                         version=document.version, summary=(text.get("summary") or "")[:400],
+                         note=(document.change_note or "")[:250])
+
+
+async def queue_document(session: AsyncSession, renderer: Renderer, document: PublishedDocument,
+                         *, chat_id: int, lang: str, now: datetime, dedupe_key: str,
+                         person_id: int | None = None) -> None:
+    """Queue the document itself (its text, or its original file) to one chat."""
+    if document.file_id is not None:
+        await outbox_repo.enqueue(
+            session, chat_id=chat_id, method="sendDocument", now=now, purpose="document.post",
+            params={"document": document.file_id, "parse_mode": "HTML",
+                    "caption": file_caption(renderer, document, lang)},
+            dedupe_key=dedupe_key, person_id=person_id)
+    else:
+        await outbox_repo.enqueue_text(session, chat_id=chat_id, now=now, purpose="document.post",
+                                       html=post_html(renderer, document, lang),
+                                       dedupe_key=dedupe_key, person_id=person_id)
+
+
+def roll_call_html(renderer: Renderer, document: PublishedDocument, post: DocumentPost,
+                   read: int, required: int, replaced_by: int | None = None) -> str:
+    """The roll-call message: how many of the team have read it."""
+    title = doc_repo.text_in(document, post.language)["title"]
+    if replaced_by is not None:
+        return renderer.html("document.roll_call_replaced", post.language, title=title,
+                             version=document.version, new_version=replaced_by, read=read,
+                             required=required)
+    return renderer.html("document.roll_call", post.language, title=title,
+                         version=document.version, due=post.due_at, read=read,
+                         required=required)
+
+
+# ---------------------------------------------------------------- publishing
+
+
+async def publish(session: AsyncSession, renderer: Renderer, draft: DocumentDraft, *,
+                  audience: Sequence[Unit], publisher_id: int | None, now: datetime,
+                  default_language: str) -> Publication:
+    """Publish a document version to ``audience`` (and everything below it).
+
+    The same version again widens its audience (the new teams get it); a newer
+    version replaces the older ones, whose roll calls say so and stop counting.
+
+    Raises:
+        PublishRefused: ``older`` (a newer version is out), ``no_audience``,
+            ``note_needed`` (a new version without a change note).
+    """
+    if not audience:
+        raise PublishRefused("no_audience")
+    latest = await doc_repo.latest_version(session, draft.doc_key)
+    version = draft.version or ((latest.version + 1) if latest else 1)
+    keys = [unit.key for unit in audience]
+    if latest is not None and version < latest.version:
+        raise PublishRefused("older", version=version, latest=latest.version)
+    if latest is not None and version == latest.version:
+        merged = list(dict.fromkeys(doc_repo.audience_of(latest) + keys))
+        latest.audience_json = json.dumps(merged, ensure_ascii=False)
+        session.add(latest)
+        publication = Publication(latest, new_version=False)
+    else:
+        if latest is not None and not (draft.change_note or "").strip():
+            raise PublishRefused("note_needed", version=version)
+        document = PublishedDocument(
+            doc_key=draft.doc_key, version=version, source=draft.source,
+            texts_json=json.dumps(draft.texts, ensure_ascii=False), file_id=draft.file_id,
+            file_name=draft.file_name, change_note=(draft.change_note or "").strip() or None,
+            requires_ack=draft.requires_ack, due_days=draft.due_days,
+            audience_json=json.dumps(keys, ensure_ascii=False), published_by=publisher_id,
+            published_at=now)
+        session.add(document)
+        await session.flush()
+        publication = Publication(document, new_version=True)
+        publication.superseded = await doc_repo.supersede_older(session, document, now)
+        for old in publication.superseded:
+            await _mark_replaced(session, renderer, old, document.version, now)
+    await deliver(session, renderer, publication, now=now, default_language=default_language)
+    return publication
+
+
+async def deliver(session: AsyncSession, renderer: Renderer, publication: Publication, *,
+                  now: datetime, default_language: str,
+                  teams: list[Unit] | None = None,
+                  groups: dict[int, GroupChat] | None = None) -> None:
+    """Post a document to every team of its audience that has a group and no post yet."""
+    document = publication.document
+    audience = [unit for key in doc_repo.audience_of(document)
+                if (unit := await org_repo.get_unit_by_key(session, key)) is not None]
+    teams = teams if teams is not None else await org_repo.units_of_kind(session, UnitKind.TEAM)
+    posted = {post.unit_id for post in await doc_repo.posts_of(session, document.id or 0)}
+    for team in teams:
+        if team.id in posted or not any(is_within(team.path, unit.path) for unit in audience):
+            continue
+        group = groups.get(team.id or 0) if groups is not None else \
+            await org_repo.chat_of_unit(session, team.id or 0)
+        if group is None or not group.active:
+            publication.without_group.append(team)
+            continue
+        publication.required += await _post(session, renderer, document, team, group, now,
+                                            default_language)
+        publication.posted.append(team)
+
+
+async def _post(session: AsyncSession, renderer: Renderer, document: PublishedDocument,
+                team: Unit, group: GroupChat, now: datetime, default_language: str) -> int:
+    """One team's post: the document, its roll call and its receipts. Returns how many must read."""
+    lang = org_repo.unit_language(team, group, default_language)
+    due_at = now + timedelta(days=document.due_days)
+    post = DocumentPost(document_id=document.id or 0, unit_id=team.id or 0, language=lang,
+                        posted_at=now, due_at=due_at)
+    session.add(post)
+    await session.flush()
+    await queue_document(session, renderer, document, chat_id=group.chat_id, lang=lang, now=now,
+                         dedupe_key=f"doc:{document.id}:{team.id}")
+    if not document.requires_ack:
+        return 0
+    members = [p.id or 0 for p in await org_repo.active_members(session, group.id or 0)]
+    await doc_repo.add_receipts(session, document_id=document.id or 0, unit_id=team.id or 0,
+                                person_ids=members, now=now, late=False)
+    [row] = await outbox_repo.enqueue_text(
+        session, chat_id=group.chat_id, now=now, purpose="document.roll_call",
+        html=roll_call_html(renderer, document, post, 0, len(members)),
+        reply_markup=ack_button(renderer, lang, document.id or 0),
+        dedupe_key=f"doc-roll:{document.id}:{team.id}")
+    post.roll_call_outbox_id = row.id
+    post.next_check_at = now  # the sweep sets the first reminder from its settings
+    session.add(post)
+    return len(members)
+
+
+async def _mark_replaced(session: AsyncSession, renderer: Renderer, old: PublishedDocument,
+                         new_version: int, now: datetime) -> None:
+    """Edit the old version's roll calls: replaced, no button (clicks are refused anyway)."""
+    for post in await doc_repo.posts_of(session, old.id or 0):
+        read, unread = await doc_repo.roll_call(session, old.id or 0, post.unit_id)
+        await _edit_roll_call(session, post, roll_call_html(
+            renderer, old, post, len(read), len(read) + len(unread), replaced_by=new_version),
+            None, now)
+
+
+async def _edit_roll_call(session: AsyncSession, post: DocumentPost, html: str,
+                          markup: dict[str, Any] | None, now: datetime) -> bool:
+    """Queue an in-place edit of a post's roll call, once its message was sent."""
+    row = await session.get(OutboxMessage, post.roll_call_outbox_id) \
+        if post.roll_call_outbox_id else None
+    if row is None or row.telegram_message_id is None:
+        return False  # not sent yet: the sweep edits it once it is
+    params: dict[str, Any] = {"message_id": row.telegram_message_id, "text": html,
+                              "parse_mode": "HTML"}
+    if markup is not None:
+        params["reply_markup"] = markup
+    post.roll_call_edits += 1
+    await outbox_repo.enqueue(session, chat_id=row.chat_id, method="editMessageText",
+                              params=params, now=now, purpose="document.roll_call_edit",
+                              dedupe_key=f"doc-roll-edit:{post.id}:{post.roll_call_edits}")
+    post.last_edit_at, post.roll_call_dirty = now, False
+    session.add(post)
+    return True
+
+
+async def refresh_roll_call(session: AsyncSession, renderer: Renderer, post: DocumentPost,
+                            now: datetime) -> bool:
+    """Bring a post's roll call up to date (the caller throttles). True if an edit was queued."""
+    document = await doc_repo.get_document(session, post.document_id)
+    if document is None or document.superseded_at is not None:
+        post.roll_call_dirty = False
+        session.add(post)
+        return False
+    read, unread = await doc_repo.roll_call(session, post.document_id, post.unit_id)
+    html = roll_call_html(renderer, document, post, len(read), len(read) + len(unread))
+    return await _edit_roll_call(session, post, html,
+                                 ack_button(renderer, post.language, document.id or 0), now)
+
+
+# ---------------------------------------------------------------- the sweep
+
+
+def document_sweep(db: Database, renderer: Renderer, *, default_language: str,
+                   reminders: str, reminder_grace: str,
+                   wake: Callable[[], None]) -> SweepFunction:
+    """Late joiners, late-bound teams, reminders, due-date reports and roll-call edits."""
+    offsets = tuple(parse_duration(part) for part in reminders.split(",") if part.strip())
+    grace = parse_duration(reminder_grace)
+
+    async def sweep(now: datetime) -> None:
+        queued = False
+        async with db.transaction() as session:
+            queued |= await _deliver_outstanding(session, renderer, now, default_language)
+            queued |= await _ask_late_members(session, renderer, now, default_language)
+            for post in await doc_repo.posts_due(session, now):
+                queued |= await _remind_or_report(session, renderer, post, now, offsets, grace,
+                                                  default_language)
+            for post in await doc_repo.stale_roll_calls(session, now - ROLL_CALL_EDIT_EVERY):
+                queued |= await refresh_roll_call(session, renderer, post, now)
+        if queued:
+            wake()
+
+    return sweep
+
+
+async def _deliver_outstanding(session: AsyncSession, renderer: Renderer, now: datetime,
+                               default_language: str) -> bool:
+    """Teams bound to a group after a document was published get it now."""
+    documents = await doc_repo.active_documents(session)
+    if not documents:
+        return False
+    teams = await org_repo.units_of_kind(session, UnitKind.TEAM)
+    groups = {}
+    for team in teams:
+        group = await org_repo.chat_of_unit(session, team.id or 0)
+        if group is not None:
+            groups[team.id or 0] = group
+    queued = False
+    for document in documents:
+        publication = Publication(document, new_version=False)
+        await deliver(session, renderer, publication, now=now, default_language=default_language,
+                      teams=teams, groups=groups)
+        queued |= bool(publication.posted)
+    return queued
+
+
+async def _ask_late_members(session: AsyncSession, renderer: Renderer, now: datetime,
+                            default_language: str) -> bool:
+    """Members seen after a post must read it too: privately if they can be written to."""
+    missing = await doc_repo.members_without_receipt(session)
+    for person_id, post in missing:
+        [receipt] = await doc_repo.add_receipts(session, document_id=post.document_id,
+                                                unit_id=post.unit_id, person_ids=[person_id],
+                                                now=now, late=True)
+        document = await doc_repo.get_document(session, post.document_id)
+        unit = await org_repo.get_unit(session, post.unit_id)
+        group = await org_repo.chat_of_unit(session, post.unit_id)
+        [person] = await people_repo.people_by_ids(session, [person_id])
+        if document is None or unit is None or group is None:
+            continue
+        title = doc_repo.text_in(document, post.language)["title"]
+        if person.started and not person.blocked:
+            lang = person.language or post.language
+            intro = renderer.html("document.late_private", lang, unit=unit.name,
+                                  title=doc_repo.text_in(document, lang)["title"])
+            await outbox_repo.enqueue_text(session, chat_id=person.telegram_id, html=intro,
+                                           now=now, purpose="document.late", person_id=person_id,
+                                           dedupe_key=f"doc-late:{receipt.id}")
+            await queue_document(session, renderer, document, chat_id=person.telegram_id,
+                                 lang=lang, now=now, dedupe_key=f"doc-late-text:{receipt.id}",
+                                 person_id=person_id)
+            await outbox_repo.enqueue_text(
+                session, chat_id=person.telegram_id, now=now, purpose="document.late",
+                html=renderer.html("document.please_ack", lang, title=title, due=post.due_at),
+                reply_markup=ack_button(renderer, lang, document.id or 0), person_id=person_id,
+                dedupe_key=f"doc-late-ack:{receipt.id}")
+        else:
+            await outbox_repo.enqueue_text(
+                session, chat_id=group.chat_id, now=now, purpose="document.late",
+                html=renderer.html("document.late_mention", post.language, unit=unit.name,
+                                   person_id=person.telegram_id, person=person.name,
+                                   title=title, due=post.due_at),
+                reply_markup=ack_button(renderer, post.language, document.id or 0),
+                dedupe_key=f"doc-late:{receipt.id}")
+        post.roll_call_dirty = True
+        session.add(post)
+    return bool(missing)
+
+
+async def _remind_or_report(session: AsyncSession, renderer: Renderer, post: DocumentPost,
+                            now: datetime, offsets: tuple[timedelta, ...], grace: timedelta,
+                            default_language: str) -> bool:
+    """Send the reminder rounds that fell due, or the due-date report to the workshop."""
+    document = await doc_repo.get_document(session, post.document_id)
+    unit = await org_repo.get_unit(session, post.unit_id)
+    if document is None or unit is None or document.superseded_at is not None:
+        post.next_check_at = None
+        session.add(post)
+        return False
+    send, skipped = reminder_rounds_due(post.posted_at, post.due_at, offsets,
+                                        post.reminders_done, now, grace)
+    if skipped:
+        log.warning("document %s in %s: reminder rounds %s fell while the bot was down and "
+                    "were skipped", document.doc_key, unit.key, skipped)
+    _, unread = await doc_repo.roll_call(session, post.document_id, post.unit_id)
+    queued = False
+    for round_index in send:
+        queued |= await _remind(session, renderer, document, post, unit, unread, round_index, now,
+                                default_language)
+    post.reminders_done = max([post.reminders_done, *(i + 1 for i in send + skipped)])
+    if now >= post.due_at:
+        if unread:
+            queued |= await _report_overdue(session, renderer, document, post, unit, unread, now,
+                                            default_language)
+        post.reported_at, post.next_check_at = now, None
+    else:
+        post.next_check_at = next_check(post.posted_at, post.due_at, offsets,
+                                        post.reminders_done)
+    session.add(post)
+    return queued
+
+
+async def _remind(session: AsyncSession, renderer: Renderer, document: PublishedDocument,
+                  post: DocumentPost, unit: Unit, unread: list[Any], round_index: int,
+                  now: datetime, default_language: str) -> bool:
+    """One reminder round: each reader privately (or by mention), the leader the list."""
+    if not unread:
+        return False
+    group = await org_repo.chat_of_unit(session, unit.id or 0)
+    title = doc_repo.text_in(document, post.language)["title"]
+    mentioned = []
+    for person in unread:
+        if person.started and not person.blocked:
+            lang = person.language or post.language
+            await outbox_repo.enqueue_text(
+                session, chat_id=person.telegram_id, now=now, purpose="document.reminder",
+                html=renderer.html("document.reminder_private", lang, unit=unit.name,
+                                   title=doc_repo.text_in(document, lang)["title"],
+                                   version=document.version, due=post.due_at),
+                reply_markup=ack_button(renderer, lang, document.id or 0), person_id=person.id,
+                dedupe_key=f"doc-rem:{post.id}:{round_index}:{person.id}")
+        else:
+            mentioned.append({"id": person.telegram_id, "name": person.name})
+    if mentioned and group is not None and group.active:
+        await outbox_repo.enqueue_text(
+            session, chat_id=group.chat_id, now=now, purpose="document.reminder",
+            html=renderer.html("document.reminder_group", post.language, title=title,
+                               people=mentioned, due=post.due_at),
+            reply_markup=ack_button(renderer, post.language, document.id or 0),
+            dedupe_key=f"doc-rem-group:{post.id}:{round_index}")
+    read, _ = await doc_repo.roll_call(session, post.document_id, post.unit_id)
+    leaders = [p for p, _ in await org_repo.role_holders(session, [unit.id or 0],
+                                                         [Role.TEAM_LEADER])]
+    chats, _ = org_repo.reachable(leaders, unit, None, default_language)
+    for chat_id, (lang, person_id) in chats.items():
+        await outbox_repo.enqueue_text(
+            session, chat_id=chat_id, now=now, purpose="document.reminder_leader",
+            html=renderer.html("document.reminder_leader", lang, unit=unit.name,
+                               title=doc_repo.text_in(document, lang)["title"],
+                               read=len(read), required=len(read) + len(unread),
+                               names=[p.name for p in unread], due=post.due_at),
+            person_id=person_id, dedupe_key=f"doc-rem-lead:{post.id}:{round_index}:{chat_id}")
+    return True
+
+
+async def _report_overdue(session: AsyncSession, renderer: Renderer, document: PublishedDocument,
+                          post: DocumentPost, unit: Unit, unread: list[Any], now: datetime,
+                          default_language: str) -> bool:
+    """At the due date, the names of those who have not read it go to the workshop."""
+    _, chats = await org_repo.parent_recipients(
+        session, unit, [Role.SAFETY_OFFICER, Role.MANAGER], default_language)
+    for chat_id, (lang, person_id) in chats.items():
+        await outbox_repo.enqueue_text(
+            session, chat_id=chat_id, now=now, purpose="document.overdue",
+            html=renderer.html("document.overdue", lang, unit=unit.name,
+                               title=doc_repo.text_in(document, lang)["title"],
+                               version=document.version, due=post.due_at,
+                               names=[p.name for p in unread]),
+            person_id=person_id, dedupe_key=f"doc-overdue:{post.id}:{chat_id}")
+    if not chats:
+        log.warning("document %s overdue in %s but nobody above can be told",
+                    document.doc_key, unit.key)
+    return bool(chats)
