@@ -6,6 +6,9 @@ Commands:
     db upgrade          bring the database schema up to date
     org import FILE     create or update the organisation from a YAML file
     org export [FILE]   write the organisation back as YAML (stdout by default)
+    ledger export       write the hazard ledger of units as XLSX
+    documents list      the library and what was published
+    documents publish ID --to UNIT…   publish a library document (the running bot sends it)
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot.settings import Settings
+from domain.clock import Clock, SystemClock
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -67,7 +71,20 @@ def _parser() -> argparse.ArgumentParser:
     lex.add_argument("--to", dest="until", help="last day, YYYY-MM-DD (default: today)")
     lex.add_argument("--lang", choices=["zh", "en"], default=None)
     lex.add_argument("--out", type=Path, help="file to write (default: ledger-UNIT-DATE.xlsx)")
+    docs = sub.add_parser("documents", help="policy documents").add_subparsers(
+        dest="documents_command", required=True)
+    docs.add_parser("list", help="the library and the published versions")
+    pub = docs.add_parser("publish", help="publish a library document to units")
+    pub.add_argument("id", help="document id in content/documents/")
+    pub.add_argument("--to", dest="units", action="append", required=True,
+                     help="unit key (repeatable; every team below it gets the document)")
+    pub.add_argument("--note", help="what changed (required for a new version)")
     return parser
+
+
+def clock() -> Clock:
+    """The clock CLI commands use (tests put theirs here)."""
+    return SystemClock()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -104,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "ledger":
             print(asyncio.run(_ledger_export(settings, args)))
+            return EXIT_OK
+        if args.command == "documents":
+            print(asyncio.run(_documents(settings, args)))
             return EXIT_OK
     except CliError as exc:
         print(f"safetybot: {exc}", file=sys.stderr)
@@ -205,6 +225,70 @@ async def _ledger_export(settings: Settings, args: argparse.Namespace) -> str:
     out = args.out or Path(f"ledger-{'-'.join(args.unit)}-{now:%Y%m%d}.xlsx")
     out.write_bytes(data)
     return f"wrote {count} hazards to {out}"
+
+
+async def _documents(settings: Settings, args: argparse.Namespace) -> str:
+    from content.documents import library
+    from content.render import Renderer
+    from domain.documents import DocumentError, markdown_to_html
+    from scheduler.documents import DocumentDraft, PublishRefused, publish
+    from storage import documents as doc_repo
+    from storage import org as org_repo
+    from storage.db import Database
+    from storage.migrate import upgrade
+
+    try:
+        shelf = library()
+    except DocumentError as exc:
+        raise CliError(f"the document library is broken: {exc}") from exc
+    db = Database(settings.database_url)
+    try:
+        await upgrade(db)
+        if args.documents_command == "list":
+            lines = []
+            async with db.session() as session:
+                for doc_id, versions in sorted(shelf.items()):
+                    doc = versions.get(settings.default_language) or next(iter(versions.values()))
+                    latest = await doc_repo.latest_version(session, doc_id)
+                    state = f"published v{latest.version}" if latest else "not published"
+                    lines.append(f"{doc_id}  v{doc.version}  {doc.title}  ({state})")
+            return "\n".join(lines)
+        if args.id not in shelf:
+            raise CliError(f"no document {args.id!r} in the library; see `safetybot documents "
+                           "list`", EXIT_CONFIG)
+        chosen = shelf[args.id]
+        first = next(iter(chosen.values()))
+        draft = DocumentDraft(
+            doc_key=first.id, version=first.version, source="library",
+            texts={lang: {"title": d.title, "summary": d.summary,
+                          "html": markdown_to_html(d.body)} for lang, d in chosen.items()},
+            change_note=args.note, requires_ack=first.requires_ack, due_days=first.due_days)
+        async with db.transaction() as session:
+            audience = []
+            for key in args.units:
+                unit = await org_repo.get_unit_by_key(session, key)
+                if unit is None:
+                    raise CliError(f"no unit with the key {key!r}", EXIT_CONFIG)
+                audience.append(unit)
+            try:
+                done = await publish(session, Renderer(default_language=settings.default_language),
+                                     draft, audience=audience, publisher_id=None,
+                                     now=clock().now(),
+                                     default_language=settings.default_language)
+            except PublishRefused as refused:
+                reasons = {"older": "a newer version is already published",
+                           "note_needed": "a new version needs --note saying what changed",
+                           "no_audience": "no unit given"}
+                raise CliError(f"not published: {reasons.get(refused.code, refused.code)}",
+                               EXIT_CONFIG) from refused
+    finally:
+        await db.dispose()
+    summary = (f"{args.id} v{done.document.version}: queued for {len(done.posted)} teams, "
+               f"{done.required} people must confirm; the running bot sends it")
+    if done.without_group:
+        summary += ("; not bound to a group yet (sent once bound): "
+                    + ", ".join(unit.key for unit in done.without_group))
+    return summary
 
 
 async def _check_token(settings: Settings) -> None:

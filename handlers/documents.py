@@ -86,7 +86,10 @@ async def publish_command(update: Update, context: Context) -> None:
     """/publish: start publishing a policy document (managers and admins, private chat)."""
     user = sender(update)
     chat = update.effective_chat
-    if user is None or chat is None:
+    if chat is None:
+        return
+    if user is None:
+        await reply(update, context, "setup.anonymous")
         return
     if is_group(chat):
         await reply(update, context, "publish.private_only")
@@ -480,7 +483,10 @@ async def readstatus_command(update: Update, context: Context) -> None:
     """/readstatus [document]: read rates rolling up the tree, and who is missing."""
     user = sender(update)
     chat = update.effective_chat
-    if user is None or chat is None:
+    if chat is None:
+        return
+    if user is None:
+        await reply(update, context, "setup.anonymous")
         return
     svc = services(context)
     wanted = context.args[0].strip().lower() if context.args else None

@@ -268,7 +268,11 @@ async def cancel_command(update: Update, context: Context) -> None:
         draft = await drafts_repo.get_draft(session, chat.id, person.id or 0)
         if draft is not None:
             await drafts_repo.drop_draft(session, draft)
-    await reply(update, context, "report.cancelled" if draft else "report.nothing_to_cancel")
+    if draft is None:
+        await reply(update, context, "report.nothing_to_cancel")
+    else:
+        await reply(update, context, "publish.cancelled" if draft.step.startswith("pub:")
+                    else "report.cancelled")
 
 
 # ---------------------------------------------------------------- submitting

@@ -149,7 +149,8 @@ async def publish(session: AsyncSession, renderer: Renderer, draft: DocumentDraf
     if not audience:
         raise PublishRefused("no_audience")
     latest = await doc_repo.latest_version(session, draft.doc_key)
-    version = draft.version or ((latest.version + 1) if latest else 1)
+    version = draft.version if draft.version is not None else \
+        ((latest.version + 1) if latest else 1)
     keys = [unit.key for unit in audience]
     if latest is not None and version < latest.version:
         raise PublishRefused("older", version=version, latest=latest.version)

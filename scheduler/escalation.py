@@ -28,7 +28,7 @@ from storage import org as org_repo
 from storage import outbox as outbox_repo
 from storage import people as people_repo
 from storage.db import Database
-from storage.models import GroupChat, Hazard, Person, Unit
+from storage.models import ConversationDraft, GroupChat, Hazard, Person, Unit
 
 # Whose phones ring at each level above the team.
 LEVEL_ROLES: dict[UnitKind, tuple[Role, ...]] = {
@@ -216,7 +216,7 @@ def idle_draft_sweep(db: Database, renderer: Renderer, default_language: str,
                     group, unit = await _group(session, draft.chat_id)
                     lang = org_repo.unit_language(unit, group, default_language)
                 await outbox_repo.enqueue_text(
-                    session, chat_id=draft.chat_id, html=renderer.html("report.dropped_idle", lang),
+                    session, chat_id=draft.chat_id, html=renderer.html(_dropped_key(draft), lang),
                     now=now, purpose="report.dropped",
                     dedupe_key=f"draft-dropped:{draft.id}:{int(draft.updated_at.timestamp())}")
                 await drafts_repo.drop_draft(session, draft)
@@ -224,6 +224,11 @@ def idle_draft_sweep(db: Database, renderer: Renderer, default_language: str,
             wake()
 
     return sweep
+
+
+def _dropped_key(draft: ConversationDraft) -> str:
+    """What to say about a dropped draft: each conversation names itself."""
+    return "publish.dropped_idle" if draft.step.startswith("pub:") else "report.dropped_idle"
 
 
 async def _group(session: AsyncSession, chat_id: int) -> tuple[GroupChat | None, Unit | None]:
