@@ -17,6 +17,7 @@ from bot.outbox import OutboxDispatcher
 from bot.services import SERVICES_KEY, Services, get_services
 from bot.settings import Settings
 from content.render import Renderer
+from content.risk_cards import load_risk_cards
 from domain.clock import Clock, SystemClock
 from domain.delivery import RetryPolicy
 from handlers import routes
@@ -111,7 +112,8 @@ def build_application(
     services.timetable.add("pre-shift-meetings", timedelta(minutes=1), pre_shift_sweep(
         services.db, services.renderer, default_language=settings.default_language,
         default_timezone=settings.default_timezone, reminder_grace=settings.reminder_grace,
-        meeting_grace=settings.meeting_grace, wake=services.wake_outbox))
+        meeting_grace=settings.meeting_grace, wake=services.wake_outbox,
+        risk_cards=load_risk_cards(settings.risk_cards_file)))
     services.timetable.add("watch-handovers", timedelta(minutes=1), handover_sweep(
         services.db, services.renderer, escalate_after=settings.handover_escalate_after,
         default_language=settings.default_language, wake=services.wake_outbox))

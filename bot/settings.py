@@ -9,8 +9,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from content.risk_cards import SHIPPED_RISK_CARDS, load_risk_cards
 from domain.durations import parse_duration
 from domain.language import SUPPORTED_LANGUAGES
+from domain.risk_cards import RiskCardError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/safetybot.db"
 
@@ -49,6 +51,9 @@ class Settings(BaseSettings):
     # Policy documents: reminder rounds after posting, for those who have not read it
     # (rounds at or after the due date are not sent; the workshop hears instead).
     document_reminders: str = "1d,2d"
+    # Risk notification cards shown in the briefing; the shipped file fits the example
+    # organisation only. A missing file means briefings without a risk section.
+    risk_cards_file: Path = SHIPPED_RISK_CARDS
 
     outbox_max_attempts: int = 8
     outbox_poll_seconds: float = 2.0
@@ -87,6 +92,15 @@ class Settings(BaseSettings):
         for part in value.split(","):
             if part.strip():
                 parse_duration(part.strip())
+        return value
+
+    @field_validator("risk_cards_file")
+    @classmethod
+    def _check_risk_cards(cls, value: Path) -> Path:
+        try:
+            load_risk_cards(value)
+        except RiskCardError as exc:
+            raise ValueError(str(exc)) from exc
         return value
 
     @field_validator("default_language")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import cache
 
@@ -22,6 +22,7 @@ from content.hazards import category
 from content.render import CONTENT_DIR, Renderer
 from domain.durations import parse_duration
 from domain.org import Role, UnitKind
+from domain.risk_cards import RiskCard, cards_for
 from domain.shifts import ScheduleError, ShiftOccurrence, occurrences, parse_schedule
 from handlers.callbacks import pack
 from scheduler.timetable import SweepFunction
@@ -60,8 +61,12 @@ def meeting_buttons(renderer: Renderer, lang: str, meeting_id: int) -> dict[str,
 
 def pre_shift_sweep(db: Database, renderer: Renderer, *, default_language: str,
                     default_timezone: str, reminder_grace: str, meeting_grace: str,
-                    wake: Callable[[], None]) -> SweepFunction:
-    """Briefings before shifts, escalation of meetings not held, post-shift prompts."""
+                    wake: Callable[[], None],
+                    risk_cards: Sequence[RiskCard] = ()) -> SweepFunction:
+    """Briefings before shifts, escalation of meetings not held, post-shift prompts.
+
+    ``risk_cards`` are the plant's risk notification cards; a briefing lists its team's.
+    """
     grace, held_within = parse_duration(reminder_grace), parse_duration(meeting_grace)
 
     async def sweep(now: datetime) -> None:
@@ -83,7 +88,7 @@ def pre_shift_sweep(db: Database, renderer: Renderer, *, default_language: str,
                                          now + lead + timedelta(seconds=1)):
                     if not await meeting_repo.exists(session, unit.id or 0, shift.key):
                         await _brief(session, renderer, unit, group, shift, now,
-                                     default_language)
+                                     default_language, risk_cards)
                         queued = True
             for meeting in await meeting_repo.not_held(session, now - held_within):
                 queued |= await _escalate(session, renderer, meeting, now, default_language)
@@ -100,7 +105,8 @@ def pre_shift_sweep(db: Database, renderer: Renderer, *, default_language: str,
 
 
 async def _brief(session: AsyncSession, renderer: Renderer, unit: Unit, group: GroupChat,
-                 shift: ShiftOccurrence, now: datetime, default_language: str) -> None:
+                 shift: ShiftOccurrence, now: datetime, default_language: str,
+                 risk_cards: Sequence[RiskCard]) -> None:
     lang = org_repo.unit_language(unit, group, default_language)
     hazards = await hazard_repo.open_hazards(session, [unit.id or 0])
     items = []
@@ -112,8 +118,17 @@ async def _brief(session: AsyncSession, renderer: Renderer, unit: Unit, group: G
                       "overdue": bool(hazard.watch_deadline and hazard.watch_deadline <= now)})
     documents = [{"title": doc_repo.text_in(document, lang)["title"], "unread": unread}
                  for document, unread in await doc_repo.unread_in_team(session, unit.id or 0)]
+    keys = [u.key for u in await org_repo.ancestors(session, unit)]
+    # The briefing is read standing up: the three highest cards, their accidents and
+    # the first two measures; the whole card is on the wall and in the training issue.
+    risks = [{"post": card.text("post", lang), "level": renderer.plain(
+                  f"risk_level.{card.level.value}", lang),
+              "accidents": card.text("accidents", lang),
+              "measures": card.text("measures", lang)[:2]}
+             for card in cards_for(risk_cards, keys)[:3]]
     base = renderer.html("meeting.briefing", lang, unit=unit.name, shift=shift.shift.name,
                          starts_at=shift.starts_at, hazards=items, documents=documents,
+                         risks=risks,
                          tip=tip_of_the_day(shift.day.toordinal(), lang), attendees=[])
     meeting = PreShiftMeeting(unit_id=unit.id or 0, shift_key=shift.key,
                               shift_name=shift.shift.name, starts_at=shift.starts_at,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
+import yaml
 from sqlmodel import select
 
 from storage import org as org_repo
@@ -12,6 +14,7 @@ from storage.models import Attendance
 from tests.integration.conftest import BotUnderTest
 from tests.integration.test_groups import last_text
 from tests.integration.test_hazards import report, setup_plant
+from tgserver import TelegramTestServer
 
 DAY_SHIFT = {"briefing_before": "15m", "shifts": [
     {"name": "早班", "start": "09:00", "end": "17:00",
@@ -114,3 +117,38 @@ async def test_a_briefing_missed_beyond_the_grace_window_is_not_sent_late(
     await bot.start()
     await bot.run_sweeps()
     assert briefings(group) == []
+
+
+async def test_the_briefing_lists_the_teams_risk_cards(server: TelegramTestServer,
+                                                       tmp_path: Path) -> None:
+    cards = tmp_path / "cards.yaml"
+    cards.write_text(yaml.safe_dump({"cards": [
+        {"id": "fitter", "units": ["ws"], "level": "general",
+         "post": {"zh": "检修<钳工>"}, "factors": {"zh": ["设备意外启动"]},
+         "accidents": {"zh": ["机械伤害", "物体打击"]},
+         "measures": {"zh": ["断电挂牌上锁", "泄压排空", "第三条不在简报里"]},
+         "report": {"zh": "报告班组长"}},
+        {"id": "operator", "units": ["team-a"], "level": "significant",
+         "post": {"zh": "反应釜操作工"}, "factors": {"zh": ["超温超压"]},
+         "accidents": {"zh": ["爆炸"]}, "measures": {"zh": ["核对联锁"]},
+         "report": {"zh": "报告中控室"}},
+        {"id": "elsewhere", "units": ["team-b"], "level": "major",
+         "post": {"zh": "别的班组的岗位"}, "factors": {"zh": ["x"]},
+         "accidents": {"zh": ["x"]}, "measures": {"zh": ["x"]}, "report": {"zh": "x"}},
+    ]}, allow_unicode=True), encoding="utf-8")
+    bot = BotUnderTest(server, tmp_path, risk_cards_file=cards)
+    await bot.start()
+    try:
+        _, _people, group = await setup_plant(bot)
+        await give_schedule(bot, "team-a")
+        bot.clock.advance(timedelta(minutes=15))  # 08:45
+        await bot.run_sweeps()
+        [briefing] = briefings(group)
+        text = briefing.text
+        assert "主要风险" in text
+        # the team's own card and its workshop's, highest level first; not team B's
+        assert text.index("反应釜操作工（较大风险）：可能导致爆炸；核对联锁") < \
+            text.index("检修<钳工>（一般风险）：可能导致机械伤害、物体打击；断电挂牌上锁；泄压排空")
+        assert "第三条不在简报里" not in text and "别的班组的岗位" not in text
+    finally:
+        await bot.stop()
