@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import Chat, ForceReply, Message, Update, User
+from telegram import CallbackQuery, Chat, ForceReply, Message, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
@@ -16,6 +16,7 @@ from bot.services import Services, get_services
 from domain.language import negotiate
 from domain.people import display_name, is_person
 from domain.telegram_html import split_message
+from handlers.callbacks import unpack
 from storage import org as org_repo
 from storage import people as people_repo
 from storage.models import GroupChat, Person, Unit
@@ -177,3 +178,29 @@ async def reply(update: Update, context: Context, key: str, /, *, force_reply: b
         lang = await language_of(session, update, context)
     html = services(context).renderer.html(key, lang, **values)
     return await send_html(message, html, reply_markup=markup)
+
+
+class ButtonPress(NamedTuple):
+    """A button click opened for handling: unpack it or use the fields."""
+
+    query: CallbackQuery
+    user: User | None  # None for anonymous admins and bots: never a person
+    chat: Chat | None
+    svc: Services
+    lang: str
+    parts: list[str] | None  # None when the data is not this feature's or malformed
+
+
+async def button_press(update: Update, context: Context, feature: str) -> ButtonPress:
+    """The clicker, the chat, the language to answer in and the checked callback data.
+
+    Every click handler starts here; the caller still checks the parts and the
+    clicker's rights, since anyone can send any callback data.
+    """
+    query = update.callback_query
+    assert query is not None
+    svc = services(context)
+    async with svc.db.session() as session:
+        lang = await language_of(session, update, context)
+    return ButtonPress(query, sender(update), update.effective_chat, svc, lang,
+                       unpack(query.data, feature))

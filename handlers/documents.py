@@ -29,10 +29,11 @@ from domain.documents import (
 )
 from domain.org import Role, UnitKind, has_role_over, is_within, role_rank
 from domain.telegram_html import split_message
-from handlers.callbacks import int_arg, pack, unpack
+from handlers.callbacks import int_arg, pack
 from handlers.common import (
     Context,
     bound_unit,
+    button_press,
     is_bot_admin,
     is_group,
     language_of,
@@ -249,14 +250,7 @@ async def _ask_audience(session: AsyncSession, update: Update, context: Context,
 
 async def publish_clicked(update: Update, context: Context) -> None:
     """Library pick, audience toggles, done, publish and cancel."""
-    query = update.callback_query
-    user = sender(update)
-    chat = update.effective_chat
-    assert query is not None
-    svc = services(context)
-    async with svc.db.session() as session:
-        lang = await language_of(session, update, context)
-    parts = unpack(query.data, "pubd")
+    query, user, chat, svc, lang, parts = await button_press(update, context, "pubd")
     if parts is None or user is None or chat is None or is_group(chat):
         await query.answer(svc.renderer.plain("callback.stale", lang), show_alert=True)
         return
@@ -418,14 +412,7 @@ async def _publish_now(session: AsyncSession, update: Update, context: Context,
 
 async def ack_clicked(update: Update, context: Context) -> None:
     """"Read and understood": in the team group, in a reminder or in a private copy."""
-    query = update.callback_query
-    user = sender(update)
-    chat = update.effective_chat
-    assert query is not None
-    svc = services(context)
-    async with svc.db.session() as session:
-        lang = await language_of(session, update, context)
-    parts = unpack(query.data, "doc")
+    query, user, chat, svc, lang, parts = await button_press(update, context, "doc")
     document_id = int_arg(parts or [], 1)
     if parts is None or parts[0] != "ack" or document_id is None or chat is None:
         await query.answer(svc.renderer.plain("callback.stale", lang), show_alert=True)

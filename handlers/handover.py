@@ -17,10 +17,11 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from domain.durations import parse_duration
 from domain.org import Role, has_role_over
-from handlers.callbacks import int_arg, pack, unpack
+from handlers.callbacks import int_arg, pack
 from handlers.common import (
     Context,
     bound_unit,
+    button_press,
     is_bot_admin,
     language_of,
     learn_person,
@@ -113,14 +114,7 @@ async def continue_handover(session: AsyncSession, update: Update, context: Cont
 
 async def handover_clicked(update: Update, context: Context) -> None:
     """"Who takes over" and "accept handover" buttons."""
-    query = update.callback_query
-    user = sender(update)
-    chat = update.effective_chat
-    assert query is not None
-    svc = services(context)
-    async with svc.db.session() as session:
-        lang = await language_of(session, update, context)
-    parts = unpack(query.data, "hov")
+    query, user, chat, svc, lang, parts = await button_press(update, context, "hov")
     target = int_arg(parts or [], 1)
     if parts is None or target is None or user is None or chat is None \
             or parts[0] not in ("to", "acc"):

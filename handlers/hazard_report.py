@@ -28,10 +28,11 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from content.hazards import categories, category, escalation_policy
 from domain.hazard import Severity
-from handlers.callbacks import pack, unpack
+from handlers.callbacks import pack
 from handlers.common import (
     Context,
     bound_unit,
+    button_press,
     is_group,
     keep_evidence,
     language_of,
@@ -201,14 +202,7 @@ async def _prompt(update: Update, context: Context, key: str, values: dict[str, 
 
 async def report_clicked(update: Update, context: Context) -> None:
     """Category, severity, skip, submit and cancel buttons."""
-    query = update.callback_query
-    chat = update.effective_chat
-    user = sender(update)
-    assert query is not None
-    svc = services(context)
-    async with svc.db.session() as session:
-        lang = await language_of(session, update, context)
-    parts = unpack(query.data, "hr")
+    query, user, chat, svc, lang, parts = await button_press(update, context, "hr")
     if parts is None or chat is None or user is None:
         await query.answer(svc.renderer.plain("callback.stale", lang), show_alert=True)
         return

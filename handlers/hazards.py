@@ -33,10 +33,11 @@ from domain.hazard import (
     decide,
 )
 from domain.org import Role, has_role_over, highest_role_over, role_rank
-from handlers.callbacks import int_arg, pack, unpack
+from handlers.callbacks import int_arg, pack
 from handlers.common import (
     Context,
     bound_unit,
+    button_press,
     is_bot_admin,
     is_group,
     keep_evidence,
@@ -141,14 +142,7 @@ def _buttons(renderer: Any, lang: str, hazard_id: int, *names: str) -> InlineKey
 
 async def hazard_clicked(update: Update, context: Context) -> None:
     """The buttons under hazard cards, alerts and step messages."""
-    query = update.callback_query
-    user = sender(update)
-    chat = update.effective_chat
-    assert query is not None
-    svc = services(context)
-    async with svc.db.session() as session:
-        lang = await language_of(session, update, context)
-    parts = unpack(query.data, "hz")
+    query, user, chat, svc, lang, parts = await button_press(update, context, "hz")
     hazard_id = int_arg(parts or [], 1)
     if parts is None or hazard_id is None or user is None or chat is None or \
             (parts[0] not in ACTIONS and parts[0] not in ("show", "five")):

@@ -8,10 +8,11 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from content.render import Renderer
 from domain.language import SUPPORTED_LANGUAGES, parse_language_choice
 from domain.org import Role, has_role_over
-from handlers.callbacks import pack, unpack
+from handlers.callbacks import pack
 from handlers.common import (
     Context,
     bound_unit,
+    button_press,
     is_bot_admin,
     is_chat_admin,
     is_group,
@@ -69,12 +70,7 @@ async def language_command(update: Update, context: Context) -> None:
 
 async def language_clicked(update: Update, context: Context) -> None:
     """A language button was pressed."""
-    query = update.callback_query
-    assert query is not None
-    parts = unpack(query.data, "lang")
-    svc = services(context)
-    async with svc.db.session() as session:
-        lang = await language_of(session, update, context)
+    query, _user, _chat, svc, lang, parts = await button_press(update, context, "lang")
     if parts is None or len(parts) != 2 or parts[0] not in ("g", "p") \
             or parts[1] not in SUPPORTED_LANGUAGES:
         await query.answer(svc.renderer.plain("callback.stale", lang), show_alert=True)

@@ -21,14 +21,14 @@ from domain.durations import format_duration
 from domain.org import Role, has_role_over
 from domain.shifts import next_occurrence, parse_schedule
 from handlers import handover
-from handlers.callbacks import int_arg, unpack
+from handlers.callbacks import int_arg
 from handlers.common import (
     Context,
+    button_press,
     is_bot_admin,
     language_of,
     learn_person,
     reply,
-    sender,
     services,
     team_here,
 )
@@ -41,13 +41,7 @@ EDIT_EVERY = timedelta(seconds=10)
 
 async def meeting_clicked(update: Update, context: Context) -> None:
     """Check in, meeting held, or start the handover from the shift-end prompt."""
-    query = update.callback_query
-    user = sender(update)
-    assert query is not None
-    svc = services(context)
-    async with svc.db.session() as session:
-        lang = await language_of(session, update, context)
-    parts = unpack(query.data, "pm")
+    query, user, _chat, svc, lang, parts = await button_press(update, context, "pm")
     meeting_id = int_arg(parts or [], 1)
     if parts is None or meeting_id is None or user is None or \
             parts[0] not in ("in", "held", "ho"):

@@ -14,9 +14,10 @@ from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, 
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from domain.org import UnitKind
-from handlers.callbacks import int_arg, pack, unpack
+from handlers.callbacks import int_arg, pack
 from handlers.common import (
     Context,
+    button_press,
     is_bot_admin,
     is_chat_admin,
     is_group,
@@ -103,12 +104,7 @@ async def _show_teams(update: Update, context: Context, *, page: int,
 
 async def setup_clicked(update: Update, context: Context) -> None:
     """A button of the /setup message was pressed."""
-    query = update.callback_query
-    assert query is not None
-    parts = unpack(query.data, "setup")
-    svc = services(context)
-    async with svc.db.session() as session:
-        lang = await language_of(session, update, context)
+    query, _user, _chat, svc, lang, parts = await button_press(update, context, "setup")
     if parts is None or query.message is None:
         await query.answer(svc.renderer.plain("callback.stale", lang), show_alert=True)
         return
