@@ -19,11 +19,17 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from bot.settings import Settings
 from domain.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from storage.models import Unit
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -189,6 +195,19 @@ async def _org_export(settings: Settings) -> str:
     return dump_org(spec)
 
 
+async def _units(session: AsyncSession, keys: list[str]) -> list[Unit]:
+    """The units of the given keys, in order; an unknown key is a configuration error."""
+    from storage import org as org_repo
+
+    units = []
+    for key in keys:
+        unit = await org_repo.get_unit_by_key(session, key)
+        if unit is None:
+            raise CliError(f"no unit with the key {key!r}", EXIT_CONFIG)
+        units.append(unit)
+    return units
+
+
 async def _ledger_export(settings: Settings, args: argparse.Namespace) -> str:
     from datetime import timedelta
 
@@ -196,7 +215,6 @@ async def _ledger_export(settings: Settings, args: argparse.Namespace) -> str:
     from content.render import Renderer
     from domain.clock import SystemClock
     from handlers.hazards import parse_period
-    from storage import org as org_repo
     from storage.db import Database
     from storage.migrate import upgrade
 
@@ -211,12 +229,7 @@ async def _ledger_export(settings: Settings, args: argparse.Namespace) -> str:
     try:
         await upgrade(db)
         async with db.session() as session:
-            roots = []
-            for key in args.unit:
-                unit = await org_repo.get_unit_by_key(session, key)
-                if unit is None:
-                    raise CliError(f"no unit with the key {key!r}", EXIT_CONFIG)
-                roots.append(unit)
+            roots = await _units(session, args.unit)
             data, count = await ledger_file(
                 session, Renderer(default_language=lang), roots=roots, since=period[0],
                 until=period[1], lang=lang, timezone=settings.default_timezone, now=now)
@@ -233,7 +246,6 @@ async def _documents(settings: Settings, args: argparse.Namespace) -> str:
     from domain.documents import DocumentError, markdown_to_html
     from scheduler.documents import DocumentDraft, PublishRefused, publish
     from storage import documents as doc_repo
-    from storage import org as org_repo
     from storage.db import Database
     from storage.migrate import upgrade
 
@@ -264,12 +276,7 @@ async def _documents(settings: Settings, args: argparse.Namespace) -> str:
                           "html": markdown_to_html(d.body)} for lang, d in chosen.items()},
             change_note=args.note, requires_ack=first.requires_ack, due_days=first.due_days)
         async with db.transaction() as session:
-            audience = []
-            for key in args.units:
-                unit = await org_repo.get_unit_by_key(session, key)
-                if unit is None:
-                    raise CliError(f"no unit with the key {key!r}", EXIT_CONFIG)
-                audience.append(unit)
+            audience = await _units(session, args.units)
             try:
                 done = await publish(session, Renderer(default_language=settings.default_language),
                                      draft, audience=audience, publisher_id=None,
