@@ -6,7 +6,7 @@ Commands:
     db upgrade          bring the database schema up to date
     org import FILE     create or update the organisation from a YAML file
     org export [FILE]   write the organisation back as YAML (stdout by default)
-    ledger export       write the hazard ledger of units as XLSX
+    ledger export       write the ledger of units as XLSX (hazards, handovers, meetings)
     documents list      the library and what was published
     documents publish ID --to UNIT…   publish a library document (the running bot sends it)
 """
@@ -69,9 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("file", type=Path)
     exp = org.add_parser("export", help="write the organisation as YAML")
     exp.add_argument("file", type=Path, nargs="?")
-    ledger = sub.add_parser("ledger", help="the hazard ledger").add_subparsers(
+    ledger = sub.add_parser("ledger", help="the team ledger").add_subparsers(
         dest="ledger_command", required=True)
-    lex = ledger.add_parser("export", help="write the ledger of units as XLSX")
+    lex = ledger.add_parser(
+        "export", help="write the ledger of units as XLSX (hazards, handovers, meetings)")
     lex.add_argument("--unit", action="append", required=True, help="unit key (repeatable)")
     lex.add_argument("--from", dest="since", help="first day, YYYY-MM-DD (default: 90 days ago)")
     lex.add_argument("--to", dest="until", help="last day, YYYY-MM-DD (default: today)")
@@ -230,14 +231,15 @@ async def _ledger_export(settings: Settings, args: argparse.Namespace) -> str:
         await upgrade(db)
         async with db.session() as session:
             roots = await _units(session, args.unit)
-            data, count = await ledger_file(
+            ledger = await ledger_file(
                 session, Renderer(default_language=lang), roots=roots, since=period[0],
                 until=period[1], lang=lang, timezone=settings.default_timezone, now=now)
     finally:
         await db.dispose()
     out = args.out or Path(f"ledger-{'-'.join(args.unit)}-{now:%Y%m%d}.xlsx")
-    out.write_bytes(data)
-    return f"wrote {count} hazards to {out}"
+    out.write_bytes(ledger.data)
+    return (f"wrote {ledger.hazards} hazards, {ledger.handovers} handovers and "
+            f"{ledger.meetings} pre-shift meetings to {out}")
 
 
 async def _documents(settings: Settings, args: argparse.Namespace) -> str:

@@ -550,13 +550,14 @@ async def export_command(update: Update, context: Context) -> None:
         if not roots:
             await reply(update, context, "export.not_allowed")
             return
-        data, count = await ledger_file(session, svc.renderer, roots=roots, since=period[0],
-                                 until=period[1], lang=lang,
-                                 timezone=svc.settings.default_timezone, now=now)
+        ledger = await ledger_file(session, svc.renderer, roots=roots, since=period[0],
+                                   until=period[1], lang=lang,
+                                   timezone=svc.settings.default_timezone, now=now)
     last_day = period[1] - timedelta(seconds=1)
     caption = svc.renderer.html("export.caption", lang, units=" / ".join(r.name for r in roots),
                                 since=f"{period[0]:%Y-%m-%d}", until=f"{last_day:%Y-%m-%d}",
-                                count=count)
-    await message.reply_document(document=data, filename=f"ledger-{now:%Y%m%d}.xlsx",
+                                hazards=ledger.hazards, handovers=ledger.handovers,
+                                meetings=ledger.meetings)
+    await message.reply_document(document=ledger.data, filename=f"ledger-{now:%Y%m%d}.xlsx",
                                  caption=caption)
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from domain.org import Role
 from tests.integration.conftest import BotUnderTest
 from tests.integration.test_groups import grant, last_text
-from tests.integration.test_hazards import report, setup_plant
+from tests.integration.test_hazards import read_sheet, report, setup_plant
 
 
 async def hand_over(bot: BotUnderTest, leader, group, answers, incoming: str) -> None:  # type: ignore[no-untyped-def]
@@ -72,6 +72,17 @@ async def test_hand_over_and_accept(bot: BotUnderTest) -> None:
     worker.send(group, "/handovers")
     await bot.settle()
     assert "Leader Li → Leader Sun" in last_text(group) and "接班" in last_text(group)
+
+    # the handover is in the ledger export (交接班记录), with who accepted it and when
+    leader.send(d.private_chat(leader), "/export")
+    await bot.settle()
+    sent = d.private_messages(leader)[-1]
+    assert "交接班 1 次" in (sent.caption or "")
+    [row] = read_sheet(bot.server.world.files[sent.document["file_id"]].content, "交接班记录")
+    assert row["交班人"] == "Leader Li" and row["接班人"] == "Leader Sun"
+    assert row["确认人"] == "Leader Sun" and row["状态"] == "已接班" and row["接班确认时间"]
+    assert row["设备状况"] == ANSWERS[0] and row["安全注意事项"] == ANSWERS[2]
+    assert "YH-20261123-0001" in str(row["未关闭隐患"]) and row["班组"] == "合成甲班"
 
 
 async def test_an_unaccepted_handover_reminds_then_reaches_the_workshop(

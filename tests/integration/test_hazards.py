@@ -332,6 +332,16 @@ def read_xlsx(content: bytes) -> list[list[object]]:
     return [list(row) for row in sheet.iter_rows(values_only=True)]
 
 
+def read_sheet(content: bytes, title: str) -> list[dict[str, object]]:
+    """The rows of one sheet of a workbook, as header → value."""
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    header, *rows = load_workbook(BytesIO(content))[title].iter_rows(values_only=True)
+    return [dict(zip(header, row, strict=True)) for row in rows]
+
+
 async def test_export_the_ledger_as_xlsx(bot: BotUnderTest) -> None:
     _, people, group = await setup_plant(bot)
     worker, leader = people["Worker Wu"], people["Leader Li"]
@@ -351,7 +361,7 @@ async def test_export_the_ledger_as_xlsx(bot: BotUnderTest) -> None:
     leader.send(d.private_chat(leader), "/export")
     await bot.settle()
     sent = d.private_messages(leader)[-1]
-    assert sent.document is not None and "共 1 条" in (sent.caption or "")
+    assert sent.document is not None and "隐患 1 条" in (sent.caption or "")
     stored = bot.server.world.files[sent.document["file_id"]]
     header, row = read_xlsx(stored.content)
     assert header[:3] == ["序号", "隐患编号", "上报日期"] and header[-2:] == ["超期天数", "照片"]
@@ -383,6 +393,8 @@ async def test_ledger_export_from_the_cli(bot: BotUnderTest, tmp_path, monkeypat
     assert code == 0
     header, row = read_xlsx(out.read_bytes())
     assert header[1] == "Code" and row[1] == "YH-20261123-0001" and row[7] == "serious"
+    assert read_sheet(out.read_bytes(), "Shift handovers") == []  # the sheets are there
+    assert read_sheet(out.read_bytes(), "Pre-shift meetings") == []
     code = await asyncio.to_thread(main, ["ledger", "export", "--unit", "nope"])
     assert code == 2
 

@@ -13,7 +13,7 @@ from storage import org as org_repo
 from storage.models import Attendance
 from tests.integration.conftest import BotUnderTest
 from tests.integration.test_groups import last_text
-from tests.integration.test_hazards import report, setup_plant
+from tests.integration.test_hazards import read_sheet, report, setup_plant
 from tgserver import TelegramTestServer
 
 DAY_SHIFT = {"briefing_before": "15m", "shifts": [
@@ -92,6 +92,17 @@ async def test_briefing_check_in_held_escalation_and_summary(bot: BotUnderTest) 
     await bot.run_sweeps()
     await bot.run_sweeps()
     assert len([m for m in d.private_messages(officer) if "班前会仍未确认" in m.text]) == 1
+
+    # the attendance record is in the ledger export (班前会签到): held Monday, not Tuesday
+    leader.send(d.private_chat(leader), "/export")
+    await bot.settle()
+    sent = d.private_messages(leader)[-1]
+    monday, tuesday = read_sheet(bot.server.world.files[sent.document["file_id"]].content,
+                                 "班前会签到")
+    assert monday["班次"] == "早班" and monday["班组"] == "合成甲班"
+    assert monday["签到人数"] == 1 and monday["签到人员"] == "Worker Wu"
+    assert monday["主持人"] == "Leader Li" and monday["开会确认"] and not monday["上报车间"]
+    assert tuesday["签到人数"] == 0 and not tuesday["开会确认"] and tuesday["上报车间"]
 
 
 async def test_shifts_shows_the_schedule_and_the_next_shift(bot: BotUnderTest) -> None:
