@@ -7,7 +7,9 @@ A team's schedule lives in the org file under the team (``shifts:``)::
       briefing_before: 15m             # pre-shift meeting reminder lead time
       shifts:
         - {name: 早班, start: "08:00", end: "16:00", days: [mon, tue, wed, thu, fri]}
-        - {name: 夜班, start: "22:00", end: "06:00", days: [mon, tue, wed, thu, fri]}
+        - {name: 夜班, start: "22:00", end: "06:00", days: [mon, tue, wed, thu, fri],
+           leader: 200001}             # optional: who leads it (Telegram id); the handover
+                                       # before it is offered to them first
       holidays: ["2026-10-01"]         # no shifts on these days
       workdays: ["2026-10-11"]         # make-up working days (调休): every shift runs
 
@@ -43,6 +45,7 @@ class Shift:
     start: time
     end: time
     days: frozenset[int] = ALL_DAYS  # 0 = Monday
+    leader: int | None = None  # Telegram id of the leader who usually leads it
 
     @property
     def crosses_midnight(self) -> bool:
@@ -120,6 +123,16 @@ def next_occurrence(schedule: ShiftSchedule, after: datetime,
     return next(occurrences(schedule, after, after + horizon), None)
 
 
+def incoming_shift(schedule: ShiftSchedule, at: datetime,
+                   late_by: timedelta = timedelta(hours=2)) -> ShiftOccurrence | None:
+    """The shift a handover made at ``at`` hands over to.
+
+    The first shift starting after ``at - late_by``: a handover made a little after
+    the next shift began still goes to that shift, not to the one after it.
+    """
+    return next_occurrence(schedule, at - late_by)
+
+
 def current_occurrence(schedule: ShiftSchedule, at: datetime) -> ShiftOccurrence | None:
     """The shift running at ``at`` (a night shift after midnight belongs to the day before)."""
     longest = max((s.length for s in schedule.shifts), default=timedelta(0))
@@ -184,7 +197,11 @@ def _shift(item: Any) -> Shift:
         except KeyError as exc:
             raise ScheduleError(f"shift {name!r}: unknown day {exc.args[0]!r} "
                                 "(mon … sun)") from exc
-    return Shift(name=name, start=start, end=end, days=weekdays)
+    leader = item.get("leader")
+    if leader is not None and (isinstance(leader, bool) or not isinstance(leader, int)
+                               or leader <= 0):
+        raise ScheduleError(f"shift {name!r}: leader is a Telegram user id such as 200001")
+    return Shift(name=name, start=start, end=end, days=weekdays, leader=leader)
 
 
 def _time(value: Any, name: str, what: str) -> time:

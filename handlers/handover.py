@@ -9,6 +9,8 @@ workshop, when nobody accepts in time.
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,6 +19,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from domain.durations import parse_duration
 from domain.org import Role, has_role_over
+from domain.shifts import ScheduleError, ShiftOccurrence, incoming_shift, parse_schedule
 from handlers.callbacks import int_arg, pack
 from handlers.common import (
     Context,
@@ -101,15 +104,35 @@ async def continue_handover(session: AsyncSession, update: Update, context: Cont
                              **values)
     drafts_repo.save_draft(session, draft, step="ho:incoming", data=data, now=svc.clock.now())
     _, unit = await bound_unit(session, draft.chat_id)
-    leaders = await org_repo.role_holders(session, [unit.id or 0] if unit else [],
-                                          [Role.TEAM_LEADER])
+    leaders = [person for person, _ in await org_repo.role_holders(
+        session, [unit.id or 0] if unit else [], [Role.TEAM_LEADER])
+        if person.id != draft.person_id]
     lang = await language_of(session, update, context)
+    shift = _incoming_shift(unit, svc.settings.default_timezone, svc.clock.now())
+    scheduled = next((p for p in leaders if shift and p.telegram_id == shift.shift.leader), None)
+    if scheduled is not None:  # the schedule's leader of the next shift comes first
+        leaders.remove(scheduled)
+        leaders.insert(0, scheduled)
     rows = [[InlineKeyboardButton(person.name, callback_data=pack("hov", "to", person.id or 0))]
-            for person, _ in leaders if person.id != draft.person_id]
+            for person in leaders]
     rows.append([InlineKeyboardButton(svc.renderer.plain("button.any_leader", lang),
                                       callback_data=pack("hov", "to", 0))])
     markup = InlineKeyboardMarkup(rows)
-    return lambda: reply(update, context, "handover.ask_incoming", reply_markup=markup)
+    return lambda: reply(update, context, "handover.ask_incoming", reply_markup=markup,
+                         shift=shift.shift.name if shift else None,
+                         scheduled=scheduled.name if scheduled else None)
+
+
+def _incoming_shift(unit: Unit | None, default_timezone: str,
+                    now: datetime) -> ShiftOccurrence | None:
+    """The next shift of the team's schedule, if it has a usable one."""
+    data = json.loads(unit.extra_json).get("shifts") if unit and unit.extra_json else None
+    if data is None or unit is None:
+        return None
+    try:
+        return incoming_shift(parse_schedule(data, unit.timezone or default_timezone), now)
+    except ScheduleError:  # checked on import; an old bad row must not stop a handover
+        return None
 
 
 async def handover_clicked(update: Update, context: Context) -> None:

@@ -35,6 +35,7 @@ from handlers.common import (
 from scheduler.meetings import meeting_buttons
 from storage import meetings as meeting_repo
 from storage import org as org_repo
+from storage import people as people_repo
 
 EDIT_EVERY = timedelta(seconds=10)
 
@@ -128,8 +129,15 @@ async def shifts_command(update: Update, context: Context) -> None:
         return
     schedule = parse_schedule(data, unit.timezone or svc.settings.default_timezone)
     names = DAY_NAMES["zh" if lang == "zh" else "en"]
+    leaders: dict[int, str] = {}
+    async with svc.db.session() as session:
+        for shift in schedule.shifts:
+            person = await people_repo.get_person(session, shift.leader) if shift.leader else None
+            if shift.leader:  # an id the bot has not met yet is shown as the id
+                leaders[shift.leader] = person.name if person else str(shift.leader)
     shifts = [{"name": s.name, "start": f"{s.start:%H:%M}", "end": f"{s.end:%H:%M}",
                "night": s.crosses_midnight,
+               "leader": leaders.get(s.leader or 0),
                "days": ("周" if lang == "zh" else "") + ("、" if lang == "zh" else ", ").join(
                    names[d] for d in sorted(s.days))} for s in schedule.shifts]
     upcoming = next_occurrence(schedule, svc.clock.now())

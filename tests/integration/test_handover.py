@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from domain.org import Role
+from storage import org as org_repo
 from tests.integration.conftest import BotUnderTest
 from tests.integration.test_groups import grant, last_text
 from tests.integration.test_hazards import read_sheet, report, setup_plant
@@ -109,3 +111,35 @@ async def test_an_unaccepted_handover_reminds_then_reaches_the_workshop(
     await bot.run_sweeps()
     alerts = [m for m in d.private_messages(officer) if "🔺" in m.text]
     assert len(alerts) == 1 and "超过 2h 仍无人接班确认" in alerts[0].text
+
+
+async def test_the_schedules_leader_of_the_next_shift_is_offered_first(bot: BotUnderTest) -> None:
+    ids, people, group = await setup_plant(bot)  # Monday 08:30
+    leader, worker = people["Leader Li"], people["Worker Wu"]
+    d = bot.driver
+    zhou, sun = d.user("Leader Zhou"), d.user("Leader Sun")
+    for other in (zhou, sun):  # granted in this order: Sun would come second
+        await grant(bot, other, ids["a"], Role.TEAM_LEADER)
+    async with bot.services.db.transaction() as s:
+        unit = await org_repo.get_unit_by_key(s, "team-a")
+        assert unit is not None
+        unit.extra_json = json.dumps({"shifts": {"shifts": [
+            {"name": "夜班", "start": "00:00", "end": "09:00", "leader": leader.id},
+            {"name": "早班", "start": "09:00", "end": "17:00", "leader": sun.id}]}},
+            ensure_ascii=False)
+        s.add(unit)
+
+    worker.send(group, "/shifts")
+    await bot.settle()
+    assert "早班 09:00–17:00" in last_text(group) and "带班：Leader Sun" in last_text(group)
+    leader.send(group, "/handover")  # the night shift's leader hands over to the day shift
+    await bot.settle()
+    for answer in ANSWERS:
+        leader.send(group, answer, reply_to=group.bot_messages()[-1])
+        await bot.settle()
+    ask = group.bot_messages()[-1]
+    assert "按排班，下一班（早班）由 Leader Sun 带班" in ask.text
+    assert ask.buttons == [["Leader Sun"], ["Leader Zhou"], ["任一班组长"]]
+    leader.click(ask, "Leader Sun")
+    await bot.settle()
+    assert "接班：Leader Sun" in last_text(group)

@@ -9,6 +9,7 @@ import pytest
 from domain.shifts import (
     ScheduleError,
     current_occurrence,
+    incoming_shift,
     next_occurrence,
     occurrences,
     parse_schedule,
@@ -81,7 +82,22 @@ def test_unquoted_yaml_times_are_understood() -> None:
      "holidays"),
     ({"timezone": "Moon/Base", "shifts": [{"name": "a", "start": "08:00", "end": "16:00"}]},
      "unknown timezone"),
+    ([{"name": "a", "start": "08:00", "end": "16:00", "leader": "@wang"}], "Telegram user id"),
+    ([{"name": "a", "start": "08:00", "end": "16:00", "leader": True}], "Telegram user id"),
 ])
 def test_bad_schedules_are_refused_with_a_reason(data: object, problem: str) -> None:
     with pytest.raises(ScheduleError, match=problem):
         parse_schedule(data, "Asia/Shanghai")
+
+
+def test_a_handover_goes_to_the_next_shift_even_when_made_a_little_late() -> None:
+    schedule = parse_schedule({"shifts": [
+        {"name": "早班", "start": "08:00", "end": "16:00", "leader": 200001},
+        {"name": "中班", "start": "16:00", "end": "00:00", "leader": 200002}]}, "Asia/Shanghai")
+    assert [s.leader for s in schedule.shifts] == [200001, 200002]
+    for at in (shanghai(23, 14), shanghai(23, 15, 55), shanghai(23, 16, 5),
+               shanghai(23, 17, 30)):
+        incoming = incoming_shift(schedule, at)
+        assert incoming is not None and incoming.key == "2026-11-23/中班", at
+    at_midnight = incoming_shift(schedule, shanghai(24, 0, 10))
+    assert at_midnight is not None and at_midnight.key == "2026-11-24/早班"
