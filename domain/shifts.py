@@ -20,6 +20,7 @@ daylight-saving changes (none in China) shift nothing but the wall clock.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -34,7 +35,15 @@ ALL_DAYS = frozenset(range(7))
 
 
 class ScheduleError(ValueError):
-    """A problem in a shift schedule, in words an admin understands."""
+    """A problem in a shift schedule, in words an admin understands.
+
+    ``code`` and ``params`` let the chat say the same in the leader's language.
+    """
+
+    def __init__(self, message: str, code: str = "invalid", **params: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -161,16 +170,17 @@ def parse_schedule(data: Any, default_timezone: str) -> ShiftSchedule:
         raise ScheduleError(f"unknown timezone {zone!r}") from exc
     raw_shifts = data.get("shifts") or []
     if not isinstance(raw_shifts, list) or not raw_shifts:
-        raise ScheduleError("a schedule needs at least one shift")
+        raise ScheduleError("a schedule needs at least one shift", "no_shifts")
     shifts = tuple(_shift(item) for item in raw_shifts)
     names = [s.name for s in shifts]
     if len(set(names)) != len(names):
-        raise ScheduleError("shift names must be different")
+        raise ScheduleError("shift names must be different", "duplicate_names")
     _check_overlaps(shifts)
     try:
         lead = parse_duration(data.get("briefing_before", "15m"))
     except ValueError as exc:
-        raise ScheduleError(f"briefing_before: {exc}") from exc
+        raise ScheduleError(f"briefing_before: {exc}", "bad_lead",
+                            value=str(data.get("briefing_before"))) from exc
     return ShiftSchedule(timezone=zone, shifts=shifts,
                          holidays=_days(data.get("holidays"), "holidays"),
                          workdays=_days(data.get("workdays"), "workdays"),
@@ -182,10 +192,11 @@ def _shift(item: Any) -> Shift:
         raise ScheduleError("each shift needs name, start and end")
     name = str(item.get("name") or "").strip()
     if not name or len(name) > 32:
-        raise ScheduleError("each shift needs a name of at most 32 characters")
+        raise ScheduleError("each shift needs a name of at most 32 characters", "bad_name")
     start, end = _time(item.get("start"), name, "start"), _time(item.get("end"), name, "end")
     if start == end:
-        raise ScheduleError(f"shift {name!r} starts and ends at the same time")
+        raise ScheduleError(f"shift {name!r} starts and ends at the same time", "same_time",
+                            shift=name)
     days = item.get("days")
     if days is None:
         weekdays = ALL_DAYS
@@ -196,7 +207,8 @@ def _shift(item: Any) -> Shift:
             weekdays = frozenset(WEEKDAYS[str(d).strip().lower()] for d in days)
         except KeyError as exc:
             raise ScheduleError(f"shift {name!r}: unknown day {exc.args[0]!r} "
-                                "(mon … sun)") from exc
+                                "(mon … sun)", "unknown_day", shift=name,
+                                value=str(exc.args[0])) from exc
     leader = item.get("leader")
     if leader is not None and (isinstance(leader, bool) or not isinstance(leader, int)
                                or leader <= 0):
@@ -211,7 +223,8 @@ def _time(value: Any, name: str, what: str) -> time:
     try:
         return time.fromisoformat(str(value))
     except ValueError as exc:
-        raise ScheduleError(f"shift {name!r}: {what} {value!r} is not a time like 08:00") from exc
+        raise ScheduleError(f"shift {name!r}: {what} {value!r} is not a time like 08:00",
+                            "bad_time", shift=name, value=str(value)) from exc
 
 
 def _days(value: Any, what: str) -> frozenset[date]:
@@ -222,7 +235,7 @@ def _days(value: Any, what: str) -> frozenset[date]:
     try:
         return frozenset(v if isinstance(v, date) else date.fromisoformat(str(v)) for v in value)
     except ValueError as exc:
-        raise ScheduleError(f"{what}: {exc}") from exc
+        raise ScheduleError(f"{what}: {exc}", "bad_date", value=str(exc)) from exc
 
 
 def _check_overlaps(shifts: tuple[Shift, ...]) -> None:
@@ -241,6 +254,110 @@ def _check_overlaps(shifts: tuple[Shift, ...]) -> None:
     latest_end, latest_name = datetime.min, ""
     for begins, ends, name in spans:
         if begins < latest_end and name != latest_name:
-            raise ScheduleError(f"shifts {latest_name!r} and {name!r} overlap")
+            raise ScheduleError(f"shifts {latest_name!r} and {name!r} overlap", "overlap",
+                                first=latest_name, second=name)
         if ends > latest_end:
             latest_end, latest_name = ends, name
+
+
+# The chat form of a schedule: what a leader types after /shifts, one item a line.
+#   早班 08:00-16:00 周一至周五          夜班 22:00-06:00 mon-fri
+#   提前 15m / before 15m               节假日 2026-10-01 2026-10-02 / holidays …
+#   调休 2026-10-11 / workdays …        (no days: every day)
+_SHIFT_LINE = re.compile(
+    r"^(?P<name>\S+)\s+(?P<start>\d{1,2}[:：]\d{2})\s*[-–—~～至到]\s*"
+    r"(?P<end>\d{1,2}[:：]\d{2})\s*(?P<days>.*)$")
+_KEYWORDS = {"提前": "briefing_before", "before": "briefing_before",
+             "节假日": "holidays", "休息日": "holidays", "holidays": "holidays",
+             "调休": "workdays", "workdays": "workdays"}
+_EVERY_DAY = frozenset({"每天", "daily", "everyday"})
+_DAY_NAMES = {"zh": ("周一", "周二", "周三", "周四", "周五", "周六", "周日"),
+              "en": ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+
+
+def schedule_from_text(text: str, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``shifts:`` section a leader typed in chat (checked like the org file's).
+
+    Keeps what the chat form cannot say from ``previous``: the timezone, and each
+    shift's leader when a shift of the same name had one.
+
+    Raises:
+        ScheduleError: the first unreadable line, or what :func:`parse_schedule` refuses.
+    """
+    before = previous or {}
+    leaders = {str(item.get("name")): item["leader"]
+               for item in (before.get("shifts") or []) if isinstance(item, dict)
+               and item.get("leader")}
+    data: dict[str, Any] = {"shifts": []}
+    if before.get("timezone"):
+        data["timezone"] = before["timezone"]
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        head, _, rest = line.partition(" ")
+        field = _KEYWORDS.get(head.rstrip(":：").lower())
+        if field == "briefing_before":
+            data[field] = rest.strip()
+            continue
+        if field is not None:
+            data[field] = [d for d in re.split(r"[\s,，、]+", rest.strip()) if d]
+            continue
+        match = _SHIFT_LINE.match(line)
+        if match is None:
+            raise ScheduleError(f"line {number} is not a shift like 早班 08:00-16:00 周一至周五",
+                                "bad_line", line=str(number), value=line[:40])
+        shift: dict[str, Any] = {"name": match["name"], "start": _clock(match["start"]),
+                                 "end": _clock(match["end"])}
+        days = _day_list(match["name"], match["days"])
+        if days is not None:
+            shift["days"] = days
+        if match["name"] in leaders:
+            shift["leader"] = leaders[match["name"]]
+        data["shifts"].append(shift)
+    return data
+
+
+def schedule_as_text(schedule: ShiftSchedule, lang: str) -> str:
+    """A schedule in the chat form, to show and to copy for editing."""
+    names = _DAY_NAMES["zh" if lang == "zh" else "en"]
+    lines = [f"{s.name} {s.start:%H:%M}-{s.end:%H:%M}{_days_text(s.days, names)}"
+             for s in schedule.shifts]
+    minutes = int(schedule.briefing_before.total_seconds() // 60)
+    lines.append(f"{'提前' if lang == 'zh' else 'before'} {minutes}m")
+    for word, days in (("节假日" if lang == "zh" else "holidays", schedule.holidays),
+                       ("调休" if lang == "zh" else "workdays", schedule.workdays)):
+        if days:
+            lines.append(f"{word} {' '.join(d.isoformat() for d in sorted(days))}")
+    return "\n".join(lines)
+
+
+def _clock(text: str) -> str:
+    hours, minutes = text.replace("：", ":").split(":")
+    return "00:00" if (hours, minutes) == ("24", "00") else f"{int(hours):02d}:{minutes}"
+
+
+def _day_list(shift: str, text: str) -> list[str] | None:
+    """Day tokens as the schedule's ``days`` list; None means every day."""
+    tokens = [t for t in re.split(r"[\s,，、]+", text.strip()) if t]
+    if not tokens or (len(tokens) == 1 and tokens[0].lower() in _EVERY_DAY):
+        return None
+    days: list[int] = []
+    for token in tokens:
+        ends = re.split(r"[-–—~～至到]", token.lower())
+        if len(ends) > 2 or not all(end in WEEKDAYS for end in ends):
+            raise ScheduleError(f"shift {shift!r}: unknown day {token!r} (mon … sun)",
+                                "unknown_day", shift=shift, value=token)
+        first, last = WEEKDAYS[ends[0]], WEEKDAYS[ends[-1]]
+        days += [(first + i) % 7 for i in range((last - first) % 7 + 1)]
+    return [_DAY_NAMES["en"][d] for d in sorted(set(days))]
+
+
+def _days_text(days: frozenset[int], names: tuple[str, ...]) -> str:
+    if days == ALL_DAYS:
+        return ""
+    ordered = sorted(days)
+    if len(ordered) >= 3 and ordered == list(range(ordered[0], ordered[-1] + 1)):
+        joiner = "至" if names[0] == "周一" else "-"
+        return f" {names[ordered[0]]}{joiner}{names[ordered[-1]]}"
+    return " " + ",".join(names[d] for d in ordered)

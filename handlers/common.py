@@ -14,6 +14,7 @@ from telegram.ext import ContextTypes
 
 from bot.services import Services, get_services
 from domain.language import negotiate
+from domain.org import Role, has_role_over
 from domain.people import display_name, is_person
 from domain.telegram_html import split_message
 from handlers.callbacks import unpack
@@ -178,6 +179,15 @@ async def reply(update: Update, context: Context, key: str, /, *, force_reply: b
         lang = await language_of(session, update, context)
     html = services(context).renderer.html(key, lang, **values)
     return await send_html(message, html, reply_markup=markup)
+
+
+async def is_team_leader(session: AsyncSession, person: Person, unit: Unit,
+                         context: Context) -> bool:
+    """Whether the person leads this team: a team leader or higher role over it, or a bot admin."""
+    if await is_bot_admin(session, person.telegram_id, context):
+        return True
+    return has_role_over(await org_repo.grants_of(session, person.id or 0), unit.path,
+                         Role.TEAM_LEADER)
 
 
 class ButtonPress(NamedTuple):

@@ -18,14 +18,14 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from domain.durations import parse_duration
-from domain.org import Role, has_role_over
+from domain.org import Role
 from domain.shifts import ScheduleError, ShiftOccurrence, incoming_shift, parse_schedule
 from handlers.callbacks import int_arg, pack
 from handlers.common import (
     Context,
     bound_unit,
     button_press,
-    is_bot_admin,
+    is_team_leader,
     language_of,
     learn_person,
     reply,
@@ -39,18 +39,11 @@ from storage import handovers as handover_repo
 from storage import hazards as hazard_repo
 from storage import org as org_repo
 from storage import people as people_repo
-from storage.models import ConversationDraft, Person, Unit
+from storage.models import ConversationDraft, Unit
 
 QUESTIONS = ("equipment", "wip", "safety", "hazards", "notes")
 NOTHING = frozenset({"无", "没有", "none", "no", "-"})
 CONFIRM = frozenset({"确认", "ok", "yes", "好"})
-
-
-async def _leader_of(session: AsyncSession, person: Person, unit: Unit, context: Context) -> bool:
-    if await is_bot_admin(session, person.telegram_id, context):
-        return True
-    return has_role_over(await org_repo.grants_of(session, person.id or 0), unit.path,
-                         Role.TEAM_LEADER)
 
 
 async def handover_command(update: Update, context: Context) -> None:
@@ -66,7 +59,7 @@ async def handover_command(update: Update, context: Context) -> None:
     svc = services(context)
     async with svc.db.transaction() as session:
         person = await learn_person(session, user, context)
-        if not await _leader_of(session, person, unit, context):
+        if not await is_team_leader(session, person, unit, context):
             await reply(update, context, "handover.leaders_only")
             return
         await drafts_repo.start_draft(session, group.chat_id, person.id or 0, step="ho:equipment",
@@ -200,7 +193,7 @@ async def _accept(update: Update, context: Context, query: Any, handover_id: int
             refusal = "callback.stale"
         elif handover.outgoing_id == person.id:
             refusal = "handover.own"
-        elif person.id != handover.incoming_id and not await _leader_of(session, person, unit,
+        elif person.id != handover.incoming_id and not await is_team_leader(session, person, unit,
                                                                           context):
             refusal = "handover.not_incoming"
         elif not await handover_repo.accept(session, handover, person_id=person.id or 0,

@@ -42,7 +42,7 @@ from handlers.common import (
     sender,
     services,
 )
-from handlers.conversations import Say
+from handlers.conversations import Say, conversation_feature
 from storage import drafts as drafts_repo
 from storage import hazards as hazard_repo
 from storage import org as org_repo
@@ -251,7 +251,7 @@ async def report_clicked(update: Update, context: Context) -> None:
 
 
 async def cancel_command(update: Update, context: Context) -> None:
-    """/cancel: drop the report in progress."""
+    """/cancel: drop the conversation in progress (report, handover, publishing, …)."""
     user = sender(update)
     chat = update.effective_chat
     if user is None or chat is None:
@@ -265,8 +265,7 @@ async def cancel_command(update: Update, context: Context) -> None:
     if draft is None:
         await reply(update, context, "report.nothing_to_cancel")
     else:
-        await reply(update, context, "publish.cancelled" if draft.step.startswith("pub:")
-                    else "report.cancelled")
+        await reply(update, context, f"{conversation_feature(draft.step)}.cancelled")
 
 
 # ---------------------------------------------------------------- submitting

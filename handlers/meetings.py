@@ -8,34 +8,26 @@ minute per group; the "meeting held" edit always shows everyone.
 from __future__ import annotations
 
 import contextlib
-import json
 from datetime import timedelta
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import Application, CallbackQueryHandler
 
 from content.render import escape_html
-from domain.durations import format_duration
 from domain.org import Role, has_role_over
-from domain.shifts import next_occurrence, parse_schedule
 from handlers import handover
 from handlers.callbacks import int_arg
 from handlers.common import (
     Context,
     button_press,
     is_bot_admin,
-    language_of,
     learn_person,
-    reply,
-    services,
-    team_here,
 )
 from scheduler.meetings import meeting_buttons
 from storage import meetings as meeting_repo
 from storage import org as org_repo
-from storage import people as people_repo
 
 EDIT_EVERY = timedelta(seconds=10)
 
@@ -108,40 +100,3 @@ def _with_roll_call(base: str, lang: str, names: list[str]) -> str:
 def register(application: Application) -> None:  # type: ignore[type-arg]
     """Add the meeting buttons."""
     application.add_handler(CallbackQueryHandler(meeting_clicked, pattern=r"^pm:"))
-    application.add_handler(CommandHandler("shifts", shifts_command))
-
-
-DAY_NAMES = {"zh": "一二三四五六日", "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]}
-
-
-async def shifts_command(update: Update, context: Context) -> None:
-    """/shifts: the team's schedule and the next shift."""
-    here = await team_here(update, context)
-    if here is None:
-        return
-    _, unit = here
-    svc = services(context)
-    async with svc.db.session() as session:
-        lang = await language_of(session, update, context)
-    data = json.loads(unit.extra_json).get("shifts") if unit.extra_json else None
-    if data is None:
-        await reply(update, context, "shifts.none", unit=unit.name)
-        return
-    schedule = parse_schedule(data, unit.timezone or svc.settings.default_timezone)
-    names = DAY_NAMES["zh" if lang == "zh" else "en"]
-    leaders: dict[int, str] = {}
-    async with svc.db.session() as session:
-        for shift in schedule.shifts:
-            person = await people_repo.get_person(session, shift.leader) if shift.leader else None
-            if shift.leader:  # an id the bot has not met yet is shown as the id
-                leaders[shift.leader] = person.name if person else str(shift.leader)
-    shifts = [{"name": s.name, "start": f"{s.start:%H:%M}", "end": f"{s.end:%H:%M}",
-               "night": s.crosses_midnight,
-               "leader": leaders.get(s.leader or 0),
-               "days": ("周" if lang == "zh" else "") + ("、" if lang == "zh" else ", ").join(
-                   names[d] for d in sorted(s.days))} for s in schedule.shifts]
-    upcoming = next_occurrence(schedule, svc.clock.now())
-    await reply(update, context, "shifts.show", unit=unit.name, timezone=schedule.timezone,
-                lead=format_duration(schedule.briefing_before), shifts=shifts,
-                upcoming={"name": upcoming.shift.name, "at": upcoming.starts_at}
-                if upcoming else None)

@@ -15,6 +15,7 @@ from handlers import (
     membership,
     roles,
     setup,
+    shifts,
     start,
 )
 
@@ -30,6 +31,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     hazard_report.register(application)
     handover.register(application)
     meetings.register(application)
+    shifts.register(application)
     documents.register(application)
     for prefix in ("rej", "fix", "five"):
         conversations.route(prefix, hazards.continue_action)

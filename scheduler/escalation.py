@@ -21,6 +21,7 @@ from domain.escalation import escalate_due
 from domain.hazard import OPEN_STATES, HazardState, Severity
 from domain.org import Role, UnitKind
 from handlers.callbacks import pack
+from handlers.conversations import conversation_feature
 from scheduler.timetable import SweepFunction
 from storage import drafts as drafts_repo
 from storage import hazards as hazard_repo
@@ -228,7 +229,7 @@ def idle_draft_sweep(db: Database, renderer: Renderer, default_language: str,
 
 def _dropped_key(draft: ConversationDraft) -> str:
     """What to say about a dropped draft: each conversation names itself."""
-    return "publish.dropped_idle" if draft.step.startswith("pub:") else "report.dropped_idle"
+    return f"{conversation_feature(draft.step)}.dropped_idle"
 
 
 async def _group(session: AsyncSession, chat_id: int) -> tuple[GroupChat | None, Unit | None]:

@@ -13,6 +13,8 @@ from domain.shifts import (
     next_occurrence,
     occurrences,
     parse_schedule,
+    schedule_as_text,
+    schedule_from_text,
 )
 
 SCHEDULE = {
@@ -101,3 +103,55 @@ def test_a_handover_goes_to_the_next_shift_even_when_made_a_little_late() -> Non
         assert incoming is not None and incoming.key == "2026-11-23/中班", at
     at_midnight = incoming_shift(schedule, shanghai(24, 0, 10))
     assert at_midnight is not None and at_midnight.key == "2026-11-24/早班"
+
+
+def test_a_schedule_typed_in_chat_reads_like_the_org_file() -> None:
+    typed = """早班 8:00-16:00 周一至周五
+    夜班 22：00～06:00 mon-thu, sat
+    # a comment
+    值守 16:00-22:00 每天
+    提前 20m
+    节假日 2026-10-01、2026-10-02
+    workdays: 2026-10-11
+    """
+    previous = {"timezone": "Asia/Urumqi", "shifts": [
+        {"name": "早班", "start": "07:00", "end": "15:00", "leader": 200001},
+        {"name": "旧班", "start": "15:00", "end": "23:00", "leader": 200002}]}
+    data = schedule_from_text(typed, previous)
+    assert data["timezone"] == "Asia/Urumqi"
+    assert data["shifts"] == [
+        {"name": "早班", "start": "08:00", "end": "16:00",
+         "days": ["mon", "tue", "wed", "thu", "fri"], "leader": 200001},
+        {"name": "夜班", "start": "22:00", "end": "06:00", "days": ["mon", "tue", "wed", "thu",
+                                                                 "sat"]},
+        {"name": "值守", "start": "16:00", "end": "22:00"}]
+    schedule = parse_schedule(data, "Asia/Shanghai")
+    assert schedule.briefing_before == timedelta(minutes=20)
+    assert schedule.holidays == {date(2026, 10, 1), date(2026, 10, 2)}
+    assert schedule.workdays == {date(2026, 10, 11)}
+    # shown in the same form, so a leader can copy, change and send it back
+    zh = schedule_as_text(schedule, "zh")
+    assert zh.splitlines() == ["早班 08:00-16:00 周一至周五",
+                               "夜班 22:00-06:00 周一,周二,周三,周四,周六",
+                               "值守 16:00-22:00", "提前 20m", "节假日 2026-10-01 2026-10-02",
+                               "调休 2026-10-11"]
+    assert parse_schedule(schedule_from_text(zh, data), "Asia/Shanghai") == schedule
+    en = schedule_as_text(schedule, "en")
+    assert en.splitlines()[0] == "早班 08:00-16:00 mon-fri"
+    assert parse_schedule(schedule_from_text(en, data), "Asia/Shanghai") == schedule
+
+
+@pytest.mark.parametrize(("typed", "code", "params"), [
+    ("早班 八点到四点", "bad_line", {"line": "1", "value": "早班 八点到四点"}),
+    ("早班 08:00-16:00 someday", "unknown_day", {"shift": "早班", "value": "someday"}),
+    ("早班 08:00-16:00\n中班 15:00-23:00", "overlap", {"first": "早班", "second": "中班"}),
+    ("早班 08:00-08:00", "same_time", {"shift": "早班"}),
+    ("早班 25:00-08:00", "bad_time", {"shift": "早班", "value": "25:00"}),
+    ("提前 15m", "no_shifts", {}),
+    ("早班 08:00-16:00\n提前 soon", "bad_lead", {"value": "soon"}),
+])
+def test_typed_schedules_are_refused_with_a_code_the_chat_can_translate(
+        typed: str, code: str, params: dict[str, str]) -> None:
+    with pytest.raises(ScheduleError) as caught:
+        parse_schedule(schedule_from_text(typed), "Asia/Shanghai")
+    assert caught.value.code == code and caught.value.params == params
