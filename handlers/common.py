@@ -13,6 +13,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.services import Services, get_services
+from content.render import mention
 from domain.language import negotiate
 from domain.org import Role, has_role_over
 from domain.people import display_name, is_person
@@ -178,6 +179,12 @@ async def reply(update: Update, context: Context, key: str, /, *, force_reply: b
     async with services(context).db.session() as session:
         lang = await language_of(session, update, context)
     html = services(context).renderer.html(key, lang, **values)
+    clicker = sender(update) if update.callback_query is not None else None
+    if clicker is not None and isinstance(markup, ForceReply) and markup.selective \
+            and is_group(update.effective_chat):
+        # After a button the bot answers its own message, so a selective ForceReply
+        # would target nobody; the mention makes it open for the one who clicked.
+        html = f"{mention(clicker.id, display_name(clicker.first_name, clicker.last_name))} {html}"
     return await send_html(message, html, reply_markup=markup)
 
 

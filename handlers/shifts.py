@@ -137,8 +137,7 @@ async def edit_clicked(update: Update, context: Context) -> None:
         await drafts_repo.start_draft(session, chat.id, person.id or 0, step="sh:edit",
                                       data={"unit_id": unit_id}, now=svc.clock.now())
     await query.answer()
-    await reply(update, context, "shifts.ask", force_reply=True, current=current,
-                who_id=user.id, who=person.name)
+    await reply(update, context, "shifts.ask", force_reply=True, current=current)
 
 
 async def continue_edit(session: AsyncSession, update: Update, context: Context,

@@ -40,7 +40,11 @@ async def test_a_leader_sets_the_shifts_in_chat_and_briefings_follow(bot: BotUnd
     leader.click(shown, "修改班次")
     await bot.settle()
     ask = group.bot_messages()[-1]
-    assert "请回复本消息" in ask.text and "Leader Li" in ask.text
+    assert ask.text.startswith("Leader Li 请回复本消息")
+    # after a button the prompt mentions the clicker, so the selective ForceReply opens for them
+    assert ask.reply_markup == {"force_reply": True, "selective": True}
+    assert any(e["type"] == "text_mention" and e["offset"] == 0 and e["user"]["id"] == leader.id
+               for e in ask.entities)
 
     # a bad schedule: the reason, in Chinese, and nothing stored; the leader may try again
     refused = (("早班 08:00-16:00 周一至周五\n中班 15:00-23:00", "早班 和 中班 的时间重叠"),
