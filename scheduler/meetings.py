@@ -86,7 +86,8 @@ def pre_shift_sweep(db: Database, renderer: Renderer, *, default_language: str,
                 lead = schedule.briefing_before
                 for shift in occurrences(schedule, now + lead - grace,
                                          now + lead + timedelta(seconds=1)):
-                    if not await meeting_repo.exists(session, unit.id or 0, shift.key):
+                    if not await meeting_repo.exists(session, unit.id or 0, shift.key,
+                                                   shift.starts_at):
                         await _brief(session, renderer, unit, group, shift, now,
                                      default_language, risk_cards)
                         queued = True

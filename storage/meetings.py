@@ -15,10 +15,16 @@ async def get(session: AsyncSession, meeting_id: int) -> PreShiftMeeting | None:
     return await session.get(PreShiftMeeting, meeting_id)
 
 
-async def exists(session: AsyncSession, unit_id: int, shift_key: str) -> bool:
-    """Whether this team's meeting for this shift was already posted."""
+async def exists(session: AsyncSession, unit_id: int, shift_key: str,
+                 starts_at: datetime) -> bool:
+    """Whether this team's meeting for this shift was already posted.
+
+    A shift renamed after its briefing went out keeps its start: no second briefing.
+    """
     result = await session.exec(select(PreShiftMeeting.id).where(
-        PreShiftMeeting.unit_id == unit_id, PreShiftMeeting.shift_key == shift_key))
+        PreShiftMeeting.unit_id == unit_id,
+        (col(PreShiftMeeting.shift_key) == shift_key)
+        | (col(PreShiftMeeting.starts_at) == starts_at)))
     return result.first() is not None
 
 

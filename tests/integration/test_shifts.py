@@ -78,6 +78,18 @@ async def test_a_leader_sets_the_shifts_in_chat_and_briefings_follow(bot: BotUnd
     [briefing] = briefings(group)
     assert "&lt;b&gt;中班&lt;/b&gt;" not in briefing.text and "<b>中班</b>" in briefing.text
 
+    # renaming the shift after its briefing went out does not brief it again
+    leader.send(group, "/shifts")
+    await bot.settle()
+    leader.click(group.bot_messages()[-1], "修改班次")
+    await bot.settle()
+    leader.send(group, "早班 08:00-16:00 周一至周五\n中班 16:00-24:00 周一至周五\n提前 20m",
+                reply_to=group.bot_messages()[-1])
+    await bot.settle()
+    assert "班次已保存" in last_text(group)
+    await bot.run_sweeps()
+    assert len(briefings(group)) == 1
+
     # another team's leader cannot edit this team, even with forged data
     other = d.user("Leader Zhou")
     await grant(bot, other, ids["b"], Role.TEAM_LEADER)
