@@ -181,7 +181,7 @@ async def reply(update: Update, context: Context, key: str, /, *, force_reply: b
     html = services(context).renderer.html(key, lang, **values)
     clicker = sender(update) if update.callback_query is not None else None
     if clicker is not None and isinstance(markup, ForceReply) and markup.selective \
-            and is_group(update.effective_chat):
+            and is_group(update.effective_chat) and f"tg://user?id={clicker.id}" not in html:
         # After a button the bot answers its own message, so a selective ForceReply
         # would target nobody; the mention makes it open for the one who clicked.
         html = f"{mention(clicker.id, display_name(clicker.first_name, clicker.last_name))} {html}"

@@ -17,7 +17,7 @@ from telegram.ext import Application, CallbackQueryHandler
 
 from content.render import escape_html
 from domain.org import Role, has_role_over
-from handlers import handover
+from handlers import handover, hazard_report
 from handlers.callbacks import int_arg
 from handlers.common import (
     Context,
@@ -37,12 +37,16 @@ async def meeting_clicked(update: Update, context: Context) -> None:
     query, user, _chat, svc, lang, parts = await button_press(update, context, "pm")
     meeting_id = int_arg(parts or [], 1)
     if parts is None or meeting_id is None or user is None or \
-            parts[0] not in ("in", "held", "ho"):
+            parts[0] not in ("in", "held", "ho", "rep"):
         await query.answer(svc.renderer.plain("callback.stale", lang), show_alert=True)
         return
     if parts[0] == "ho":
         await query.answer()
         await handover.handover_command(update, context)
+        return
+    if parts[0] == "rep":  # a hazard found during the shift: anyone may report it
+        await query.answer()
+        await hazard_report.report_command(update, context)
         return
     now = svc.clock.now()
     edit: tuple[str, Any] | None = None

@@ -171,7 +171,9 @@ async def _prompt_summary(session: AsyncSession, renderer: Renderer, meeting: Pr
     html = renderer.html("meeting.summary_prompt", lang, unit=unit.name,
                          shift=meeting.shift_name)
     markup = {"inline_keyboard": [[{"text": renderer.plain("button.start_handover", lang),
-                                    "callback_data": pack("pm", "ho", meeting.id or 0)}]]}
+                                    "callback_data": pack("pm", "ho", meeting.id or 0)},
+                                   {"text": renderer.plain("button.report_hazard", lang),
+                                    "callback_data": pack("pm", "rep", meeting.id or 0)}]]}
     await outbox_repo.enqueue_text(session, chat_id=group.chat_id, html=html, now=now,
                                    purpose="meeting.summary", reply_markup=markup,
                                    dedupe_key=f"meeting-summary:{meeting.id}")

@@ -71,12 +71,22 @@ async def test_briefing_check_in_held_escalation_and_summary(bot: BotUnderTest) 
     bot.clock.advance(timedelta(hours=8, minutes=15))
     await bot.run_sweeps()
     prompt = group.bot_messages()[-1]
-    assert "班后总结" in prompt.text and prompt.buttons == [["开始交接班"]]
+    assert "班后总结" in prompt.text and prompt.buttons == [["开始交接班", "上报隐患"]]
     leader.click(prompt, "开始交接班")
     await bot.settle()
-    assert "交接班 1/5" in last_text(group)
+    ask = group.bot_messages()[-1]
+    assert "交接班 1/5" in ask.text and ask.text.startswith("Leader Li ")
     leader.send(group, "/cancel")
     await bot.settle()
+    assert last_text(group) == "已取消交接班，没有发布任何内容。"
+    worker.click(prompt, "上报隐患")  # a hazard found during the shift, by anyone
+    await bot.settle()
+    ask = group.bot_messages()[-1]
+    mentions = [e for e in ask.entities if e["type"] == "text_mention"]
+    assert "照片" in ask.text and [e["user"]["id"] for e in mentions] == [worker.id]  # once
+    worker.send(group, "/cancel")
+    await bot.settle()
+    assert last_text(group) == "已取消隐患上报。"
 
     # Tuesday: the bot is down at 08:45 and back at 08:55 — within the grace window.
     await bot.stop()
