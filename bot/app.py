@@ -71,6 +71,21 @@ class SafetyApplication(Application):  # type: ignore[type-arg]
             callback(update)
 
 
+def flood_limiter(overall_per_second: float, group_per_minute: float,
+                  speed: float = 1.0) -> AIORateLimiter:
+    """The rate limiter every API call passes through, within Telegram's flood limits.
+
+    The overall bucket holds one message, so sends are spaced evenly: a bucket of a
+    whole second's budget lets a burst through after any pause, and Telegram counts
+    that burst plus the next second's sends against the same 30 (each excess answered
+    429, a wasted call). The outbox retries, honouring retry_after, so the limiter
+    does not. ``speed`` scales both limits, as the test server's speed factor does.
+    """
+    return AIORateLimiter(
+        overall_max_rate=1, overall_time_period=1 / (overall_per_second * speed),
+        group_max_rate=group_per_minute, group_time_period=60 / speed, max_retries=0)
+
+
 def build_application(
     settings: Settings,
     *,
@@ -149,10 +164,8 @@ def build_application(
         .base_url(settings.api_base_url)
         .base_file_url(settings.api_base_file_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML))
-        .rate_limiter(AIORateLimiter(
-            overall_max_rate=settings.flood_overall_per_second, overall_time_period=1,
-            group_max_rate=settings.flood_group_per_minute, group_time_period=60,
-            max_retries=0))  # the outbox retries, honouring retry_after
+        .rate_limiter(flood_limiter(settings.flood_overall_per_second,
+                                    settings.flood_group_per_minute))
         .concurrent_updates(False)
         .post_init(post_init)
         .post_stop(post_stop)

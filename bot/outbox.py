@@ -142,9 +142,7 @@ class OutboxDispatcher:
                                               for chat_id, chat_rows in by_chat.items()))
             # One transaction for the whole batch: sending is the slow part, not the books.
             async with self.db.transaction() as session:
-                for chat_outcomes in outcomes:
-                    for outcome in chat_outcomes:
-                        await self._record(session, outcome)
+                await self._record_all(session, [o for chat in outcomes for o in chat])
             attempts += sum(1 for chat in outcomes for o in chat if o.attempted)
             if self._stopping:
                 break
@@ -209,14 +207,19 @@ class OutboxDispatcher:
         return _Outcome(row, attempts=attempts, kind=kind, error=error, retry_at=retry_at,
                         new_chat_id=new_chat_id)
 
-    async def _record(self, session: AsyncSession, outcome: _Outcome) -> None:
-        """Write one outcome: sent, retry later, or given up with the reason."""
+    async def _record_all(self, session: AsyncSession, outcomes: list[_Outcome]) -> None:
+        """Write a batch's outcomes: deliveries in one statement, the rest one by one."""
+        delivered = [o for o in outcomes if o.kind is None and o.retry_at is None]
+        await outbox_repo.mark_sent_many(
+            session, [(o.row.id or 0, o.message_id, o.attempts) for o in delivered],
+            owner=self.owner, now=self.clock.now())
+        for outcome in outcomes:
+            if outcome.kind is not None or outcome.retry_at is not None:
+                await self._record_failure(session, outcome)
+
+    async def _record_failure(self, session: AsyncSession, outcome: _Outcome) -> None:
+        """Write one failed outcome: retry later, or given up with the reason."""
         row, now = outcome.row, self.clock.now()
-        if outcome.kind is None and outcome.retry_at is None:
-            await outbox_repo.mark_sent(session, row.id or 0, owner=self.owner,
-                                        message_id=outcome.message_id, now=now,
-                                        attempts=outcome.attempts)
-            return
         if outcome.new_chat_id is not None:
             await org_repo.migrate_chat(session, old_chat_id=row.chat_id,
                                         new_chat_id=outcome.new_chat_id, now=now)

@@ -57,9 +57,9 @@ class Settings(BaseSettings):
 
     outbox_max_attempts: int = 8
     outbox_poll_seconds: float = 2.0
-    # Telegram's flood limits. Just under 30/s overall: a limiter that uses the whole
-    # budget lets small bursts through that Telegram answers with 429 (measured in
-    # bench/briefing_fanout.py: 95% of the limit finishes sooner than 100%).
+    # Telegram's flood limits. Just under 30/s overall, sent evenly spaced: network
+    # jitter can bunch sends that left on time, and Telegram answers each excess call
+    # with 429 (see bot.app.flood_limiter and bench/briefing_fanout.py).
     flood_overall_per_second: float = 28.5
     flood_group_per_minute: float = 20.0
 

@@ -339,7 +339,10 @@ async def _hand_up(session: AsyncSession, ctx: _Context, now: datetime, renderer
     decision = decide(HazardAction.HAND_UP, ctx.facts, ctx.actor)
     if not decision.allowed:
         return decision.refusal, None
-    parent = await org_repo.get_unit(session, ctx.unit.parent_id) if ctx.unit.parent_id else None
+    # The workshop's officers and managers privately, and the workshop group: the
+    # hazard is theirs now, so everyone there should see it arrive.
+    parent, chats = await org_repo.parent_recipients(
+        session, ctx.unit, [Role.SAFETY_OFFICER, Role.MANAGER], lang)
     if parent is None:
         return "hazard.no_parent", None
     before = ctx.unit.key
@@ -350,15 +353,12 @@ async def _hand_up(session: AsyncSession, ctx: _Context, now: datetime, renderer
                                    action="handed_up", detail={"from": before,
                                                                "to": parent.key})
     values = {"code": ctx.hazard.code, "unit": parent.name}
-    for person, _grant in await org_repo.role_holders(session, [parent.id or 0],
-                                                      [Role.SAFETY_OFFICER, Role.MANAGER]):
-        if person.started and not person.blocked:
-            plang = person.language or lang
-            await outbox_repo.enqueue_text(
-                session, chat_id=person.telegram_id, now=now, purpose="hazard.handed_up",
-                html=renderer.html("hazard.handed_up", plang, **values), person_id=person.id,
-                reply_markup=_buttons(renderer, plang, ctx.hazard.id or 0, "fix", "show")
-                .to_dict(), dedupe_key=f"handed-up:{ctx.hazard.id}:{parent.id}:{person.id}")
+    for chat_id, (clang, person_id) in chats.items():
+        await outbox_repo.enqueue_text(
+            session, chat_id=chat_id, now=now, purpose="hazard.handed_up",
+            html=renderer.html("hazard.handed_up", clang, **values), person_id=person_id,
+            reply_markup=_buttons(renderer, clang, ctx.hazard.id or 0, "fix", "show")
+            .to_dict(), dedupe_key=f"handed-up:{ctx.hazard.id}:{parent.id}:{chat_id}")
     return None, ("hazard.handed_up", values, None)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import bindparam, func, or_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -145,16 +145,16 @@ async def claim_due(
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     candidates = list((await session.exec(query)).all())
-    claimed: list[int] = []
-    for row_id in candidates:
-        # Conditional: another sender may have claimed it since we read (SQLite has no
-        # SKIP LOCKED), and only one UPDATE can win.
-        result = await session.exec(
-            update(OutboxMessage).where(col(OutboxMessage.id) == row_id, due)
-            .values(status=OutboxStatus.SENDING.value, lease_owner=owner,
-                    lease_until=now + lease))
-        if result.rowcount:  # type: ignore[attr-defined]
-            claimed.append(row_id or 0)
+    if not candidates:
+        return []
+    # Conditional and in one statement: another sender may have claimed some of them
+    # since we read (SQLite has no SKIP LOCKED), and only one UPDATE wins each row.
+    result = await session.exec(
+        update(OutboxMessage).where(col(OutboxMessage.id).in_(candidates), due)
+        .values(status=OutboxStatus.SENDING.value, lease_owner=owner,
+                lease_until=now + lease)
+        .returning(col(OutboxMessage.id)))
+    claimed = list(result.scalars().all())
     if not claimed:
         return []
     rows = await session.exec(select(OutboxMessage).where(col(OutboxMessage.id).in_(claimed))
@@ -177,14 +177,28 @@ async def _finish(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def mark_sent(
-    session: AsyncSession, row_id: int, *, owner: str, message_id: int | None, now: datetime,
-    attempts: int,
-) -> bool:
-    """Record a delivery; False if another sender had taken the row over."""
-    return await _finish(session, row_id, owner, {
-        "status": OutboxStatus.SENT.value, "sent_at": now, "telegram_message_id": message_id,
-        "attempts": attempts, "last_error": None})
+async def mark_sent_many(
+    session: AsyncSession, deliveries: Sequence[tuple[int, int | None, int]], *, owner: str,
+    now: datetime,
+) -> None:
+    """Record many deliveries, each (row id, message id, attempts), in one statement.
+
+    Exactly once: a row this sender no longer holds (taken over after its lease ran
+    out, or already marked) is left alone.
+    """
+    if not deliveries:
+        return
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("row_id"),
+               table.c.status == OutboxStatus.SENDING.value, table.c.lease_owner == owner)
+        .values(status=OutboxStatus.SENT.value, sent_at=now,
+                telegram_message_id=bindparam("message_id"), attempts=bindparam("tries"),
+                last_error=None, lease_owner=None, lease_until=None))
+    await session.exec(statement, params=[  # type: ignore[call-overload]
+        {"row_id": row_id, "message_id": message_id, "tries": attempts}
+        for row_id, message_id, attempts in deliveries])
 
 
 async def mark_retry(

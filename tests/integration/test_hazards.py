@@ -290,9 +290,19 @@ async def test_the_closed_loop_fix_verify_reopen_close_and_points(bot: BotUnderT
 
 async def test_reject_needs_a_leader_and_a_reason_and_hand_up_reaches_the_workshop(
         bot: BotUnderTest) -> None:
-    _, people, group = await setup_plant(bot)
+    ids, people, group = await setup_plant(bot)
     worker, leader, officer = people["Worker Wu"], people["Leader Li"], people["Officer Zhao"]
     d = bot.driver
+    workshop_group = d.group("合成车间安全群", members=[officer], admins=[officer])
+    workshop_group.add_bot(by=officer)
+    await bot.settle()
+    async with bot.services.db.transaction() as s:
+        from storage import org as org_repo
+
+        chat = await org_repo.get_group_chat(s, workshop_group.id)
+        unit = await org_repo.get_unit(s, ids["ws"])
+        assert chat is not None and unit is not None
+        await org_repo.bind_chat(s, chat, unit, now=bot.clock.now())
     await report(bot, worker, group, description=None)
     card = next(m for m in group.bot_messages() if "请班组长在" in (m.text or ""))
     cq = worker.click(card, "驳回")
@@ -314,6 +324,9 @@ async def test_reject_needs_a_leader_and_a_reason_and_hand_up_reaches_the_worksh
     await bot.settle()
     assert "已移交 合成车间" in last_text(group)
     assert "已移交" in d.private_messages(officer)[-1].text
+    # The workshop's own group (bound in the org file) sees the hazard arrive too.
+    notice = workshop_group.bot_messages()[-1]
+    assert "已移交 合成车间" in (notice.text or "") and notice.reply_markup is not None
     second = next(h for h in await hazards(bot) if h.state != "rejected")
     async with bot.services.db.session() as s:
         from storage import org as org_repo

@@ -16,6 +16,7 @@ from storage import people as people_repo
 from storage import updates as updates_repo
 from storage.db import Database
 from storage.migrate import current_revision, head_revision
+from storage.models import OutboxMessage
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
@@ -133,13 +134,13 @@ async def test_outbox_claim_send_retry_and_dedupe(db: Database) -> None:
                                             lease=timedelta(minutes=1))
         assert len(again) == 1
     async with db.transaction() as s:
-        assert await outbox_repo.mark_sent(s, rows[0].id or 0, owner="a", message_id=7,
-                                           now=T0, attempts=2)
+        await outbox_repo.mark_sent_many(s, [(rows[0].id or 0, 7, 2)], owner="a", now=T0)
         # exactly once: a late second "sent" from a sender without the claim does nothing
-        assert not await outbox_repo.mark_sent(s, rows[0].id or 0, owner="a", message_id=8,
-                                               now=T0, attempts=3)
+        await outbox_repo.mark_sent_many(s, [(rows[0].id or 0, 8, 3)], owner="a", now=T0)
     async with db.session() as s:
         assert await outbox_repo.count_by_status(s) == {OutboxStatus.SENT.value: 1}
+        sent = await s.get(OutboxMessage, rows[0].id)
+        assert sent is not None and (sent.telegram_message_id, sent.attempts) == (7, 2)
 
 
 async def test_expired_lease_returns_the_row(db: Database) -> None:
