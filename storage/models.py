@@ -125,7 +125,8 @@ class OutboxMessage(SQLModel, table=True):
     lease_until: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     telegram_message_id: int | None = Field(default=None, sa_column=Column(BigInteger))
-    created_at: datetime = Field(sa_column=_utc_column())
+    # Indexed: a sweep looks up the rows it queued together (see statuses_of_batch).
+    created_at: datetime = Field(sa_column=_utc_column(index=True))
     sent_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
 
 

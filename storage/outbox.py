@@ -222,6 +222,31 @@ async def mark_failed(
         "status": OutboxStatus.FAILED.value, "last_error": error[:1000], "attempts": attempts})
 
 
+async def failed_since(session: AsyncSession, *, purpose: str,
+                       since: datetime) -> list[OutboxMessage]:
+    """Rows of ``purpose`` given up on whose last attempt was due at or after ``since``."""
+    result = await session.exec(
+        select(OutboxMessage).where(col(OutboxMessage.status) == OutboxStatus.FAILED.value,
+                                    col(OutboxMessage.next_attempt_at) >= since,
+                                    col(OutboxMessage.purpose) == purpose)
+        .order_by(col(OutboxMessage.id)))
+    return list(result.all())
+
+
+async def statuses_of_batch(session: AsyncSession, *, purpose: str, created_at: datetime,
+                            key_prefix: str) -> list[str]:
+    """The status of every ``purpose`` row queued at ``created_at`` whose key starts so.
+
+    Rows queued together (one sweep's alerts) share ``created_at``, which is indexed,
+    so this reads a handful of rows however large the outbox has grown.
+    """
+    result = await session.exec(
+        select(OutboxMessage.dedupe_key, OutboxMessage.status)
+        .where(col(OutboxMessage.created_at) == created_at,
+               col(OutboxMessage.purpose) == purpose))
+    return [status for key, status in result.all() if (key or "").startswith(key_prefix)]
+
+
 async def release(session: AsyncSession, row_id: int, *, owner: str) -> bool:
     """Hand back a claimed row that was not attempted (kept for ordering)."""
     return await _finish(session, row_id, owner, {"status": OutboxStatus.PENDING.value})

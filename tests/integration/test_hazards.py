@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import select
 
 from domain.org import Role
+from storage import people as people_repo
 from storage.models import Hazard, HazardEvent
 from tests.integration.conftest import BotUnderTest
 from tests.integration.test_groups import bind, grant, last_text, make_org
@@ -530,6 +531,32 @@ async def test_an_unreachable_level_is_recorded_and_the_next_level_told(
     bot.clock.advance(timedelta(minutes=1))
     await bot.run_sweeps()  # the repeat
     assert len([m for m in d.private_messages(manager) if "YH-" in m.text]) == 2
+
+
+async def test_an_alert_blocked_after_it_was_queued_goes_up_a_level(bot: BotUnderTest) -> None:
+    _, people, group = await setup_plant(bot)
+    worker, officer, manager = people["Worker Wu"], people["Officer Zhao"], people["Manager Qian"]
+    d = bot.driver
+    await report(bot, worker, group, description=None)
+    officer.block_bot()  # the bot cannot know until Telegram answers 403
+    bot.clock.advance(timedelta(hours=2))  # the acknowledgement deadline of a serious hazard
+    await bot.run_sweeps()  # the workshop's alert is queued for the officer and refused
+    assert not [m for m in d.private_messages(manager) if "YH-" in m.text]
+    bot.clock.advance(timedelta(minutes=1))
+    await bot.run_sweeps()  # the next sweep sees that nobody at the workshop was reached
+    assert "YH-20261123-0001" in d.private_messages(manager)[-1].text  # not 4 h later: now
+    async with bot.services.db.session() as s:
+        events = [e for e in (await s.exec(select(HazardEvent))).all()
+                  if e.action == "escalated"]
+        person = await people_repo.get_person(s, officer.id)
+    assert '"undelivered": "workshop"' in (events[-1].detail or "")
+    assert person is not None and person.blocked
+    for _ in range(2):
+        bot.clock.advance(timedelta(minutes=1))
+        await bot.run_sweeps()  # dealt with once
+    assert len([m for m in d.private_messages(manager) if "YH-" in m.text]) == 1
+    [hazard] = await hazards(bot)
+    assert hazard.alerted_level == 1
 
 
 async def test_album_and_location_in_private_and_outsiders_refused(bot: BotUnderTest) -> None:
