@@ -2,8 +2,9 @@
 
 Import is idempotent: units are matched by key, people by Telegram id, roles
 by (person, unit, role); importing the same file twice changes nothing. Units,
-people and roles missing from the file are kept (they may have been created in
-chat). The caller's transaction makes an import all-or-nothing.
+people, roles and a team's shift schedule missing from the file are kept (they
+may have been created in chat); a schedule in the file replaces the stored one.
+The caller's transaction makes an import all-or-nothing.
 """
 
 from __future__ import annotations
@@ -82,8 +83,12 @@ async def import_org(session: AsyncSession, spec: OrgSpec, *, now: datetime) -> 
 async def _upsert_unit(session: AsyncSession, spec: UnitSpec, parent: Unit | None,
                        now: datetime, report: ImportReport) -> Unit:
     unit = await org_repo.get_unit_by_key(session, spec.key)
-    extra = json.dumps(dict(spec.extra), ensure_ascii=False, sort_keys=True) \
-        if spec.extra else None
+    stored = json.loads(unit.extra_json) if unit is not None and unit.extra_json else {}
+    # A section the file leaves out is kept, like units missing from the file: a
+    # schedule a leader set in chat must not vanish, silencing the team's briefings,
+    # because someone re-imported a file written before it.
+    sections = {**{k: v for k, v in stored.items() if k not in spec.extra}, **spec.extra}
+    extra = json.dumps(sections, ensure_ascii=False, sort_keys=True) if sections else None
     if unit is None:
         unit = await org_repo.create_unit(session, key=spec.key, kind=UnitKind(spec.kind),
                                           name=spec.name, parent=parent, now=now,
@@ -92,9 +97,12 @@ async def _upsert_unit(session: AsyncSession, spec: UnitSpec, parent: Unit | Non
         session.add(unit)
         report.count(report.created, "units")
         return unit
-    wanted = (spec.kind, spec.name, spec.language, spec.timezone, extra)
-    if (unit.kind, unit.name, unit.language, unit.timezone, unit.extra_json) != wanted:
-        unit.kind, unit.name, unit.language, unit.timezone, unit.extra_json = wanted
+    # Sections compared as data: the same schedule may have been written differently.
+    if (unit.kind, unit.name, unit.language, unit.timezone, stored) != \
+            (spec.kind, spec.name, spec.language, spec.timezone, sections):
+        unit.kind, unit.name, unit.language, unit.timezone = \
+            spec.kind, spec.name, spec.language, spec.timezone
+        unit.extra_json = extra
         session.add(unit)
         report.count(report.updated, "units")
     parent_id = parent.id if parent else None

@@ -50,3 +50,33 @@ async def test_moving_a_workshop_rewrites_the_paths_below(db: Database) -> None:
         assert park is not None and team is not None
         assert team.path.startswith(park.path)
         assert [u.key for u in await org_repo.subtree(s, park)][:2] == ["park", "acme"]
+
+
+async def test_a_file_without_a_schedule_keeps_the_one_set_in_chat(db: Database) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    async with db.transaction() as s:
+        await import_org(s, parse_org(text, "org.yaml"), now=T0)
+        team_b = await org_repo.get_unit_by_key(s, "team-synthesis-b")
+        assert team_b is not None and team_b.extra_json is None
+        team_b.extra_json = '{"shifts": {"shifts": [{"name": "夜班", "start": "22:00", ' \
+                            '"end": "06:00"}]}}'  # what /shifts in chat stores
+        s.add(team_b)
+    # Someone adds a person and imports the old file again; its team B has no shifts.
+    async with db.transaction() as s:
+        report = await import_org(s, parse_org(text, "org.yaml"), now=T0)
+    assert not report.changed, report.summary()
+    async with db.session() as s:
+        team_b = await org_repo.get_unit_by_key(s, "team-synthesis-b")
+        assert team_b is not None and "夜班" in (team_b.extra_json or "")
+    # A schedule in the file replaces the stored one.
+    text_b = text.replace("            name: 合成乙班\n", "            name: 合成乙班\n"
+                          "            shifts:\n"
+                          "              shifts: [{name: 白班, start: '08:00', end: '17:00'}]\n")
+    assert text_b != text
+    async with db.transaction() as s:
+        report = await import_org(s, parse_org(text_b, "org.yaml"), now=T0)
+    assert report.updated == {"units": 1}
+    async with db.session() as s:
+        team_b = await org_repo.get_unit_by_key(s, "team-synthesis-b")
+        assert team_b is not None and "白班" in (team_b.extra_json or "")
+        assert "夜班" not in (team_b.extra_json or "")
