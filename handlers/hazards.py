@@ -116,7 +116,7 @@ PROMPT_KEYS = frozenset({"hazard.after_photo_needed", "hazard.reason_empty", "fi
 KEEP_DEFAULT = frozenset({"默认", "default", "-"})
 ACTIONS = {"ack": HazardAction.ACKNOWLEDGE, "rej": HazardAction.REJECT,
            "fix": HazardAction.SUBMIT_FIX, "ver": HazardAction.VERIFY,
-           "reo": HazardAction.REOPEN, "up": HazardAction.HAND_UP}
+           "reo": HazardAction.REOPEN, "up": HazardAction.HAND_UP, "go": HazardAction.START}
 NO_ESCALATION: dict[str, Any] = {"watch": None, "watch_deadline": None,
                                  "next_escalation_at": None}
 
@@ -134,10 +134,11 @@ def _buttons(renderer: Any, lang: str, hazard_id: int, *names: str) -> InlineKey
     labels = {"ack": "button.ack", "rej": "button.reject", "fix": "button.fix",
               "five": "button.five",
               "up": "button.hand_up", "ver": "button.verify", "reo": "button.reopen",
-              "show": "button.open"}
-    return InlineKeyboardMarkup([[InlineKeyboardButton(
-        renderer.plain(labels[name], lang), callback_data=pack("hz", name, hazard_id))
-        for name in names]])
+              "show": "button.open", "go": "button.start_fix"}
+    buttons = [InlineKeyboardButton(renderer.plain(labels[name], lang),
+                                    callback_data=pack("hz", name, hazard_id)) for name in names]
+    # Two to a row: four Chinese labels on one row are cut off on a phone.
+    return InlineKeyboardMarkup([buttons[i:i + 2] for i in range(0, len(buttons), 2)])
 
 
 async def hazard_clicked(update: Update, context: Context) -> None:
@@ -183,16 +184,22 @@ async def hazard_clicked(update: Update, context: Context) -> None:
             refusal = await _transition(session, ctx, action, now, values)
             after = ("hazard.acknowledged", {"code": code, "leader": ctx.person.name,
                                              "deadline": values["deadline"]},
-                     _buttons(svc.renderer, lang, hazard_id, "five", "fix", "up"))
+                     _buttons(svc.renderer, lang, hazard_id, "five", "go", "fix", "up"))
         elif action is HazardAction.VERIFY:
             refusal = await _transition(session, ctx, action, now, {"verified_at": now})
             if refusal is None:
                 after = await _close(session, ctx, now)
+        elif action is HazardAction.START:
+            # The rectification clock keeps running: starting is progress, not a fix.
+            refusal = await _transition(session, ctx, action, now, {})
+            after = ("hazard.started", {"code": code, "who": ctx.person.name,
+                                        "deadline": ctx.hazard.deadline},
+                     _buttons(svc.renderer, lang, hazard_id, "fix", "up"))
         else:  # REOPEN
             values = _watch(ctx.hazard.severity, now)
             refusal = await _transition(session, ctx, action, now, values)
             after = ("hazard.reopened", {"code": code, "deadline": values["deadline"]},
-                     _buttons(svc.renderer, lang, hazard_id, "fix", "up"))
+                     _buttons(svc.renderer, lang, hazard_id, "go", "fix", "up"))
         if refusal is not None:
             await query.answer(svc.renderer.plain(refusal, lang), show_alert=True)
             return
@@ -258,7 +265,7 @@ async def _continue_five(session: AsyncSession, ctx: _Context, draft: Conversati
     else:  # plan: the last answer
         data["plan"] = default_plan if text.lower() in KEEP_DEFAULT else text
         key, values, _ = await _save_five(session, ctx, draft, data, now)
-        next_steps = _buttons(svc.renderer, lang, ctx.hazard.id or 0, "fix", "up")
+        next_steps = _buttons(svc.renderer, lang, ctx.hazard.id or 0, "go", "fix", "up")
         return key, values, next_steps if key == "five.saved" else None
     following = FIVE_STEPS[FIVE_STEPS.index(field) + 1]
     data["field"] = following

@@ -238,12 +238,19 @@ async def test_the_closed_loop_fix_verify_reopen_close_and_points(bot: BotUnderT
     leader.click(card, "受理")
     await bot.settle()
     acknowledged = group.bot_messages()[-1]
-    assert acknowledged.buttons == [["填写五落实", "提交整改", "班组无法整改"]]
+    assert acknowledged.buttons == [["填写五落实", "开始整改"], ["提交整改", "班组无法整改"]]
 
-    cq = worker.click(acknowledged, "提交整改")  # not responsible, not a leader
+    for label in ("开始整改", "提交整改"):
+        cq = worker.click(acknowledged, label)  # not responsible, not a leader
+        await bot.settle()
+        assert "整改负责人" in (d.callback_answer(cq) or {}).get("text", "")
+    leader.click(acknowledged, "开始整改")
     await bot.settle()
-    assert "整改负责人" in (d.callback_answer(cq) or {}).get("text", "")
-    leader.click(acknowledged, "提交整改")
+    started = group.bot_messages()[-1]
+    assert "已由 Leader Li 开始整改" in started.text
+    [hazard] = await hazards(bot)
+    assert hazard.state == "rectifying" and hazard.next_escalation_at is not None
+    leader.click(started, "提交整改")
     await bot.settle()
     leader.send(group, "修好了", reply_to=group.bot_messages()[-1])  # no photo: refused
     await bot.settle()
@@ -651,7 +658,7 @@ async def test_done_when_the_whole_story(bot: BotUnderTest, restarts: bool) -> N
     assert len(alerts(officer)) == before[0] + 1 and "超过整改期限" in alerts(officer)[-1]
 
     five = next(m for m in group.bot_messages() if "五落实已登记" in (m.text or ""))
-    assert five.buttons == [["提交整改", "班组无法整改"]]
+    assert five.buttons == [["开始整改", "提交整改"], ["班组无法整改"]]
     await step()
     leader.click(five, "提交整改")
     await bot.settle()
