@@ -117,6 +117,16 @@ def has_role_over(
     return best is not None and role_rank(best) >= role_rank(minimum)
 
 
+def leads_team(grants: Iterable[Grant], unit_id: int) -> bool:
+    """Whether someone is a team leader of this very team.
+
+    Stricter than :func:`has_role_over`: closing a team's pre-shift meeting or
+    taking over its shift is the team's own leaders' act, not a workshop officer's
+    or a bot admin's, even though they may act on the team's hazards.
+    """
+    return any(g.role == Role.TEAM_LEADER and g.unit_id == unit_id for g in grants)
+
+
 def may_grant(
     grants: Iterable[Grant], unit_path: str, role: Role, *, is_bot_admin: bool = False
 ) -> bool:

@@ -15,7 +15,7 @@ from telegram.ext import ContextTypes
 from bot.services import Services, get_services
 from content.render import mention
 from domain.language import negotiate
-from domain.org import Role, has_role_over
+from domain.org import Role, has_role_over, leads_team
 from domain.people import display_name, is_person
 from domain.telegram_html import split_message
 from handlers.callbacks import unpack
@@ -195,6 +195,11 @@ async def is_team_leader(session: AsyncSession, person: Person, unit: Unit,
         return True
     return has_role_over(await org_repo.grants_of(session, person.id or 0), unit.path,
                          Role.TEAM_LEADER)
+
+
+async def leads_this_team(session: AsyncSession, person: Person, unit: Unit) -> bool:
+    """Whether the person is one of this team's own leaders (see domain.org.leads_team)."""
+    return leads_team(await org_repo.grants_of(session, person.id or 0), unit.id or 0)
 
 
 class ButtonPress(NamedTuple):

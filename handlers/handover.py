@@ -25,8 +25,8 @@ from handlers.common import (
     Context,
     bound_unit,
     button_press,
-    is_team_leader,
     language_of,
+    leads_this_team,
     learn_person,
     reply,
     sender,
@@ -34,10 +34,12 @@ from handlers.common import (
     team_here,
 )
 from handlers.conversations import Say, route
+from scheduler.handovers import accept_button
 from storage import drafts as drafts_repo
 from storage import handovers as handover_repo
 from storage import hazards as hazard_repo
 from storage import org as org_repo
+from storage import outbox as outbox_repo
 from storage import people as people_repo
 from storage.models import ConversationDraft, Unit
 
@@ -59,7 +61,7 @@ async def handover_command(update: Update, context: Context) -> None:
     svc = services(context)
     async with svc.db.transaction() as session:
         person = await learn_person(session, user, context)
-        if not await is_team_leader(session, person, unit, context):
+        if not await leads_this_team(session, person, unit):
             await reply(update, context, "handover.leaders_only")
             return
         await drafts_repo.start_draft(session, group.chat_id, person.id or 0, step="ho:equipment",
@@ -166,16 +168,20 @@ async def _post(update: Update, context: Context, query: Any, incoming_id: int |
             work_in_progress=data["wip"], safety_notes=data["safety"],
             open_hazards=data["hazards"], notes=None if data["notes"].lower() in NOTHING
             else data["notes"], created_at=now, next_check_at=now + remind)
-        values = {"unit": unit.name, "outgoing": person.name,
-                  "incoming_id": incoming.telegram_id if incoming else None,
-                  "incoming": incoming.name if incoming else "", "equipment": data["equipment"],
-                  "wip": data["wip"], "safety": data["safety"], "hazards": data["hazards"],
-                  "notes": handover.notes}
+        html = svc.renderer.html(
+            "handover.posted", lang, unit=unit.name, outgoing=person.name,
+            incoming_id=incoming.telegram_id if incoming else None,
+            incoming=incoming.name if incoming else "", equipment=data["equipment"],
+            wip=data["wip"], safety=data["safety"], hazards=data["hazards"],
+            notes=handover.notes)
+        # Through the outbox: this post carries the only "accept" button, so a 429 or a
+        # time-out must retry it, not leave a handover nobody can accept.
+        await outbox_repo.enqueue_text(
+            session, chat_id=chat.id, html=html, now=now, purpose="handover.post",
+            reply_markup=accept_button(svc.renderer, lang, handover.id or 0),
+            dedupe_key=f"handover-post:{handover.id}")
     await query.answer()
-    markup = InlineKeyboardMarkup([[InlineKeyboardButton(
-        svc.renderer.plain("button.accept_handover", lang),
-        callback_data=pack("hov", "acc", handover.id or 0))]])
-    await reply(update, context, "handover.posted", reply_markup=markup, **values)
+    svc.wake_outbox()
 
 
 async def _accept(update: Update, context: Context, query: Any, handover_id: int,
@@ -193,8 +199,8 @@ async def _accept(update: Update, context: Context, query: Any, handover_id: int
             refusal = "callback.stale"
         elif handover.outgoing_id == person.id:
             refusal = "handover.own"
-        elif person.id != handover.incoming_id and not await is_team_leader(session, person, unit,
-                                                                          context):
+        elif person.id != handover.incoming_id and not await leads_this_team(session, person,
+                                                                           unit):
             refusal = "handover.not_incoming"
         elif not await handover_repo.accept(session, handover, person_id=person.id or 0,
                                             now=now):

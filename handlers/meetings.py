@@ -16,13 +16,12 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler
 
 from content.render import escape_html
-from domain.org import Role, has_role_over
 from handlers import handover, hazard_report
 from handlers.callbacks import int_arg
 from handlers.common import (
     Context,
     button_press,
-    is_bot_admin,
+    leads_this_team,
     learn_person,
 )
 from scheduler.meetings import meeting_buttons
@@ -73,9 +72,7 @@ async def meeting_clicked(update: Update, context: Context) -> None:
                             meeting_buttons(svc.renderer, meeting.language, meeting_id),
                             context.bot))
         else:
-            grants = await org_repo.grants_of(session, person.id or 0)
-            if not (has_role_over(grants, unit.path, Role.TEAM_LEADER)
-                    or await is_bot_admin(session, person.telegram_id, context)):
+            if not await leads_this_team(session, person, unit):
                 await query.answer(svc.renderer.plain("meeting.leaders_only", lang),
                                    show_alert=True)
                 return

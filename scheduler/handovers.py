@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from content.render import Renderer
 from domain.durations import format_duration, parse_duration
 from domain.org import Role
+from handlers.callbacks import pack
 from scheduler.timetable import SweepFunction
 from storage import handovers as handover_repo
 from storage import org as org_repo
@@ -17,6 +18,12 @@ from storage import outbox as outbox_repo
 from storage import people as people_repo
 from storage.db import Database
 from storage.models import Handover, Person, Unit
+
+
+def accept_button(renderer: Renderer, lang: str, handover_id: int) -> dict[str, object]:
+    """The "接班确认 / Accept handover" button, on the post and on its reminder."""
+    return {"inline_keyboard": [[{"text": renderer.plain("button.accept_handover", lang),
+                                  "callback_data": pack("hov", "acc", handover_id)}]]}
 
 
 def handover_sweep(db: Database, renderer: Renderer, *, escalate_after: str,
@@ -49,7 +56,8 @@ def handover_sweep(db: Database, renderer: Renderer, *, escalate_after: str,
                         incoming=incoming.name if incoming else "")
                     await outbox_repo.enqueue_text(
                         session, chat_id=group.chat_id, html=html, now=now,
-                        purpose="handover.reminder", dedupe_key=f"handover-remind:{handover.id}")
+                        purpose="handover.reminder", dedupe_key=f"handover-remind:{handover.id}",
+                        reply_markup=accept_button(renderer, lang, handover.id or 0))
                     handover.reminded_at = now
                     handover.next_check_at = handover.created_at + escalate
                     queued = True

@@ -61,6 +61,10 @@ async def test_hand_over_and_accept(bot: BotUnderTest) -> None:
     cq = worker.click(posted, "接班确认")
     await bot.settle()
     assert "只有接班的班组长" in (d.callback_answer(cq) or {}).get("text", "")
+    officer = people["Officer Zhao"]  # the workshop's officer is not taking over the shift
+    cq = officer.click(posted, "接班确认")
+    await bot.settle()
+    assert "只有接班的班组长" in (d.callback_answer(cq) or {}).get("text", "")
     incoming.click(posted, "接班确认")
     await bot.settle()
     assert "Leader Sun 已于" in last_text(group) and "确认接班" in last_text(group)
@@ -111,6 +115,35 @@ async def test_an_unaccepted_handover_reminds_then_reaches_the_workshop(
     await bot.run_sweeps()
     alerts = [m for m in d.private_messages(officer) if "🔺" in m.text]
     assert len(alerts) == 1 and "超过 2h 仍无人接班确认" in alerts[0].text
+
+
+async def test_a_post_refused_with_429_is_retried_and_the_reminder_can_be_accepted(
+        bot: BotUnderTest) -> None:
+    ids, people, group = await setup_plant(bot)
+    leader, d = people["Leader Li"], bot.driver
+    sun = d.user("Leader Sun")
+    await grant(bot, sun, ids["a"], Role.TEAM_LEADER)
+    leader.send(group, "/handover")
+    await bot.settle()
+    for answer in ANSWERS:
+        leader.send(group, answer, reply_to=group.bot_messages()[-1])
+        await bot.settle()
+    bot.server.faults.add(method="sendMessage", retry_after=3, times=1)  # a busy group
+    leader.click(group.bot_messages()[-1], "Leader Sun")
+    await bot.settle()
+    assert not [m for m in group.bot_messages() if m.buttons == [["接班确认"]]]
+    bot.clock.advance(timedelta(seconds=3))  # retry_after honoured, then the post goes out
+    await bot.drain_outbox()
+    posts = [m for m in group.bot_messages() if m.buttons == [["接班确认"]]]
+    assert len(posts) == 1 and "接班：Leader Sun" in posts[0].text
+
+    bot.clock.advance(timedelta(minutes=30))
+    await bot.run_sweeps()
+    reminder = group.bot_messages()[-1]
+    assert "还没有人确认接班" in reminder.text and reminder.buttons == [["接班确认"]]
+    sun.click(reminder, "接班确认")  # the reminder's button works as the post's does
+    await bot.settle()
+    assert "Leader Sun 已于" in last_text(group)
 
 
 async def test_the_schedules_leader_of_the_next_shift_is_offered_first(bot: BotUnderTest) -> None:

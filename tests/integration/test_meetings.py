@@ -57,9 +57,10 @@ async def test_briefing_check_in_held_escalation_and_summary(bot: BotUnderTest) 
     cq = worker.click(briefing, "签到")
     await bot.settle()
     assert (d.callback_answer(cq) or {}).get("text") == "你已经签到过了"
-    cq = worker.click(briefing, "会已开")
-    await bot.settle()
-    assert "只有班组长" in (d.callback_answer(cq) or {}).get("text", "")
+    for someone in (worker, people["Officer Zhao"]):  # a worker; the workshop's officer
+        cq = someone.click(briefing, "会已开")
+        await bot.settle()
+        assert "只有本班组的班组长" in (d.callback_answer(cq) or {}).get("text", "")
     leader.click(briefing, "会已开")
     await bot.settle()
     assert "班前会已开" in briefing.text and "Leader Li 主持" in briefing.text
