@@ -101,6 +101,20 @@ class ShiftOccurrence:
         return f"{self.day.isoformat()}/{self.shift.name}"
 
 
+def briefed_shift_now(schedule: ShiftSchedule, shift_key: str,
+                      starts_at: datetime) -> ShiftOccurrence | None:
+    """The shift a briefed meeting belongs to under the schedule as it is now.
+
+    The schedule may have changed since the briefing: the same day's shift of the same
+    name (perhaps moved), else a shift at the same start (renamed), else None — the
+    shift was cancelled (a holiday declared, the shift removed).
+    """
+    window = list(occurrences(schedule, starts_at - timedelta(days=2),
+                              starts_at + timedelta(days=2)))
+    return next((o for o in window if o.key == shift_key), None) \
+        or next((o for o in window if o.starts_at == starts_at), None)
+
+
 def _instant(day: date, at: time, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
 

@@ -23,7 +23,13 @@ from content.render import CONTENT_DIR, Renderer
 from domain.durations import parse_duration
 from domain.org import Role, UnitKind
 from domain.risk_cards import RiskCard, cards_for
-from domain.shifts import ScheduleError, ShiftOccurrence, occurrences, parse_schedule
+from domain.shifts import (
+    ScheduleError,
+    ShiftOccurrence,
+    briefed_shift_now,
+    occurrences,
+    parse_schedule,
+)
 from handlers.callbacks import pack
 from scheduler.timetable import SweepFunction
 from storage import documents as doc_repo
@@ -92,10 +98,16 @@ def pre_shift_sweep(db: Database, renderer: Renderer, *, default_language: str,
                                      default_language, risk_cards)
                         queued = True
             for meeting in await meeting_repo.not_held(session, now - held_within):
+                if not await _as_scheduled(session, meeting, now, default_timezone) \
+                        or meeting.starts_at > now - held_within:
+                    continue  # cancelled, or moved later: not late (yet)
                 queued |= await _escalate(session, renderer, meeting, now, default_language)
                 meeting.escalated_at = now
                 session.add(meeting)
             for meeting in await meeting_repo.ended_without_summary(session, now):
+                if not await _as_scheduled(session, meeting, now, default_timezone) \
+                        or meeting.ends_at > now:
+                    continue
                 queued |= await _prompt_summary(session, renderer, meeting, now)
                 meeting.summary_prompted_at = now
                 session.add(meeting)
@@ -141,6 +153,31 @@ async def _brief(session: AsyncSession, renderer: Renderer, unit: Unit, group: G
                                    purpose="meeting.briefing",
                                    reply_markup=meeting_buttons(renderer, lang, meeting.id or 0),
                                    dedupe_key=f"briefing:{unit.id}:{shift.key}")
+
+
+async def _as_scheduled(session: AsyncSession, meeting: PreShiftMeeting, now: datetime,
+                        default_timezone: str) -> bool:
+    """Follow a schedule changed after the briefing; False if the shift was cancelled.
+
+    A moved shift moves the meeting's start and end (so its deadline and summary
+    follow); a cancelled one marks the meeting cancelled, so the workshop is not
+    told that a meeting of a shift that never ran was not held.
+    """
+    unit = await org_repo.get_unit(session, meeting.unit_id)
+    data = json.loads(unit.extra_json).get("shifts") if unit and unit.extra_json else None
+    try:
+        schedule = parse_schedule(data, unit.timezone or default_timezone) \
+            if unit is not None and data is not None else None
+    except ScheduleError:
+        return True  # a broken schedule says nothing about this shift: keep it
+    shift = briefed_shift_now(schedule, meeting.shift_key, meeting.starts_at) \
+        if schedule is not None else None
+    if shift is None:
+        meeting.cancelled_at = now
+    elif (shift.starts_at, shift.ends_at) != (meeting.starts_at, meeting.ends_at):
+        meeting.starts_at, meeting.ends_at = shift.starts_at, shift.ends_at
+    session.add(meeting)
+    return shift is not None
 
 
 async def _escalate(session: AsyncSession, renderer: Renderer, meeting: PreShiftMeeting,

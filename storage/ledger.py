@@ -82,9 +82,13 @@ async def handover_rows(session: AsyncSession, *, unit_ids: Sequence[int], since
 
 async def meeting_rows(session: AsyncSession, *, unit_ids: Sequence[int], since: datetime,
                        until: datetime) -> list[MeetingRow]:
-    """Pre-shift meetings of ``unit_ids`` whose shift started in [since, until), with attendees."""
+    """Pre-shift meetings of ``unit_ids`` whose shift started in [since, until), with attendees.
+
+    Meetings of shifts cancelled after their briefing never took place and are left out.
+    """
     result = await session.exec(
         select(PreShiftMeeting).where(col(PreShiftMeeting.unit_id).in_(list(unit_ids)),
+                                      col(PreShiftMeeting.cancelled_at).is_(None),
                                       col(PreShiftMeeting.starts_at) >= since,
                                       col(PreShiftMeeting.starts_at) < until)
         .order_by(col(PreShiftMeeting.starts_at), col(PreShiftMeeting.unit_id)))

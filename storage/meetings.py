@@ -53,6 +53,7 @@ async def not_held(session: AsyncSession, started_before: datetime) -> list[PreS
     """Meetings whose shift started before the cut-off and that nobody closed or escalated."""
     result = await session.exec(select(PreShiftMeeting).where(
         col(PreShiftMeeting.held_at).is_(None), col(PreShiftMeeting.escalated_at).is_(None),
+        col(PreShiftMeeting.cancelled_at).is_(None),
         col(PreShiftMeeting.starts_at) < started_before))
     return list(result.all())
 
@@ -61,5 +62,6 @@ async def ended_without_summary(session: AsyncSession, now: datetime) -> list[Pr
     """Meetings whose shift has ended and whose leader was not yet asked for the summary."""
     result = await session.exec(select(PreShiftMeeting).where(
         col(PreShiftMeeting.summary_prompted_at).is_(None),
+        col(PreShiftMeeting.cancelled_at).is_(None),
         col(PreShiftMeeting.ends_at) <= now))
     return list(result.all())

@@ -293,6 +293,9 @@ class PreShiftMeeting(SQLModel, table=True):
     escalated_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     summary_prompted_at: datetime | None = Field(
         default=None, sa_column=_utc_column(nullable=True))
+    # The shift left the schedule after its briefing (a holiday declared, the shift
+    # removed): not escalated, not prompted, not in the ledger.
+    cancelled_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     last_edit_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     # The briefing as posted (without the check-in line), to edit the roll call in place.
     briefing_html: str = Field(default="", sa_column=Column(Text, nullable=False))

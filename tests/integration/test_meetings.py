@@ -116,6 +116,61 @@ async def test_briefing_check_in_held_escalation_and_summary(bot: BotUnderTest) 
     assert tuesday["签到人数"] == 0 and not tuesday["开会确认"] and tuesday["上报车间"]
 
 
+async def set_shifts(bot: BotUnderTest, key: str, shifts: dict[str, object]) -> None:
+    """What /shifts → Edit stores, done directly."""
+    async with bot.services.db.transaction() as s:
+        unit = await org_repo.get_unit_by_key(s, key)
+        assert unit is not None
+        unit.extra_json = json.dumps({"shifts": shifts}, ensure_ascii=False)
+        s.add(unit)
+
+
+def not_held_alerts(bot: BotUnderTest, officer) -> list:  # type: ignore[no-untyped-def]
+    return [m for m in bot.driver.private_messages(officer) if "班前会仍未确认" in m.text]
+
+
+async def test_a_schedule_changed_after_the_briefing_is_followed(bot: BotUnderTest) -> None:
+    _, people, group = await setup_plant(bot)  # Monday 2026-11-23 08:30 in Shanghai
+    officer = people["Officer Zhao"]
+    await give_schedule(bot, "team-a")  # 早班 09:00-17:00
+    bot.clock.advance(timedelta(minutes=15))  # 08:45: the briefing
+    await bot.run_sweeps()
+    assert len(briefings(group)) == 1
+    # 08:50: the leader moves today's shift to 10:00-18:00.
+    await set_shifts(bot, "team-a", {**DAY_SHIFT, "shifts": [
+        {"name": "早班", "start": "10:00", "end": "18:00"}]})
+    bot.clock.advance(timedelta(minutes=50))  # 09:35: late for 09:00, not for 10:00
+    await bot.run_sweeps()
+    assert not not_held_alerts(bot, officer) and len(briefings(group)) == 1
+    bot.clock.advance(timedelta(hours=1))  # 10:35: now it is late
+    await bot.run_sweeps()
+    assert len(not_held_alerts(bot, officer)) == 1 and "10:00" in not_held_alerts(
+        bot, officer)[0].text
+    bot.clock.advance(timedelta(hours=6, minutes=30))  # 17:05: the shift runs until 18:00
+    await bot.run_sweeps()
+    assert "班后总结" not in last_text(group)
+    bot.clock.advance(timedelta(hours=1))  # 18:05
+    await bot.run_sweeps()
+    assert "班后总结" in last_text(group)
+
+    # Tuesday 09:45: the briefing; 09:50 the day is declared a holiday.
+    bot.clock.advance(timedelta(hours=15, minutes=40))
+    await bot.run_sweeps()
+    assert len(briefings(group)) == 2
+    await set_shifts(bot, "team-a", {**DAY_SHIFT, "holidays": ["2026-11-24"], "shifts": [
+        {"name": "早班", "start": "10:00", "end": "18:00"}]})
+    bot.clock.advance(timedelta(hours=9))  # long past the start and the end
+    await bot.run_sweeps()
+    assert len(not_held_alerts(bot, officer)) == 1  # Monday's only
+    assert "班后总结" not in last_text(group)
+    async with bot.services.db.session() as s:
+        from storage.models import PreShiftMeeting
+
+        tuesday = (await s.exec(select(PreShiftMeeting).order_by(
+            PreShiftMeeting.id.desc()))).first()  # type: ignore[union-attr]
+    assert tuesday is not None and tuesday.cancelled_at is not None
+
+
 async def test_shifts_shows_the_schedule_and_the_next_shift(bot: BotUnderTest) -> None:
     _, people, group = await setup_plant(bot)
     worker = people["Worker Wu"]

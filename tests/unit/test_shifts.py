@@ -8,6 +8,7 @@ import pytest
 
 from domain.shifts import (
     ScheduleError,
+    briefed_shift_now,
     current_occurrence,
     incoming_shift,
     next_occurrence,
@@ -155,3 +156,18 @@ def test_typed_schedules_are_refused_with_a_code_the_chat_can_translate(
     with pytest.raises(ScheduleError) as caught:
         parse_schedule(schedule_from_text(typed), "Asia/Shanghai")
     assert caught.value.code == code and caught.value.params == params
+
+
+def test_a_briefed_shift_is_found_again_after_the_schedule_changed() -> None:
+    briefed = parse_schedule(SCHEDULE, "Asia/Shanghai")
+    [monday] = [o for o in occurrences(briefed, shanghai(23, 0), shanghai(23, 12))]
+    moved = parse_schedule({**SCHEDULE, "shifts": [
+        {"name": "早班", "start": "09:30", "end": "17:30"}]}, "Asia/Shanghai")
+    found = briefed_shift_now(moved, monday.key, monday.starts_at)
+    assert found is not None and found.starts_at == shanghai(23, 9, 30)
+    renamed = parse_schedule({**SCHEDULE, "shifts": [
+        {"name": "白班", "start": "08:00", "end": "16:00"}]}, "Asia/Shanghai")
+    found = briefed_shift_now(renamed, monday.key, monday.starts_at)
+    assert found is not None and found.shift.name == "白班"
+    holiday = parse_schedule({**SCHEDULE, "holidays": ["2026-11-23"]}, "Asia/Shanghai")
+    assert briefed_shift_now(holiday, monday.key, monday.starts_at) is None
