@@ -29,6 +29,7 @@ from domain.clock import Clock, SystemClock
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
+    from content.render import Renderer
     from storage.models import Unit
 
 EXIT_OK = 0
@@ -196,6 +197,14 @@ async def _org_export(settings: Settings) -> str:
     return dump_org(spec)
 
 
+def _renderer(settings: Settings, lang: str | None = None) -> Renderer:
+    """The renderer the bot would use: its language and time zone (dates in texts)."""
+    from content.render import Renderer
+
+    return Renderer(default_language=lang or settings.default_language,
+                    timezone=settings.default_timezone)
+
+
 async def _units(session: AsyncSession, keys: list[str]) -> list[Unit]:
     """The units of the given keys, in order; an unknown key is a configuration error."""
     from storage import org as org_repo
@@ -213,7 +222,6 @@ async def _ledger_export(settings: Settings, args: argparse.Namespace) -> str:
     from datetime import timedelta
 
     from content.hazards import ledger_file
-    from content.render import Renderer
     from domain.clock import SystemClock
     from handlers.hazards import parse_period
     from storage.db import Database
@@ -232,7 +240,7 @@ async def _ledger_export(settings: Settings, args: argparse.Namespace) -> str:
         async with db.session() as session:
             roots = await _units(session, args.unit)
             ledger = await ledger_file(
-                session, Renderer(default_language=lang), roots=roots, since=period[0],
+                session, _renderer(settings, lang), roots=roots, since=period[0],
                 until=period[1], lang=lang, timezone=settings.default_timezone, now=now)
     finally:
         await db.dispose()
@@ -244,7 +252,6 @@ async def _ledger_export(settings: Settings, args: argparse.Namespace) -> str:
 
 async def _documents(settings: Settings, args: argparse.Namespace) -> str:
     from content.documents import library
-    from content.render import Renderer
     from domain.documents import DocumentError, markdown_to_html
     from scheduler.documents import DocumentDraft, PublishRefused, publish
     from storage import documents as doc_repo
@@ -280,14 +287,16 @@ async def _documents(settings: Settings, args: argparse.Namespace) -> str:
         async with db.transaction() as session:
             audience = await _units(session, args.units)
             try:
-                done = await publish(session, Renderer(default_language=settings.default_language),
+                done = await publish(session, _renderer(settings),
                                      draft, audience=audience, publisher_id=None,
                                      now=clock().now(),
                                      default_language=settings.default_language)
             except PublishRefused as refused:
                 reasons = {"older": "a newer version is already published",
                            "note_needed": "a new version needs --note saying what changed",
-                           "no_audience": "no unit given"}
+                           "no_audience": "no unit given",
+                           "changed_same_version": "this version is already published with "
+                                                   "other content: raise its version"}
                 raise CliError(f"not published: {reasons.get(refused.code, refused.code)}",
                                EXIT_CONFIG) from refused
     finally:

@@ -82,7 +82,13 @@ class Renderer:
                           trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
         env.globals["t"] = _translate
         env.globals["mention"] = mention
-        env.filters["dt"] = self._format_dt
+        @pass_context
+        def dt(context: Context, value: datetime, lang: str = "zh", tz: str | None = None,
+               fmt: str = "medium") -> str:
+            # A text about one team passes its zone as ``tz``: every date in it follows.
+            return self._format_dt(value, lang, tz or context.get("tz"), fmt)
+
+        env.filters["dt"] = dt
         return env
 
     def _language(self, lang: str | None) -> str:

@@ -160,13 +160,18 @@ def upload_kind(file_name: str | None, size: int | None) -> str:
 
 
 def key_from_file_name(file_name: str) -> str:
-    """A document key from a file name: the same name later means a new version."""
-    stem = file_name.rsplit(".", 1)[0].lower()
-    slug = re.sub(r"[^a-z0-9]+", "-", stem).strip("-")[:48]
-    if len(slug) >= 3:
+    """A document key from a file name: the same name later means a new version.
+
+    Only a plain ASCII name becomes its slug. Any other name keeps a digest of the
+    whole name: "2024年动火作业….pdf" and "2024年受限空间….pdf" share the slug
+    "2024", and one must never replace the other as its "new version".
+    """
+    stem = file_name.rsplit(".", 1)[0].strip().lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", stem).strip("-")[:40]
+    if stem.isascii() and len(slug) >= 3:
         return slug
-    # Chinese (or very short) names: a stable digest keeps re-uploads on one key.
-    return "doc-" + hashlib.sha1(stem.encode("utf-8")).hexdigest()[:10]
+    digest = hashlib.sha1(stem.encode("utf-8")).hexdigest()[:10]
+    return f"{slug}-{digest}" if len(slug) >= 3 else f"doc-{digest}"
 
 
 def parse_upload(kind: str, file_name: str, data: bytes, caption: str | None,

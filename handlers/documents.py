@@ -52,6 +52,7 @@ from scheduler.documents import (
     post_html,
     publish,
     refresh_roll_call,
+    version_refusal,
 )
 from storage import documents as doc_repo
 from storage import drafts as drafts_repo
@@ -213,7 +214,17 @@ async def _source_chosen(session: AsyncSession, update: Update, context: Context
         await drafts_repo.drop_draft(session, draft)
         return lambda: reply(update, context, "publish.older", version=version,
                              latest=latest.version)
+    person = await session.get(Person, draft.person_id)
+    assert person is not None
+    allowed = [u.key for u in await _publishable_units(session, person, context)]
+    refusal = version_refusal(_draft_document(fields), latest, version, allowed)
+    if refusal is not None:
+        await drafts_repo.drop_draft(session, draft)
+        return lambda: reply(update, context, f"publish.refused_{refusal.code}",
+                             **refusal.values)
     fields["extends"] = latest is not None and version == latest.version
+    # A new version goes wherever the old one went; the preview shows those units too.
+    fields["carried"] = doc_repo.audience_of(latest) if latest is not None else []
     if latest is not None and version > latest.version:
         drafts_repo.save_draft(session, draft, step="pub:note", data=fields, now=now)
         return lambda: reply(update, context, "publish.ask_note", force_reply=True,
@@ -319,8 +330,14 @@ def _draft_document(data: dict[str, Any]) -> DocumentDraft:
 
 
 async def _audience(session: AsyncSession, data: dict[str, Any]) -> list[Unit]:
-    return [u for unit_id in data.get("units", [])
-            if (u := await org_repo.get_unit(session, unit_id)) is not None]
+    """The chosen units, and those an earlier version went to (the new one replaces it)."""
+    chosen = [u for unit_id in data.get("units", [])
+              if (u := await org_repo.get_unit(session, unit_id)) is not None]
+    if not chosen:
+        return []
+    carried = [u for key in data.get("carried", [])
+               if (u := await org_repo.get_unit_by_key(session, key)) is not None]
+    return list({u.id: u for u in [*carried, *chosen]}.values())
 
 
 async def _preview(session: AsyncSession, update: Update, context: Context,
@@ -381,14 +398,15 @@ async def _publish_now(session: AsyncSession, update: Update, context: Context,
     svc = services(context)
     data = drafts_repo.draft_data(draft)
     audience = await _audience(session, data)
-    allowed = {u.id for u in await _publishable_units(session, person, context)}
-    if not audience or any(u.id not in allowed for u in audience):
+    allowed = await _publishable_units(session, person, context)
+    if not audience or any(u.id not in {a.id for a in allowed} for u in audience):
         return None  # roles changed since the preview
     try:
         publication = await publish(session, svc.renderer, _draft_document(data),
                                     audience=audience, publisher_id=person.id,
                                     now=svc.clock.now(),
-                                    default_language=svc.settings.default_language)
+                                    default_language=svc.settings.default_language,
+                                    may_publish_to=[u.key for u in allowed])
     except PublishRefused as refused:
         await drafts_repo.drop_draft(session, draft)
         code, values = refused.code, refused.values

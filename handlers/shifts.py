@@ -106,7 +106,8 @@ async def _shown(session: AsyncSession, schedule: ShiftSchedule, lang: str,
                "days": ("周" if lang == "zh" else "") + ("、" if lang == "zh" else ", ").join(
                    names[d] for d in sorted(s.days))} for s in schedule.shifts]
     upcoming = next_occurrence(schedule, now)
-    return {"timezone": schedule.timezone, "lead": format_duration(schedule.briefing_before),
+    return {"timezone": schedule.timezone, "tz": schedule.timezone,
+            "lead": format_duration(schedule.briefing_before),
             "shifts": shifts,
             "upcoming": {"name": upcoming.shift.name, "at": upcoming.starts_at}
             if upcoming else None}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -136,27 +136,38 @@ def roll_call_html(renderer: Renderer, document: PublishedDocument, post: Docume
 
 async def publish(session: AsyncSession, renderer: Renderer, draft: DocumentDraft, *,
                   audience: Sequence[Unit], publisher_id: int | None, now: datetime,
-                  default_language: str) -> Publication:
+                  default_language: str,
+                  may_publish_to: Collection[str] | None = None) -> Publication:
     """Publish a document version to ``audience`` (and everything below it).
 
     The same version again widens its audience (the new teams get it); a newer
-    version replaces the older ones, whose roll calls say so and stop counting.
+    version replaces the older ones everywhere they went — so it goes there too,
+    whatever audience was chosen — and their roll calls say so and stop counting.
+
+    Args:
+        may_publish_to: The unit keys the publisher may publish to (None: any, as
+            for the CLI). A new version must reach the old one's whole audience.
 
     Raises:
         PublishRefused: ``older`` (a newer version is out), ``no_audience``,
-            ``note_needed`` (a new version without a change note).
+            ``note_needed`` (a new version without a change note),
+            ``changed_same_version`` (a published version again with other text),
+            ``not_yours`` (the old version went where the publisher may not).
     """
     if not audience:
         raise PublishRefused("no_audience")
     latest = await doc_repo.latest_version(session, draft.doc_key)
     version = draft.version if draft.version is not None else \
         ((latest.version + 1) if latest else 1)
-    keys = [unit.key for unit in audience]
+    keys = list(dict.fromkeys((doc_repo.audience_of(latest) if latest else [])
+                              + [unit.key for unit in audience]))
     if latest is not None and version < latest.version:
         raise PublishRefused("older", version=version, latest=latest.version)
+    refusal = version_refusal(draft, latest, version, may_publish_to)
+    if refusal is not None:
+        raise refusal
     if latest is not None and version == latest.version:
-        merged = list(dict.fromkeys(doc_repo.audience_of(latest) + keys))
-        latest.audience_json = json.dumps(merged, ensure_ascii=False)
+        latest.audience_json = json.dumps(keys, ensure_ascii=False)
         session.add(latest)
         publication = Publication(latest, new_version=False)
     else:
@@ -177,6 +188,29 @@ async def publish(session: AsyncSession, renderer: Renderer, draft: DocumentDraf
             await _mark_replaced(session, renderer, old, document.version, now)
     await deliver(session, renderer, publication, now=now, default_language=default_language)
     return publication
+
+
+def version_refusal(draft: DocumentDraft, latest: PublishedDocument | None, version: int,
+                    may_publish_to: Collection[str] | None) -> PublishRefused | None:
+    """Why this version of ``draft`` may not follow ``latest``, if it may not.
+
+    Checked when the document is chosen (to tell the publisher at once) and again
+    when publishing (someone may have published in between).
+    """
+    if latest is None:
+        return None
+    if version > latest.version and may_publish_to is not None \
+            and not set(doc_repo.audience_of(latest)) <= set(may_publish_to):
+        # Not theirs to replace: most likely another unit's file of the same name.
+        # (The same version again only widens its audience: harmless.)
+        return PublishRefused("not_yours", title=doc_repo.text_in(latest, "zh")["title"],
+                              version=latest.version)
+    if version == latest.version:
+        stored = doc_repo.texts_of(latest)
+        if any(lang in stored and text.get("html") != stored[lang].get("html")
+               for lang, text in draft.texts.items()):
+            return PublishRefused("changed_same_version", version=version)
+    return None
 
 
 async def deliver(session: AsyncSession, renderer: Renderer, publication: Publication, *,
@@ -325,9 +359,12 @@ async def _ask_late_members(session: AsyncSession, renderer: Renderer, now: date
     """Members seen after a post must read it too: privately if they can be written to."""
     missing = await doc_repo.members_without_receipt(session)
     for person_id, post in missing:
-        [receipt] = await doc_repo.add_receipts(session, document_id=post.document_id,
-                                                unit_id=post.unit_id, person_ids=[person_id],
-                                                now=now, late=True)
+        added = await doc_repo.add_receipts(session, document_id=post.document_id,
+                                            unit_id=post.unit_id, person_ids=[person_id],
+                                            now=now, late=True)
+        if not added:
+            continue  # they pressed "read" in the group meanwhile: nothing to ask
+        [receipt] = added
         document = await doc_repo.get_document(session, post.document_id)
         unit = await org_repo.get_unit(session, post.unit_id)
         group = await org_repo.chat_of_unit(session, post.unit_id)

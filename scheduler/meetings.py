@@ -95,17 +95,18 @@ def pre_shift_sweep(db: Database, renderer: Renderer, *, default_language: str,
                     if not await meeting_repo.exists(session, unit.id or 0, shift.key,
                                                    shift.starts_at):
                         await _brief(session, renderer, unit, group, shift, now,
-                                     default_language, risk_cards)
+                                     default_language, risk_cards, schedule.timezone)
                         queued = True
             for meeting in await meeting_repo.not_held(session, now - held_within):
-                if not await _as_scheduled(session, meeting, now, default_timezone) \
-                        or meeting.starts_at > now - held_within:
+                zone = await _as_scheduled(session, meeting, now, default_timezone)
+                if zone is None or meeting.starts_at > now - held_within:
                     continue  # cancelled, or moved later: not late (yet)
-                queued |= await _escalate(session, renderer, meeting, now, default_language)
+                queued |= await _escalate(session, renderer, meeting, now, default_language,
+                                          zone)
                 meeting.escalated_at = now
                 session.add(meeting)
             for meeting in await meeting_repo.ended_without_summary(session, now):
-                if not await _as_scheduled(session, meeting, now, default_timezone) \
+                if await _as_scheduled(session, meeting, now, default_timezone) is None \
                         or meeting.ends_at > now:
                     continue
                 queued |= await _prompt_summary(session, renderer, meeting, now)
@@ -119,7 +120,7 @@ def pre_shift_sweep(db: Database, renderer: Renderer, *, default_language: str,
 
 async def _brief(session: AsyncSession, renderer: Renderer, unit: Unit, group: GroupChat,
                  shift: ShiftOccurrence, now: datetime, default_language: str,
-                 risk_cards: Sequence[RiskCard]) -> None:
+                 risk_cards: Sequence[RiskCard], zone: str) -> None:
     lang = org_repo.unit_language(unit, group, default_language)
     hazards = await hazard_repo.open_hazards(session, [unit.id or 0])
     items = []
@@ -139,7 +140,8 @@ async def _brief(session: AsyncSession, renderer: Renderer, unit: Unit, group: G
               "accidents": card.text("accidents", lang),
               "measures": card.text("measures", lang)[:2]}
              for card in cards_for(risk_cards, keys)[:3]]
-    base = renderer.html("meeting.briefing", lang, unit=unit.name, shift=shift.shift.name,
+    base = renderer.html("meeting.briefing", lang, tz=zone, unit=unit.name,
+                         shift=shift.shift.name,
                          starts_at=shift.starts_at, hazards=items, documents=documents,
                          risks=risks,
                          tip=tip_of_the_day(shift.day.toordinal(), lang), attendees=[])
@@ -156,8 +158,9 @@ async def _brief(session: AsyncSession, renderer: Renderer, unit: Unit, group: G
 
 
 async def _as_scheduled(session: AsyncSession, meeting: PreShiftMeeting, now: datetime,
-                        default_timezone: str) -> bool:
-    """Follow a schedule changed after the briefing; False if the shift was cancelled.
+                        default_timezone: str) -> str | None:
+    """Follow a schedule changed after the briefing; the schedule's time zone, or None
+    if the shift was cancelled.
 
     A moved shift moves the meeting's start and end (so its deadline and summary
     follow); a cancelled one marks the meeting cancelled, so the workshop is not
@@ -165,11 +168,11 @@ async def _as_scheduled(session: AsyncSession, meeting: PreShiftMeeting, now: da
     """
     unit = await org_repo.get_unit(session, meeting.unit_id)
     data = json.loads(unit.extra_json).get("shifts") if unit and unit.extra_json else None
+    team_zone = (unit.timezone if unit else None) or default_timezone
     try:
-        schedule = parse_schedule(data, unit.timezone or default_timezone) \
-            if unit is not None and data is not None else None
+        schedule = parse_schedule(data, team_zone) if data is not None else None
     except ScheduleError:
-        return True  # a broken schedule says nothing about this shift: keep it
+        return team_zone  # a broken schedule says nothing about this shift: keep it
     shift = briefed_shift_now(schedule, meeting.shift_key, meeting.starts_at) \
         if schedule is not None else None
     if shift is None:
@@ -177,11 +180,11 @@ async def _as_scheduled(session: AsyncSession, meeting: PreShiftMeeting, now: da
     elif (shift.starts_at, shift.ends_at) != (meeting.starts_at, meeting.ends_at):
         meeting.starts_at, meeting.ends_at = shift.starts_at, shift.ends_at
     session.add(meeting)
-    return shift is not None
+    return schedule.timezone if shift is not None and schedule is not None else None
 
 
 async def _escalate(session: AsyncSession, renderer: Renderer, meeting: PreShiftMeeting,
-                    now: datetime, default_language: str) -> bool:
+                    now: datetime, default_language: str, zone: str) -> bool:
     """A meeting not held in time: the workshop's officers, managers and group are told."""
     unit = await org_repo.get_unit(session, meeting.unit_id)
     if unit is None:
@@ -189,7 +192,8 @@ async def _escalate(session: AsyncSession, renderer: Renderer, meeting: PreShift
     _, chats = await org_repo.parent_recipients(
         session, unit, [Role.SAFETY_OFFICER, Role.MANAGER], default_language)
     for chat_id, (lang, person_id) in chats.items():
-        html = renderer.html("meeting.not_held", lang, unit=unit.name, shift=meeting.shift_name,
+        html = renderer.html("meeting.not_held", lang, tz=zone, unit=unit.name,
+                             shift=meeting.shift_name,
                              starts_at=meeting.starts_at)
         await outbox_repo.enqueue_text(session, chat_id=chat_id, html=html, now=now,
                                        purpose="meeting.not_held", person_id=person_id,

@@ -196,7 +196,7 @@ async def test_late_member_reminders_and_the_workshop_at_the_due_date(bot: BotUn
 
 
 async def test_a_new_version_asks_again_and_old_clicks_are_refused(bot: BotUnderTest) -> None:
-    _, people, group_a, _ = await plant_with_two_teams(bot)
+    ids, people, group_a, _ = await plant_with_two_teams(bot)
     d = bot.driver
     manager, worker = people["Manager Qian"], people["Worker Wu"]
     chat = d.private_chat(manager)
@@ -239,6 +239,18 @@ async def test_a_new_version_asks_again_and_old_clicks_are_refused(bot: BotUnder
     cq = worker.click_data(first_call, old_data)
     await bot.settle()
     assert (d.callback_answer(cq) or {}).get("text") == "这份文件已有新版本，请阅读并确认新版本。"
+
+    # Team B's manager uploads a file of the same name: not a new version of team A's.
+    other = d.user("Manager Ma")
+    await grant(bot, other, ids["b"], Role.MANAGER)
+    other_chat = d.private_chat(other)
+    other.send(other_chat, "/publish")
+    await bot.settle()
+    other.send_document(other_chat, "受限空间补充规定.md", "# 另一份规定\n\n正文\n".encode(),
+                        "text/markdown")
+    await bot.settle()
+    assert "你不能发布它的新版本" in d.private_messages(other)[-1].text
+    assert "已阅 0/2" in roll_call(group_a).text and "（第 2 版）" in new_post.text
 
 
 async def _document_id(bot: BotUnderTest, version: int) -> int:

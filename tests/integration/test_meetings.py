@@ -171,6 +171,24 @@ async def test_a_schedule_changed_after_the_briefing_is_followed(bot: BotUnderTe
     assert tuesday is not None and tuesday.cancelled_at is not None
 
 
+async def test_times_are_shown_in_the_schedules_time_zone(bot: BotUnderTest) -> None:
+    _, people, group = await setup_plant(bot)  # 08:30 in Shanghai is 09:30 in Tokyo
+    await set_shifts(bot, "team-a", {"timezone": "Asia/Tokyo", "briefing_before": "15m",
+                                     "shifts": [{"name": "早班", "start": "10:00",
+                                                 "end": "18:00"}]})
+    people["Leader Li"].send(group, "/shifts")
+    await bot.settle()
+    assert "10:00" in last_text(group)  # the next shift, in Tokyo time
+    bot.clock.advance(timedelta(minutes=15))  # 09:45 in Tokyo: the briefing for 10:00
+    await bot.run_sweeps()
+    [briefing] = briefings(group)
+    assert "10:00" in briefing.text.splitlines()[0]
+    bot.clock.advance(timedelta(minutes=46))  # 10:31 in Tokyo: not held
+    await bot.run_sweeps()
+    [alert] = not_held_alerts(bot, people["Officer Zhao"])
+    assert "10:00" in alert.text
+
+
 async def test_shifts_shows_the_schedule_and_the_next_shift(bot: BotUnderTest) -> None:
     _, people, group = await setup_plant(bot)
     worker = people["Worker Wu"]

@@ -129,3 +129,47 @@ async def test_publish_counts_late_members_and_versions(db: Database) -> None:
         # Only the new version counts now; Wu, who read version 1, must read it again.
         assert [(d.version, n) for d, n in await doc_repo.unread_in_team(s, a.id or 0)] == \
             [(2, 2)]
+
+
+async def test_a_new_version_goes_where_the_old_went_and_only_its_owners_may_publish_it(
+        db: Database) -> None:
+    await _plant(db)
+    renderer = Renderer()
+    async with db.transaction() as s:
+        beta = await org_repo.create_unit(s, key="beta", kind=UnitKind.ENTERPRISE, name="Beta",
+                                          parent=None, now=T0)
+        c = await org_repo.create_unit(s, key="c", kind=UnitKind.TEAM, name="C", parent=beta,
+                                       now=T0)
+        group = await org_repo.upsert_group_chat(s, chat_id=-300, title="C", chat_type="group",
+                                                 now=T0)
+        await org_repo.bind_chat(s, group, c, now=T0)
+        ws = await org_repo.get_unit_by_key(s, "ws")
+        assert ws is not None
+        await publish(s, renderer, _draft(), audience=[ws], publisher_id=None, now=T0,
+                      default_language="zh")
+    # Beta's manager, who may publish only under Beta, uploads a file of the same name.
+    for draft, code in ((_draft(version=None, note="另一份"), "not_yours"),
+                        # …and version 1 again with other text is refused for everyone
+                        (DocumentDraft(doc_key="hot-work", version=1, texts={
+                            "zh": {"title": "动火", "summary": "", "html": "改过的正文"}}),
+                         "changed_same_version")):
+        async with db.transaction() as s:
+            try:
+                await publish(s, renderer, draft, audience=[beta], publisher_id=None, now=T0,
+                              default_language="zh", may_publish_to=["beta", "c"])
+            except PublishRefused as refused:
+                assert refused.code == code
+            else:
+                raise AssertionError(f"{code} was not refused")
+    async with db.session() as s:
+        a = await org_repo.get_unit_by_key(s, "a")
+        assert a is not None
+        assert [(d.version, n) for d, n in await doc_repo.unread_in_team(s, a.id or 0)] == \
+            [(1, 2)]  # team A keeps its obligation
+    # Someone who may (the CLI here) publishes version 2 to Beta only: it reaches WS too,
+    # because it replaces version 1 there.
+    async with db.transaction() as s:
+        newer = await publish(s, renderer, _draft(version=None, note="更严"), audience=[beta],
+                              publisher_id=None, now=T0, default_language="zh")
+        assert sorted(u.key for u in newer.posted) == ["a", "c"]
+        assert doc_repo.audience_of(newer.document) == ["ws", "beta"]

@@ -88,6 +88,13 @@ def test_upload_kinds_and_keys() -> None:
     key = key_from_file_name("受限空间补充规定.md")
     assert key.startswith("doc-") and key == key_from_file_name("受限空间补充规定.md")
     assert key != key_from_file_name("动火规定.md")
+    # Names that share their ASCII part are still different documents.
+    name = "2024年动火作业安全管理规定.pdf"
+    first = key_from_file_name(name)
+    assert first != key_from_file_name("2024年受限空间作业安全管理规定.pdf")
+    assert first.startswith("2024-") and first == key_from_file_name(name)
+    assert key_from_file_name("GB30871-2022 动火.pdf") != key_from_file_name(
+        "GB30871-2022 受限空间.pdf")
 
 
 def test_uploaded_texts_are_escaped_and_titled() -> None:
