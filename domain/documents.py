@@ -247,16 +247,22 @@ def roll_up(units: list[tuple[int, str]], team_counts: dict[int, tuple[int, int]
         top_path: the path the listing starts at (its depth is 0).
     """
     base = top_path.count("/")
+    # Each team's counts go to every prefix of its path ("/1/", "/1/4/", "/1/4/9/"):
+    # units × depth, not units², so an enterprise of thousands of teams stays quick.
+    sums: dict[str, tuple[int, int]] = {}
+    for unit_id, path in units:
+        if unit_id not in team_counts:
+            continue
+        read, required = team_counts[unit_id]
+        parts = path.strip("/").split("/")
+        for depth in range(1, len(parts) + 1):
+            prefix = "/" + "/".join(parts[:depth]) + "/"
+            done, due = sums.get(prefix, (0, 0))
+            sums[prefix] = (done + read, due + required)
     rates = []
     for unit_id, path in sorted(units, key=lambda item: item[1]):
-        if not path.startswith(top_path):
-            continue
-        read = required = 0
-        for other_id, other_path in units:
-            if other_path.startswith(path) and other_id in team_counts:
-                read += team_counts[other_id][0]
-                required += team_counts[other_id][1]
-        if required:
+        read, required = sums.get(path, (0, 0))
+        if path.startswith(top_path) and required:
             rates.append(ReadRate(unit_id, path.count("/") - base, read, required))
     return rates
 

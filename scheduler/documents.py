@@ -339,12 +339,9 @@ async def _deliver_outstanding(session: AsyncSession, renderer: Renderer, now: d
     documents = await doc_repo.active_documents(session)
     if not documents:
         return False
-    teams = await org_repo.units_of_kind(session, UnitKind.TEAM)
-    groups = {}
-    for team in teams:
-        group = await org_repo.chat_of_unit(session, team.id or 0)
-        if group is not None:
-            groups[team.id or 0] = group
+    bound = await org_repo.teams_with_groups(session)
+    teams = [team for team, _ in bound]  # teams without a group wait until one is bound
+    groups = {team.id or 0: group for team, group in bound}
     queued = False
     for document in documents:
         publication = Publication(document, new_version=False)

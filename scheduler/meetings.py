@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 
 import yaml
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,11 +21,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from content.hazards import category
 from content.render import CONTENT_DIR, Renderer
 from domain.durations import parse_duration
-from domain.org import Role, UnitKind
+from domain.org import Role
 from domain.risk_cards import RiskCard, cards_for
 from domain.shifts import (
     ScheduleError,
     ShiftOccurrence,
+    ShiftSchedule,
     briefed_shift_now,
     occurrences,
     parse_schedule,
@@ -41,6 +42,9 @@ from storage.db import Database
 from storage.models import GroupChat, PreShiftMeeting, Unit
 
 log = logging.getLogger(__name__)
+# Meetings missed or ended longer ago than this (the bot was down for days) are history:
+# no late escalation or summary prompt for them.
+LOOKBACK = timedelta(days=1)
 
 
 @cache
@@ -78,16 +82,9 @@ def pre_shift_sweep(db: Database, renderer: Renderer, *, default_language: str,
     async def sweep(now: datetime) -> None:
         queued = False
         async with db.transaction() as session:
-            for unit in await org_repo.units_of_kind(session, UnitKind.TEAM):
-                group = await org_repo.chat_of_unit(session, unit.id or 0)
-                schedule_data = json.loads(unit.extra_json).get("shifts") \
-                    if unit.extra_json else None
-                if schedule_data is None or group is None or not group.active:
-                    continue
-                try:
-                    schedule = parse_schedule(schedule_data, unit.timezone or default_timezone)
-                except ScheduleError:
-                    log.warning("team %s has a bad schedule; no briefings", unit.key)
+            for unit, group in await org_repo.teams_with_groups(session):
+                schedule = _schedule(unit.extra_json, unit.timezone or default_timezone)
+                if not isinstance(schedule, ShiftSchedule):
                     continue
                 lead = schedule.briefing_before
                 for shift in occurrences(schedule, now + lead - grace,
@@ -97,7 +94,8 @@ def pre_shift_sweep(db: Database, renderer: Renderer, *, default_language: str,
                         await _brief(session, renderer, unit, group, shift, now,
                                      default_language, risk_cards, schedule.timezone)
                         queued = True
-            for meeting in await meeting_repo.not_held(session, now - held_within):
+            for meeting in await meeting_repo.not_held(session, now - held_within,
+                                                       now - held_within - LOOKBACK):
                 zone = await _as_scheduled(session, meeting, now, default_timezone)
                 if zone is None or meeting.starts_at > now - held_within:
                     continue  # cancelled, or moved later: not late (yet)
@@ -105,7 +103,8 @@ def pre_shift_sweep(db: Database, renderer: Renderer, *, default_language: str,
                                           zone)
                 meeting.escalated_at = now
                 session.add(meeting)
-            for meeting in await meeting_repo.ended_without_summary(session, now):
+            for meeting in await meeting_repo.ended_without_summary(session, now,
+                                                                    now - LOOKBACK):
                 if await _as_scheduled(session, meeting, now, default_timezone) is None \
                         or meeting.ends_at > now:
                     continue
@@ -157,6 +156,23 @@ async def _brief(session: AsyncSession, renderer: Renderer, unit: Unit, group: G
                                    dedupe_key=f"briefing:{unit.id}:{shift.key}")
 
 
+@lru_cache(maxsize=4096)
+def _schedule(extra_json: str | None, zone: str) -> ShiftSchedule | ScheduleError | None:
+    """A team's schedule (None without one), parsed once per distinct text.
+
+    The sweep reads every team each minute; the text rarely changes. A broken one
+    comes back as its error, logged once rather than every minute.
+    """
+    data = json.loads(extra_json).get("shifts") if extra_json else None
+    if data is None:
+        return None
+    try:
+        return parse_schedule(data, zone)
+    except ScheduleError as problem:
+        log.warning("a team schedule is broken, so no briefings for it: %s", problem)
+        return problem
+
+
 async def _as_scheduled(session: AsyncSession, meeting: PreShiftMeeting, now: datetime,
                         default_timezone: str) -> str | None:
     """Follow a schedule changed after the briefing; the schedule's time zone, or None
@@ -167,11 +183,9 @@ async def _as_scheduled(session: AsyncSession, meeting: PreShiftMeeting, now: da
     told that a meeting of a shift that never ran was not held.
     """
     unit = await org_repo.get_unit(session, meeting.unit_id)
-    data = json.loads(unit.extra_json).get("shifts") if unit and unit.extra_json else None
     team_zone = (unit.timezone if unit else None) or default_timezone
-    try:
-        schedule = parse_schedule(data, team_zone) if data is not None else None
-    except ScheduleError:
+    schedule = _schedule(unit.extra_json if unit else None, team_zone)
+    if isinstance(schedule, ScheduleError):
         return team_zone  # a broken schedule says nothing about this shift: keep it
     shift = briefed_shift_now(schedule, meeting.shift_key, meeting.starts_at) \
         if schedule is not None else None

@@ -49,19 +49,26 @@ async def attendees(session: AsyncSession, meeting_id: int) -> list[Person]:
     return list(result.all())
 
 
-async def not_held(session: AsyncSession, started_before: datetime) -> list[PreShiftMeeting]:
-    """Meetings whose shift started before the cut-off and that nobody closed or escalated."""
+async def not_held(session: AsyncSession, started_before: datetime,
+                   started_after: datetime) -> list[PreShiftMeeting]:
+    """Meetings whose shift started in the window and that nobody closed or escalated.
+
+    The window keeps the query on an index range: a year of meetings is a million
+    rows, and a meeting missed days ago is history, not news for the workshop.
+    """
     result = await session.exec(select(PreShiftMeeting).where(
+        col(PreShiftMeeting.starts_at) < started_before,
+        col(PreShiftMeeting.starts_at) >= started_after,
         col(PreShiftMeeting.held_at).is_(None), col(PreShiftMeeting.escalated_at).is_(None),
-        col(PreShiftMeeting.cancelled_at).is_(None),
-        col(PreShiftMeeting.starts_at) < started_before))
+        col(PreShiftMeeting.cancelled_at).is_(None)))
     return list(result.all())
 
 
-async def ended_without_summary(session: AsyncSession, now: datetime) -> list[PreShiftMeeting]:
-    """Meetings whose shift has ended and whose leader was not yet asked for the summary."""
+async def ended_without_summary(session: AsyncSession, now: datetime,
+                                ended_after: datetime) -> list[PreShiftMeeting]:
+    """Meetings whose shift ended in the window and whose leader was not yet asked."""
     result = await session.exec(select(PreShiftMeeting).where(
+        col(PreShiftMeeting.ends_at) <= now, col(PreShiftMeeting.ends_at) >= ended_after,
         col(PreShiftMeeting.summary_prompted_at).is_(None),
-        col(PreShiftMeeting.cancelled_at).is_(None),
-        col(PreShiftMeeting.ends_at) <= now))
+        col(PreShiftMeeting.cancelled_at).is_(None)))
     return list(result.all())

@@ -285,8 +285,9 @@ class PreShiftMeeting(SQLModel, table=True):
     unit_id: int = Field(foreign_key="unit.id", index=True)
     shift_key: str = Field(max_length=64)  # "2026-11-23/早班": the idempotency key
     shift_name: str = Field(max_length=32)
-    starts_at: datetime = Field(sa_column=_utc_column())
-    ends_at: datetime = Field(sa_column=_utc_column())
+    # Indexed: each minute's sweep reads the meetings that just started or ended.
+    starts_at: datetime = Field(sa_column=_utc_column(index=True))
+    ends_at: datetime = Field(sa_column=_utc_column(index=True))
     posted_at: datetime = Field(sa_column=_utc_column())
     held_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     held_by: int | None = Field(default=None, foreign_key="person.id")

@@ -88,6 +88,19 @@ async def unbound_teams(session: AsyncSession) -> list[Unit]:
     return list(result.all())
 
 
+async def teams_with_groups(session: AsyncSession) -> list[tuple[Unit, GroupChat]]:
+    """Every team bound to a group the bot is still in, with that group, in one query.
+
+    Sweeps that run every minute over thousands of teams read this instead of one
+    query per team.
+    """
+    result = await session.exec(
+        select(Unit, GroupChat).join(GroupChat, col(GroupChat.unit_id) == col(Unit.id))
+        .where(Unit.kind == UnitKind.TEAM.value, col(GroupChat.active).is_(True))
+        .order_by(col(Unit.path)))
+    return [(unit, group) for unit, group in result.all()]
+
+
 def unit_language(unit: Unit | None, chat: GroupChat | None, default: str) -> str:
     """The language to speak in a unit's group: the chat's choice, the unit's, the default."""
     if chat is not None and chat.language:
