@@ -477,7 +477,7 @@ async def _report_overdue(session: AsyncSession, renderer: Renderer, document: P
                           post: DocumentPost, unit: Unit, unread: list[Any], now: datetime,
                           default_language: str) -> bool:
     """At the due date, the names of those who have not read it go to the workshop."""
-    _, chats = await org_repo.parent_recipients(
+    _, chats = await org_repo.nearest_recipients_above(
         session, unit, [Role.SAFETY_OFFICER, Role.MANAGER], default_language)
     for chat_id, (lang, person_id) in chats.items():
         await outbox_repo.enqueue_text(

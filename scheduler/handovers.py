@@ -79,7 +79,7 @@ async def _tell_workshop(session: AsyncSession, renderer: Renderer, handover: Ha
                          unit: Unit, outgoing: Person | None, escalate: timedelta,
                          now: datetime, default_language: str) -> bool:
     """Tell the workshop's officers and managers (privately) and its group."""
-    _, chats = await org_repo.parent_recipients(
+    _, chats = await org_repo.nearest_recipients_above(
         session, unit, [Role.SAFETY_OFFICER, Role.MANAGER], default_language)
     for chat_id, (lang, person_id) in chats.items():
         html = renderer.html("handover.escalation", lang, unit=unit.name,

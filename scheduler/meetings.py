@@ -203,7 +203,7 @@ async def _escalate(session: AsyncSession, renderer: Renderer, meeting: PreShift
     unit = await org_repo.get_unit(session, meeting.unit_id)
     if unit is None:
         return False
-    _, chats = await org_repo.parent_recipients(
+    _, chats = await org_repo.nearest_recipients_above(
         session, unit, [Role.SAFETY_OFFICER, Role.MANAGER], default_language)
     for chat_id, (lang, person_id) in chats.items():
         html = renderer.html("meeting.not_held", lang, tz=zone, unit=unit.name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -10,6 +11,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.org import Grant, Role, UnitKind, child_path, path_ids
 from storage.models import GroupChat, Membership, Person, RoleGrant, Unit
+
+log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------- units
 
@@ -314,6 +317,26 @@ async def parent_recipients(session: AsyncSession, unit: Unit, roles: Sequence[R
     chats, _ = reachable(holders, parent, await chat_of_unit(session, parent.id or 0),
                          default_language)
     return parent, chats
+
+
+async def nearest_recipients_above(session: AsyncSession, unit: Unit, roles: Sequence[Role],
+                                   default_language: str) -> tuple[Unit | None, Recipients]:
+    """Like :func:`parent_recipients`, going further up while nobody can be told.
+
+    A workshop whose officers never pressed Start and that has no group would
+    swallow a "meeting not held" or "handover not accepted": the enterprise hears
+    instead. Returns (None, {}) only when nobody above can be told at all.
+    """
+    current: Unit | None = unit
+    while current is not None:
+        above, chats = await parent_recipients(session, current, roles, default_language)
+        if chats:
+            return above, chats
+        current = above
+    # Worth an operator's attention: a notice meant for people above reaches nobody.
+    log.warning("nobody above unit %s can be told (roles %s): no Start, blocked, no group",
+                unit.key, ", ".join(r.value for r in roles))
+    return None, {}
 
 
 # ---------------------------------------------------------------- members

@@ -189,6 +189,26 @@ async def test_times_are_shown_in_the_schedules_time_zone(bot: BotUnderTest) -> 
     assert "10:00" in alert.text
 
 
+async def test_a_workshop_nobody_can_reach_passes_the_notice_up(bot: BotUnderTest) -> None:
+    _, people, group = await setup_plant(bot)
+    officer, manager = people["Officer Zhao"], people["Manager Qian"]
+    async with bot.services.db.transaction() as s:  # the workshop's only officer blocked us
+        from storage import people as people_repo
+
+        person = await people_repo.get_person(s, officer.id)
+        assert person is not None
+        person.blocked = True
+        s.add(person)
+    await give_schedule(bot, "team-a")
+    bot.clock.advance(timedelta(minutes=15))  # 08:45: the briefing
+    await bot.run_sweeps()
+    assert len(briefings(group)) == 1
+    bot.clock.advance(timedelta(minutes=46))  # 09:31: not held
+    await bot.run_sweeps()
+    assert not not_held_alerts(bot, officer)
+    assert len(not_held_alerts(bot, manager)) == 1  # the enterprise hears instead
+
+
 async def test_shifts_shows_the_schedule_and_the_next_shift(bot: BotUnderTest) -> None:
     _, people, group = await setup_plant(bot)
     worker = people["Worker Wu"]
