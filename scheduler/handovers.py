@@ -40,16 +40,28 @@ def handover_sweep(db: Database, renderer: Renderer, *, escalate_after: str,
             for handover in await handover_repo.due(session, now):
                 unit = await org_repo.get_unit(session, handover.unit_id)
                 group = await org_repo.get_group_chat(session, handover.chat_id)
-                if unit is None:
-                    handover.next_check_at = None
-                    session.add(handover)
+                remind = tell = False
+                if unit is None:  # the team is gone: nothing more to check
+                    step: dict[str, object] = {"next_check_at": None}
+                elif handover.reminded_at is None and group is not None and group.active:
+                    remind = True
+                    step = {"reminded_at": now, "next_check_at": handover.created_at + escalate}
+                elif handover.escalated_at is None and now >= handover.created_at + escalate:
+                    tell = True
+                    step = {"escalated_at": now, "next_check_at": None}
+                else:
+                    step = {"next_check_at": handover.created_at + escalate}
+                # Claimed before anything is queued: a leader accepting at this moment
+                # wins, and no reminder or escalation follows an accepted handover.
+                if not await handover_repo.advance(session, handover, step) \
+                        or unit is None or not (remind or tell):
                     continue
                 people = {p.id: p for p in await people_repo.people_by_ids(
                     session, [i for i in (handover.outgoing_id, handover.incoming_id) if i])}
                 outgoing = people.get(handover.outgoing_id)
                 incoming = people.get(handover.incoming_id) if handover.incoming_id else None
-                lang = org_repo.unit_language(unit, group, default_language)
-                if handover.reminded_at is None and group is not None and group.active:
+                if remind and group is not None:
+                    lang = org_repo.unit_language(unit, group, default_language)
                     html = renderer.html(
                         "handover.reminder", lang, outgoing=outgoing.name if outgoing else "",
                         incoming_id=incoming.telegram_id if incoming else None,
@@ -58,17 +70,10 @@ def handover_sweep(db: Database, renderer: Renderer, *, escalate_after: str,
                         session, chat_id=group.chat_id, html=html, now=now,
                         purpose="handover.reminder", dedupe_key=f"handover-remind:{handover.id}",
                         reply_markup=accept_button(renderer, lang, handover.id or 0))
-                    handover.reminded_at = now
-                    handover.next_check_at = handover.created_at + escalate
                     queued = True
-                elif handover.escalated_at is None and now >= handover.created_at + escalate:
+                else:
                     queued |= await _tell_workshop(session, renderer, handover, unit, outgoing,
                                                    escalate, now, default_language)
-                    handover.escalated_at = now
-                    handover.next_check_at = None
-                else:
-                    handover.next_check_at = handover.created_at + escalate
-                session.add(handover)
         if queued:
             wake()
 

@@ -97,12 +97,11 @@ def pre_shift_sweep(db: Database, renderer: Renderer, *, default_language: str,
             for meeting in await meeting_repo.not_held(session, now - held_within,
                                                        now - held_within - LOOKBACK):
                 zone = await _as_scheduled(session, meeting, now, default_timezone)
-                if zone is None or meeting.starts_at > now - held_within:
-                    continue  # cancelled, or moved later: not late (yet)
+                if zone is None or meeting.starts_at > now - held_within \
+                        or not await meeting_repo.claim_escalation(session, meeting, now):
+                    continue  # cancelled, moved later (not late yet), or held meanwhile
                 queued |= await _escalate(session, renderer, meeting, now, default_language,
                                           zone)
-                meeting.escalated_at = now
-                session.add(meeting)
             for meeting in await meeting_repo.ended_without_summary(session, now,
                                                                     now - LOOKBACK):
                 if await _as_scheduled(session, meeting, now, default_timezone) is None \

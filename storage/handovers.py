@@ -40,6 +40,20 @@ async def accept(session: AsyncSession, handover: Handover, *, person_id: int,
     return True
 
 
+async def advance(session: AsyncSession, handover: Handover, values: dict[str, Any]) -> bool:
+    """Record a sweep's step (reminded, escalated, next check) on a handover still awaiting.
+
+    Conditional on the version the sweep read: False when it was accepted (or moved
+    on) meanwhile, and then the sweep sends nothing.
+    """
+    result = await session.exec(
+        update(Handover).where(col(Handover.id) == handover.id,
+                               col(Handover.version) == handover.version,
+                               col(Handover.state) == "awaiting")
+        .values(**values, version=handover.version + 1))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def due(session: AsyncSession, now: datetime, limit: int = 500) -> list[Handover]:
     """Handovers awaiting acceptance whose next check has come."""
     result = await session.exec(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -62,6 +63,22 @@ async def not_held(session: AsyncSession, started_before: datetime,
         col(PreShiftMeeting.held_at).is_(None), col(PreShiftMeeting.escalated_at).is_(None),
         col(PreShiftMeeting.cancelled_at).is_(None)))
     return list(result.all())
+
+
+async def claim_escalation(session: AsyncSession, meeting: PreShiftMeeting,
+                           now: datetime) -> bool:
+    """Mark a meeting escalated unless it was held (or escalated) meanwhile.
+
+    A leader may press "held" while the sweep is deciding; whoever writes first wins,
+    and the workshop is never told of a meeting that was held.
+    """
+    result = await session.exec(
+        update(PreShiftMeeting).where(col(PreShiftMeeting.id) == meeting.id,
+                                      col(PreShiftMeeting.held_at).is_(None),
+                                      col(PreShiftMeeting.escalated_at).is_(None),
+                                      col(PreShiftMeeting.cancelled_at).is_(None))
+        .values(escalated_at=now))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def ended_without_summary(session: AsyncSession, now: datetime,
