@@ -43,6 +43,8 @@ from storage.models import DocumentPost, GroupChat, OutboxMessage, PublishedDocu
 log = logging.getLogger(__name__)
 
 ROLL_CALL_EDIT_EVERY = timedelta(seconds=10)
+BATCH = 500
+MAX_BATCHES = 1000  # a guard only: each batch moves its posts on
 
 
 class PublishRefused(ValueError):
@@ -322,9 +324,18 @@ def document_sweep(db: Database, renderer: Renderer, *, default_language: str,
         async with db.transaction() as session:
             queued |= await _deliver_outstanding(session, renderer, now, default_language)
             queued |= await _ask_late_members(session, renderer, now, default_language)
-            for post in await doc_repo.posts_due(session, now):
-                queued |= await _remind_or_report(session, renderer, post, now, offsets, grace,
-                                                  default_language)
+        # Every due post in this sweep, a batch per transaction: thousands of posts due
+        # at once (a document to every team) must not wait a minute per batch and miss
+        # their round's grace. Each post's next check moves past "now", so this ends.
+        for _ in range(MAX_BATCHES):
+            async with db.transaction() as session:
+                due = await doc_repo.posts_due(session, now, limit=BATCH)
+                for post in due:
+                    queued |= await _remind_or_report(session, renderer, post, now, offsets,
+                                                      grace, default_language)
+            if len(due) < BATCH:
+                break
+        async with db.transaction() as session:
             for post in await doc_repo.stale_roll_calls(session, now - ROLL_CALL_EDIT_EVERY):
                 queued |= await refresh_roll_call(session, renderer, post, now)
         if queued:

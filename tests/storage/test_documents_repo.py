@@ -13,7 +13,7 @@ from storage import documents as doc_repo
 from storage import org as org_repo
 from storage import people as people_repo
 from storage.db import Database
-from storage.models import OutboxMessage, Person
+from storage.models import DocumentPost, OutboxMessage, Person
 
 T0 = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)
 
@@ -173,3 +173,28 @@ async def test_a_new_version_goes_where_the_old_went_and_only_its_owners_may_pub
                               publisher_id=None, now=T0, default_language="zh")
         assert sorted(u.key for u in newer.posted) == ["a", "c"]
         assert doc_repo.audience_of(newer.document) == ["ws", "beta"]
+
+
+async def test_a_sweep_reminds_every_due_post_however_many(db: Database,
+                                                           monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import scheduler.documents as documents_sweep
+
+    await _plant(db)
+    renderer = Renderer()
+    async with db.transaction() as s:
+        ws = await org_repo.get_unit_by_key(s, "ws")
+        assert ws is not None
+        for key in ("hot-work", "confined-space", "lifting"):
+            await publish(s, renderer, DocumentDraft(doc_key=key, version=1, texts={
+                "zh": {"title": key, "summary": "", "html": "正文"}}), audience=[ws],
+                publisher_id=None, now=T0, default_language="zh")
+    monkeypatch.setattr(documents_sweep, "BATCH", 2)  # three posts due: two batches
+    sweep = document_sweep(db, renderer, default_language="zh", reminders="1d,2d",
+                           reminder_grace="30m", wake=lambda: None)
+    await sweep(T0 + timedelta(days=1, minutes=1))
+    async with db.session() as s:
+        posts = (await s.exec(select(DocumentPost))).all()
+        assert [p.reminders_done for p in posts] == [1, 1, 1]
+        reminders = (await s.exec(select(OutboxMessage).where(
+            OutboxMessage.purpose == "document.reminder"))).all()
+        assert len(reminders) == 3  # one per post, into team A's group (nobody pressed Start)
