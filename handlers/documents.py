@@ -266,6 +266,7 @@ async def publish_clicked(update: Update, context: Context) -> None:
         await query.answer(svc.renderer.plain("callback.stale", lang), show_alert=True)
         return
     say: Say | None = None
+    answered = False
     async with svc.db.transaction() as session:
         person = await learn_person(session, user, context)
         draft = await drafts_repo.get_draft(session, chat.id, person.id or 0)
@@ -283,11 +284,17 @@ async def publish_clicked(update: Update, context: Context) -> None:
         elif action == "ok" and step == "audience":
             say = await _preview(session, update, context, draft)
         elif action == "go" and step == "preview":
-            say = await _publish_now(session, update, context, draft, person)
+            # Answered first: posting to hundreds of teams takes seconds, and Telegram
+            # gives up on a callback query left unanswered that long.
+            await query.answer(svc.renderer.plain("publish.publishing", lang))
+            say = await _publish_now(session, update, context, draft, person) or \
+                (lambda: reply(update, context, "callback.stale"))
+            answered = True
         if say is None:
             await query.answer(svc.renderer.plain("callback.stale", lang), show_alert=True)
             return
-    await query.answer()
+    if not answered:
+        await query.answer()
     await say()
 
 

@@ -104,20 +104,29 @@ def file_caption(renderer: Renderer, document: PublishedDocument, lang: str) -> 
                          note=(document.change_note or "")[:250])
 
 
+def document_messages(renderer: Renderer, document: PublishedDocument, *, chat_id: int,
+                      lang: str, dedupe_key: str,
+                      person_id: int | None = None) -> list[outbox_repo.Outgoing]:
+    """The document itself (its text, in parts under 4096 characters, or its file)."""
+    if document.file_id is not None:
+        return [outbox_repo.Outgoing(
+            chat_id=chat_id, method="sendDocument", purpose="document.post",
+            params={"document": document.file_id, "parse_mode": "HTML",
+                    "caption": file_caption(renderer, document, lang)},
+            dedupe_key=dedupe_key, person_id=person_id)]
+    return [outbox_repo.Outgoing(chat_id=chat_id, params=params, purpose="document.post",
+                                 dedupe_key=key or dedupe_key, person_id=person_id)
+            for params, key in outbox_repo.text_parts(
+                html=post_html(renderer, document, lang), dedupe_key=dedupe_key)]
+
+
 async def queue_document(session: AsyncSession, renderer: Renderer, document: PublishedDocument,
                          *, chat_id: int, lang: str, now: datetime, dedupe_key: str,
                          person_id: int | None = None) -> None:
     """Queue the document itself (its text, or its original file) to one chat."""
-    if document.file_id is not None:
-        await outbox_repo.enqueue(
-            session, chat_id=chat_id, method="sendDocument", now=now, purpose="document.post",
-            params={"document": document.file_id, "parse_mode": "HTML",
-                    "caption": file_caption(renderer, document, lang)},
-            dedupe_key=dedupe_key, person_id=person_id)
-    else:
-        await outbox_repo.enqueue_text(session, chat_id=chat_id, now=now, purpose="document.post",
-                                       html=post_html(renderer, document, lang),
-                                       dedupe_key=dedupe_key, person_id=person_id)
+    await outbox_repo.enqueue_many(session, document_messages(
+        renderer, document, chat_id=chat_id, lang=lang, dedupe_key=dedupe_key,
+        person_id=person_id), now=now)
 
 
 def roll_call_html(renderer: Renderer, document: PublishedDocument, post: DocumentPost,
@@ -224,45 +233,67 @@ async def deliver(session: AsyncSession, renderer: Renderer, publication: Public
     audience = [unit for key in doc_repo.audience_of(document)
                 if (unit := await org_repo.get_unit_by_key(session, key)) is not None]
     teams = teams if teams is not None else await org_repo.units_of_kind(session, UnitKind.TEAM)
+    if groups is None:  # one query, not one per team
+        groups = {team.id or 0: group for team, group in await org_repo.teams_with_groups(session)}
     posted = {post.unit_id for post in await doc_repo.posts_of(session, document.id or 0)}
+    targets: list[tuple[Unit, GroupChat]] = []
     for team in teams:
         if team.id in posted or not any(is_within(team.path, unit.path) for unit in audience):
             continue
-        group = groups.get(team.id or 0) if groups is not None else \
-            await org_repo.chat_of_unit(session, team.id or 0)
-        if group is None or not group.active:
+        group = groups.get(team.id or 0)
+        if group is None:  # never bound, or the bot was removed
             publication.without_group.append(team)
-            continue
-        publication.required += await _post(session, renderer, document, team, group, now,
-                                            default_language)
-        publication.posted.append(team)
+        else:
+            targets.append((team, group))
+    if targets:
+        publication.required += await _post_all(session, renderer, document, targets, now,
+                                                default_language)
+        publication.posted += [team for team, _ in targets]
 
 
-async def _post(session: AsyncSession, renderer: Renderer, document: PublishedDocument,
-                team: Unit, group: GroupChat, now: datetime, default_language: str) -> int:
-    """One team's post: the document, its roll call and its receipts. Returns how many must read."""
-    lang = org_repo.unit_language(team, group, default_language)
-    due_at = now + timedelta(days=document.due_days)
-    post = DocumentPost(document_id=document.id or 0, unit_id=team.id or 0, language=lang,
-                        posted_at=now, due_at=due_at)
-    session.add(post)
+async def _post_all(session: AsyncSession, renderer: Renderer, document: PublishedDocument,
+                    targets: list[tuple[Unit, GroupChat]], now: datetime,
+                    default_language: str) -> int:
+    """The teams' posts: the document, a roll call and receipts in each. Returns how many
+    must read.
+
+    A statement per kind of row, not per team: an enterprise of two thousand teams is
+    published while the publisher waits.
+    """
+    posts = {}
+    for team, group in targets:
+        posts[team.id or 0] = DocumentPost(
+            document_id=document.id or 0, unit_id=team.id or 0,
+            language=org_repo.unit_language(team, group, default_language), posted_at=now,
+            due_at=now + timedelta(days=document.due_days))
+    session.add_all(posts.values())
     await session.flush()
-    await queue_document(session, renderer, document, chat_id=group.chat_id, lang=lang, now=now,
-                         dedupe_key=f"doc:{document.id}:{team.id}")
+    # All documents first, then all roll calls: ids in that order keep each chat's order.
+    await outbox_repo.enqueue_many(session, [
+        item for team, group in targets for item in document_messages(
+            renderer, document, chat_id=group.chat_id, lang=posts[team.id or 0].language,
+            dedupe_key=f"doc:{document.id}:{team.id}")], now=now)
     if not document.requires_ack:
         return 0
-    members = [p.id or 0 for p in await org_repo.active_members(session, group.id or 0)]
-    await doc_repo.add_receipts(session, document_id=document.id or 0, unit_id=team.id or 0,
-                                person_ids=members, now=now, late=False)
-    [row] = await outbox_repo.enqueue_text(
-        session, chat_id=group.chat_id, now=now, purpose="document.roll_call",
-        html=roll_call_html(renderer, document, post, 0, len(members)),
-        reply_markup=ack_button(renderer, lang, document.id or 0),
-        dedupe_key=f"doc-roll:{document.id}:{team.id}")
-    post.roll_call_outbox_id = row.id
-    post.next_check_at = now  # the sweep sets the first reminder from its settings
-    session.add(post)
-    return len(members)
+    members = await org_repo.active_member_ids(session, [group.id or 0 for _, group in targets])
+    required = {team.id or 0: members.get(group.id or 0, []) for team, group in targets}
+    await doc_repo.require_many(session, document_id=document.id or 0, required=required,
+                                now=now)
+    roll_calls = {}
+    for team, group in targets:
+        post = posts[team.id or 0]
+        [(params, _)] = outbox_repo.text_parts(
+            html=roll_call_html(renderer, document, post, 0, len(required[team.id or 0])),
+            reply_markup=ack_button(renderer, post.language, document.id or 0))
+        roll_calls[team.id or 0] = outbox_repo.Outgoing(
+            chat_id=group.chat_id, params=params, purpose="document.roll_call",
+            dedupe_key=f"doc-roll:{document.id}:{team.id}")
+    await outbox_repo.enqueue_many(session, list(roll_calls.values()), now=now)
+    ids = await outbox_repo.ids_by_key(session, [m.dedupe_key for m in roll_calls.values()])
+    for unit_id, post in posts.items():
+        post.roll_call_outbox_id = ids.get(roll_calls[unit_id].dedupe_key)
+        post.next_check_at = now  # the sweep sets the first reminder from its settings
+    return sum(len(people) for people in required.values())
 
 
 async def _mark_replaced(session: AsyncSession, renderer: Renderer, old: PublishedDocument,

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -62,3 +64,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+async def insert_skipping_duplicates(session: AsyncSession, model: Any,
+                                     unique: list[str], rows: list[dict[str, Any]]) -> None:
+    """Insert many rows in one statement; rows clashing on ``unique`` are skipped.
+
+    The database keeps "never twice" (a unique key) without a read before each write.
+    """
+    if not rows:
+        return
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    await session.exec(insert(model).on_conflict_do_nothing(  # type: ignore[call-overload]
+        index_elements=unique), params=rows)

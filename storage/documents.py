@@ -9,7 +9,7 @@ team is not nagged and does not drag the team's rate down.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy import and_, exists, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import insert_skipping_duplicates
 from storage.models import (
     DocumentPost,
     GroupChat,
@@ -111,6 +112,19 @@ async def add_receipts(session: AsyncSession, *, document_id: int, unit_id: int,
     session.add_all(rows)
     await session.flush()
     return rows
+
+
+async def require_many(session: AsyncSession, *, document_id: int,
+                       required: Mapping[int, Sequence[int]], now: datetime) -> None:
+    """Require acknowledgement in many teams at once (team id -> person ids), at posting.
+
+    One statement; anyone already required is left alone.
+    """
+    values = [{"document_id": document_id, "unit_id": unit_id, "person_id": person_id,
+               "required_at": now, "late": False}
+              for unit_id, people in required.items() for person_id in sorted(set(people))]
+    await insert_skipping_duplicates(session, ReadReceipt,
+                                     ["document_id", "unit_id", "person_id"], values)
 
 
 async def receipts_of(session: AsyncSession, document_id: int,

@@ -380,6 +380,20 @@ async def groups_of_person(session: AsyncSession, person_id: int) -> list[GroupC
     return list(result.all())
 
 
+async def active_member_ids(session: AsyncSession,
+                            group_chat_ids: Sequence[int]) -> dict[int, list[int]]:
+    """Person ids currently in each of many groups (group row id -> person ids)."""
+    members: dict[int, list[int]] = {}
+    for start in range(0, len(group_chat_ids), 500):  # bound the IN list
+        result = await session.exec(
+            select(Membership.group_chat_id, Membership.person_id)
+            .where(col(Membership.group_chat_id).in_(group_chat_ids[start:start + 500]),
+                   Membership.active == True))  # noqa: E712
+        for group_id, person_id in result.all():
+            members.setdefault(group_id, []).append(person_id)
+    return members
+
+
 async def active_members(session: AsyncSession, group_chat_id: int) -> list[Person]:
     """People currently in a group, by name."""
     result = await session.exec(

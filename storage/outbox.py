@@ -14,13 +14,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, or_, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.delivery import OutboxStatus
 from domain.telegram_html import split_message
+from storage.db import insert_skipping_duplicates
 from storage.models import OutboxMessage
 
 
@@ -118,17 +117,23 @@ async def enqueue_many(session: AsyncSession, items: Sequence[Outgoing], *,
     For sweeps that queue hundreds of alerts at once: no read-before-write, no
     flush per row, and the unique dedupe key still guarantees "never twice".
     """
-    if not items:
-        return
-    values = [{"dedupe_key": i.dedupe_key, "purpose": i.purpose, "chat_id": i.chat_id,
-               "person_id": i.person_id, "method": i.method,
-               "payload": json.dumps(dict(i.params), ensure_ascii=False),
-               "status": OutboxStatus.PENDING.value, "attempts": 0, "next_attempt_at": now,
-               "created_at": now} for i in items]
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    await session.exec(statement, params=values)
+    await insert_skipping_duplicates(session, OutboxMessage, ["dedupe_key"], [
+        {"dedupe_key": i.dedupe_key, "purpose": i.purpose, "chat_id": i.chat_id,
+         "person_id": i.person_id, "method": i.method,
+         "payload": json.dumps(dict(i.params), ensure_ascii=False),
+         "status": OutboxStatus.PENDING.value, "attempts": 0, "next_attempt_at": now,
+         "created_at": now} for i in items])
+
+
+async def ids_by_key(session: AsyncSession, keys: Sequence[str]) -> dict[str, int]:
+    """The row id of each queued dedupe key (after :func:`enqueue_many`)."""
+    found: dict[str, int] = {}
+    for start in range(0, len(keys), 500):  # bound the IN list
+        result = await session.exec(
+            select(OutboxMessage.dedupe_key, OutboxMessage.id)
+            .where(col(OutboxMessage.dedupe_key).in_(keys[start:start + 500])))
+        found.update({key: row_id for key, row_id in result.all() if key and row_id})
+    return found
 
 
 async def claim_due(
