@@ -117,6 +117,11 @@ KEEP_DEFAULT = frozenset({"默认", "default", "-"})
 ACTIONS = {"ack": HazardAction.ACKNOWLEDGE, "rej": HazardAction.REJECT,
            "fix": HazardAction.SUBMIT_FIX, "ver": HazardAction.VERIFY,
            "reo": HazardAction.REOPEN, "up": HazardAction.HAND_UP, "go": HazardAction.START}
+# The buttons for what can happen next, by state: on each step's message and under
+# /hazard CODE (so a step message lost or scrolled away never strands a hazard).
+NEXT_STEPS: dict[str, tuple[str, ...]] = {
+    "reported": ("ack", "rej"), "acknowledged": ("five", "go", "fix", "up"),
+    "rectifying": ("fix", "up"), "reopened": ("go", "fix", "up"), "rectified": ("ver", "reo")}
 NO_ESCALATION: dict[str, Any] = {"watch": None, "watch_deadline": None,
                                  "next_escalation_at": None}
 
@@ -184,7 +189,7 @@ async def hazard_clicked(update: Update, context: Context) -> None:
             refusal = await _transition(session, ctx, action, now, values)
             after = ("hazard.acknowledged", {"code": code, "leader": ctx.person.name,
                                              "deadline": values["deadline"]},
-                     _buttons(svc.renderer, lang, hazard_id, "five", "go", "fix", "up"))
+                     _buttons(svc.renderer, lang, hazard_id, *NEXT_STEPS["acknowledged"]))
         elif action is HazardAction.VERIFY:
             refusal = await _transition(session, ctx, action, now, {"verified_at": now})
             if refusal is None:
@@ -194,12 +199,12 @@ async def hazard_clicked(update: Update, context: Context) -> None:
             refusal = await _transition(session, ctx, action, now, {})
             after = ("hazard.started", {"code": code, "who": ctx.person.name,
                                         "deadline": ctx.hazard.deadline},
-                     _buttons(svc.renderer, lang, hazard_id, "fix", "up"))
+                     _buttons(svc.renderer, lang, hazard_id, *NEXT_STEPS["rectifying"]))
         else:  # REOPEN
             values = _watch(ctx.hazard.severity, now)
             refusal = await _transition(session, ctx, action, now, values)
             after = ("hazard.reopened", {"code": code, "deadline": values["deadline"]},
-                     _buttons(svc.renderer, lang, hazard_id, "go", "fix", "up"))
+                     _buttons(svc.renderer, lang, hazard_id, *NEXT_STEPS["reopened"]))
         if refusal is not None:
             await query.answer(svc.renderer.plain(refusal, lang), show_alert=True)
             return
@@ -265,7 +270,8 @@ async def _continue_five(session: AsyncSession, ctx: _Context, draft: Conversati
     else:  # plan: the last answer
         data["plan"] = default_plan if text.lower() in KEEP_DEFAULT else text
         key, values, _ = await _save_five(session, ctx, draft, data, now)
-        next_steps = _buttons(svc.renderer, lang, ctx.hazard.id or 0, "go", "fix", "up")
+        next_steps = _buttons(svc.renderer, lang, ctx.hazard.id or 0, *(
+            step for step in NEXT_STEPS.get(ctx.hazard.state, ()) if step != "five"))
         return key, values, next_steps if key == "five.saved" else None
     following = FIVE_STEPS[FIVE_STEPS.index(field) + 1]
     data["field"] = following
@@ -418,7 +424,7 @@ async def _continue(session: AsyncSession, update: Update, context: Context,
     reporter = (await people_repo.people_by_ids(session, [ctx.hazard.reporter_id]))[0]
     return ("hazard.rectified", {"code": code, "who": ctx.person.name,
                                  "reporter": reporter.name, "reporter_id": reporter.telegram_id},
-            _buttons(svc.renderer, lang, ctx.hazard.id or 0, "ver", "reo"))
+            _buttons(svc.renderer, lang, ctx.hazard.id or 0, *NEXT_STEPS["rectified"]))
 
 
 async def _may_see(session: AsyncSession, person: Person, unit: Unit, update: Update,
@@ -456,7 +462,9 @@ async def _show(update: Update, context: Context, *, hazard_id: int | None = Non
         values = _facts(svc.renderer, hazard, unit, lang)
         values["events"] = [{"at": e.at, "action": e.action, "actor": actors.get(e.actor_id)}
                             for e in events]
-    await reply(update, context, "hazard.detail", **values)
+        steps = NEXT_STEPS.get(hazard.state, ())
+        markup = _buttons(svc.renderer, lang, hazard.id or 0, *steps) if steps else None
+    await reply(update, context, "hazard.detail", reply_markup=markup, **values)
 
 
 def _facts(renderer: Any, hazard: Hazard, unit: Unit, lang: str) -> dict[str, Any]:

@@ -234,8 +234,12 @@ async def test_the_closed_loop_fix_verify_reopen_close_and_points(bot: BotUnderT
     officer = people["Officer Zhao"]
     d = bot.driver
     await report(bot, worker, group, description=None)
-    card = next(m for m in group.bot_messages() if "请班组长在" in (m.text or ""))
-    leader.click(card, "受理")
+    # /hazard CODE offers the next steps too: a lost or scrolled-away card strands nothing.
+    leader.send(group, "/hazard YH-20261123-0001")
+    await bot.settle()
+    detail = group.bot_messages()[-1]
+    assert detail.buttons == [["受理", "驳回"]]
+    leader.click(detail, "受理")
     await bot.settle()
     acknowledged = group.bot_messages()[-1]
     assert acknowledged.buttons == [["填写五落实", "开始整改"], ["提交整改", "班组无法整改"]]
@@ -282,6 +286,10 @@ async def test_the_closed_loop_fix_verify_reopen_close_and_points(bot: BotUnderT
     assert "状态已经变化" in (d.callback_answer(cq) or {}).get("text", "")
     [hazard] = await hazards(bot)
     assert hazard.state == "closed" and hazard.next_escalation_at is None
+    worker.send(group, "/hazard YH-20261123-0001")
+    await bot.settle()
+    assert "YH-20261123-0001" in last_text(group)
+    assert group.bot_messages()[-1].buttons == []  # closed: nothing left to press
     async with bot.services.db.session() as s:
         from storage import hazards as hazard_repo
         from storage import people as people_repo
