@@ -454,8 +454,11 @@ async def _remind_or_report(session: AsyncSession, renderer: Renderer, post: Doc
     if skipped:
         log.warning("document %s in %s: reminder rounds %s fell while the bot was down and "
                     "were skipped", document.doc_key, unit.key, skipped)
-    _, unread = await doc_repo.roll_call(session, post.document_id, post.unit_id)
     queued = False
+    # The roll call is read only when someone is to be told: a post's first check (its
+    # rounds scheduled, nothing due yet) costs no query per team.
+    _, unread = await doc_repo.roll_call(session, post.document_id, post.unit_id) \
+        if send or now >= post.due_at else (None, [])
     for round_index in send:
         queued |= await _remind(session, renderer, document, post, unit, unread, round_index, now,
                                 default_language)
