@@ -559,15 +559,12 @@ async def _status_sections(session: AsyncSession, tops: list[Unit], wanted: str 
         counts = {unit_id: c for unit_id, c in
                   (await doc_repo.team_counts(session, document.id or 0)).items()
                   if unit_id in by_id}
+        unread = await doc_repo.unread_names(session, document.id or 0)
         rows = []
         for top in tops:
             for rate in roll_up([(u.id or 0, u.path) for u in units], counts, top.path):
                 unit = by_id[rate.unit_id]
-                missing: list[str] = []
-                if unit.kind == UnitKind.TEAM and rate.read < rate.required:
-                    _, unread = await doc_repo.roll_call(session, document.id or 0,
-                                                         rate.unit_id)
-                    missing = [p.name for p in unread]
+                missing = unread.get(rate.unit_id, []) if unit.kind == UnitKind.TEAM else []
                 rows.append({"indent": "　" * rate.depth, "name": unit.name, "read": rate.read,
                              "required": rate.required, "percent": rate.percent,
                              "missing": missing[:MISSING_SHOWN],

@@ -183,6 +183,19 @@ async def roll_call(session: AsyncSession, document_id: int,
     return read, unread
 
 
+async def unread_names(session: AsyncSession, document_id: int) -> dict[int, list[str]]:
+    """Per team, by name: who still must read a document version (one query for all)."""
+    result = await session.exec(
+        select(ReadReceipt.unit_id, Person.name).join(Person,
+                                                      col(ReadReceipt.person_id) == Person.id)
+        .where(ReadReceipt.document_id == document_id, col(ReadReceipt.read_at).is_(None),
+               _counts()).order_by(col(Person.name)))
+    names: dict[int, list[str]] = {}
+    for unit_id, name in result.all():
+        names.setdefault(unit_id, []).append(name)
+    return names
+
+
 async def team_counts(session: AsyncSession,
                       document_id: int) -> dict[int, tuple[int, int]]:
     """Per team: (read, required) for one document version."""
