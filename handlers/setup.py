@@ -38,7 +38,7 @@ from handlers.language import language_keyboard
 from storage import invites as invite_repo
 from storage import org as org_repo
 from storage import outbox as outbox_repo
-from storage.models import Person, Unit
+from storage.models import GroupChat, Person, Unit
 
 PAGE_SIZE = 8
 
@@ -83,6 +83,23 @@ async def may_bind_to(session: AsyncSession, telegram_id: int, person_id: int, u
                           is_bot_admin=admin)
 
 
+async def _held_elsewhere(session: AsyncSession, telegram_id: int, person_id: int,
+                          group: GroupChat, target_id: int | None,
+                          context: Context) -> Unit | None:
+    """The unit this group is bound to, when moving it away needs a role the person lacks.
+
+    Moving a bound group takes the group from its team, an organisation change like
+    binding: the person needs the same right over the team the group leaves.
+    """
+    if group.unit_id is None or group.unit_id == target_id:
+        return None
+    current = await org_repo.get_unit(session, group.unit_id)
+    if current is None or await may_bind_to(session, telegram_id, person_id, current,
+                                            new_team=False, context=context):
+        return None
+    return current
+
+
 async def setup_command(update: Update, context: Context) -> None:
     """Offer the teams this group can be bound to, or bind at once with a code."""
     refusal = await _may_setup(update, context)
@@ -107,7 +124,15 @@ async def _show_teams(update: Update, context: Context, *, page: int,
                                                  chat_type=chat.type, now=svc.clock.now())
         teams, workshops = await bindable_units(session, user.id, person.id or 0, context)
         current = await org_repo.get_unit(session, group.unit_id) if group.unit_id else None
+        held = await _held_elsewhere(session, user.id, person.id or 0, group, None, context)
         lang = await language_of(session, update, context)
+    if held is not None:
+        if edit is not None:
+            await edit.edit_message_text(svc.renderer.html("setup.not_yours", lang,
+                                                           unit=held.name))
+        else:
+            await reply(update, context, "setup.not_yours", unit=held.name)
+        return
     if not teams and not workshops:
         # Nothing this person may bind: say how to get there instead of an empty menu.
         if edit is not None:
@@ -223,6 +248,12 @@ async def _bind(update: Update, context: Context, query: CallbackQuery, action: 
         group = await org_repo.upsert_group_chat(session, chat_id=chat.id,
                                                  title=chat.title or "",
                                                  chat_type=chat.type, now=now)
+        held = await _held_elsewhere(session, user.id, person.id or 0, group,
+                                     target.id if action == "u" else None, context)
+        if held is not None:
+            await query.answer(svc.renderer.plain("setup.not_yours", lang, unit=held.name),
+                               show_alert=True)
+            return
         if action == "u":
             holder = await org_repo.chat_of_unit(session, target.id or 0)
             if holder is not None and holder.id != group.id:
@@ -287,6 +318,11 @@ async def bind_with_code(update: Update, context: Context, text: str) -> None:
             if holder is not None and holder.id != group.id:
                 refusal = "setup.team_taken"
         person = await learn_person(session, user, context)
+        held = None
+        if refusal is None and invite is not None:
+            held = await _held_elsewhere(session, user.id, person.id or 0, group,
+                                         None if invite.new_team else invite.unit_id, context)
+            refusal = "setup.not_yours" if held is not None else None
         if refusal is None and invite is not None and not await invite_repo.spend(
                 session, invite, person_id=person.id or 0, chat_id=chat.id, now=now):
             refusal = "invite.used"  # another group used it a moment ago
@@ -300,7 +336,7 @@ async def bind_with_code(update: Update, context: Context, text: str) -> None:
             await _tell_inviter(session, context, invite.created_by, target.name,
                                 chat.title or "", person.name)
     if refusal is not None:
-        await reply(update, context, refusal)
+        await reply(update, context, refusal, unit=held.name if held else "")
         return
     if update.effective_message is not None:
         await send_html(update.effective_message, html,

@@ -141,6 +141,26 @@ async def test_a_team_leader_binds_his_own_team_and_no_other(bot: BotUnderTest) 
     await bot.settle()
     assert await bound_unit_of(bot, group.id) == ids["a"]
 
+    # Team B's leader, also an admin of this group, cannot take it from team A: not from
+    # the menu, not with forged buttons, not with an invitation for his team.
+    other = d.user("Leader Sun")
+    await grant(bot, other, ids["b"], Role.TEAM_LEADER)
+    group.add_member(other)
+    group.chat.statuses[other.id] = "administrator"
+    other.send(group, "/setup")
+    await bot.settle()
+    assert "只有有权为该班组绑定群的人" in last_text(group) and "合成甲班" in last_text(group)
+    cq = other.click_data(menu, f"setup:u:{ids['b']}")
+    await bot.settle()
+    assert (d.callback_answer(cq) or {}).get("show_alert")
+    code = await invite(bot, other, "team-b")
+    other.send(group, f"/setup {code}")
+    await bot.settle()
+    assert "只有有权为该班组绑定群的人" in last_text(group)
+    assert await bound_unit_of(bot, group.id) == ids["a"]
+    async with bot.services.db.session() as s:
+        assert (await s.exec(select(GroupInvite))).one().used_at is None  # not spent
+
 
 async def test_an_invitation_binds_one_group_once(bot: BotUnderTest) -> None:
     ids = await make_org(bot)
