@@ -19,8 +19,8 @@ from domain.language import SUPPORTED_LANGUAGES
 
 log = logging.getLogger(__name__)
 
-PRIVATE = ("start", "report", "hazards", "hazard", "export", "publish", "readstatus", "cancel",
-           "whoami", "language", "help")
+PRIVATE = ("start", "report", "hazards", "hazard", "export", "publish", "readstatus", "invite",
+           "cancel", "whoami", "language", "help")
 GROUP = ("report", "hazards", "hazard", "handover", "handovers", "shifts", "cancel", "team",
          "whoami", "help")
 GROUP_ADMIN = ("report", "hazards", "hazard", "handover", "handovers", "shifts", "readstatus",

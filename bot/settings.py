@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     # out within this window; a meeting not held this long after shift start escalates.
     reminder_grace: str = "30m"
     meeting_grace: str = "30m"
+    # How long a one-time /invite code for binding a group stays usable.
+    invite_valid_for: str = "24h"
     # Policy documents: reminder rounds after posting, for those who have not read it
     # (rounds at or after the due date are not sent; the workshop hears instead).
     document_reminders: str = "1d,2d"
@@ -83,6 +85,12 @@ class Settings(BaseSettings):
                      "meeting_grace")
     @classmethod
     def _check_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @field_validator("invite_valid_for")
+    @classmethod
+    def _check_invite_duration(cls, value: str) -> str:
         parse_duration(value)
         return value
 

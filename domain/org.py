@@ -143,3 +143,21 @@ def may_grant(
     if best is None or role_rank(best) < role_rank(Role.TEAM_LEADER):
         return False
     return role_rank(role) <= role_rank(best)
+
+
+def may_bind_group(grants: Iterable[Grant], unit_path: str, unit_id: int, *, new_team: bool,
+                   is_bot_admin: bool = False) -> bool:
+    """Tell whether someone may attach a group to a unit, or invite a group to it.
+
+    Controlling a Telegram group proves nothing about the organisation, so binding
+    needs a role over the unit: a safety officer, manager or admin at the unit or
+    above it, or a bot admin. A team leader may bind their own team only
+    (``new_team`` is False and ``unit_id`` is the team); creating a new team
+    under ``unit_id`` (a workshop) is for officers and above.
+    """
+    if is_bot_admin:
+        return True
+    best = highest_role_over(grants, unit_path)
+    if best is not None and role_rank(best) >= role_rank(Role.SAFETY_OFFICER):
+        return True
+    return not new_team and leads_team(grants, unit_id)

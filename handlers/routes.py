@@ -10,6 +10,7 @@ from handlers import (
     handover,
     hazard_report,
     hazards,
+    invite,
     language,
     meetings,
     membership,
@@ -23,6 +24,7 @@ from handlers import (
 def register(application: Application) -> None:  # type: ignore[type-arg]
     """Add every feature's handlers to the application, in dependency order."""
     membership.register(application)
+    invite.register(application)  # before start: it takes /start CODE in groups
     start.register(application)
     setup.register(application)
     language.register(application)

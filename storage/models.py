@@ -102,6 +102,28 @@ class Membership(SQLModel, table=True):
     last_seen: datetime = Field(sa_column=_utc_column())
 
 
+class GroupInvite(SQLModel, table=True):
+    """A one-time code that lets a group be bound to a unit without a role over it.
+
+    Created with /invite by someone who may bind groups there; only the code's
+    digest is kept. ``new_team``: the group becomes a new team under the unit.
+    """
+
+    __tablename__ = "group_invite"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code_digest: str = Field(max_length=64, unique=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    new_team: bool = False
+    created_by: int = Field(foreign_key="person.id")
+    created_at: datetime = Field(sa_column=_utc_column())
+    expires_at: datetime = Field(sa_column=_utc_column())
+    # Set once, by a conditional update: the code is spent.
+    used_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    used_by: int | None = Field(default=None, foreign_key="person.id")
+    used_chat_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
 class OutboxMessage(SQLModel, table=True):
     """One notification the bot sends on its own: written first, sent after."""
 

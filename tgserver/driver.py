@@ -65,6 +65,13 @@ class ChatHandle:
         self.driver._post(self.chat, by.user,
                           extra={"new_chat_members": [bot.user.to_dict()]})
 
+    def add_bot_via_link(self, by: UserHandle, start_parameter: str) -> Message:
+        """A member adds the bot through ``t.me/<bot>?startgroup=PARAM``: the bot is added,
+        then the client sends ``/start@<bot> PARAM`` in the group from that member."""
+        self.add_bot(by)
+        text = f"/start@{self.driver.bot.user.username} {start_parameter}"
+        return self.driver._post(self.chat, by.user, text=text)
+
     def kick_bot(self, by: UserHandle) -> None:
         """An admin removes the bot: it gets ``my_chat_member`` (kicked), then silence."""
         bot = self.driver.bot

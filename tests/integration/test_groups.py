@@ -62,6 +62,7 @@ async def test_bot_added_greets_and_only_a_real_admin_can_bind(bot: BotUnderTest
     ids = await make_org(bot)
     d = bot.driver
     admin, worker = d.user("Admin Li", language_code="zh"), d.user("Worker Wu")
+    await grant(bot, admin, ids["ws"], Role.SAFETY_OFFICER)  # binding needs a role too
     group = d.group("合成甲班群", members=[admin, worker], admins=[admin])
     group.add_bot(by=admin)
     await bot.settle()
@@ -106,6 +107,7 @@ async def test_forged_callback_for_a_team_bound_elsewhere_is_refused(bot: BotUnd
     ids = await make_org(bot)
     d = bot.driver
     admin = d.user("Admin")
+    await grant(bot, admin, ids["ws"], Role.SAFETY_OFFICER)
     first, second = (d.group(name, members=[admin], admins=[admin]) for name in ("甲", "乙"))
     for group in (first, second):
         group.add_bot(by=admin)
@@ -130,6 +132,7 @@ async def test_new_team_created_under_a_workshop(bot: BotUnderTest) -> None:
     ids = await make_org(bot)
     d = bot.driver
     admin = d.user("Admin")
+    await grant(bot, admin, ids["ws"], Role.SAFETY_OFFICER)
     group = d.group("Maintenance <crew> & co", members=[admin], admins=[admin])
     group.add_bot(by=admin)
     admin.send(group, "/setup")
@@ -151,6 +154,7 @@ async def test_migration_to_supergroup_keeps_the_binding(bot: BotUnderTest) -> N
     ids = await make_org(bot)
     d = bot.driver
     admin = d.user("Admin")
+    await grant(bot, admin, ids["a"], Role.TEAM_LEADER)
     group = d.group("甲班", members=[admin], admins=[admin])
     await bind(bot, group, admin)
     old_id = group.id
@@ -182,8 +186,8 @@ async def test_kicked_bot_goes_quiet_and_the_responsible_are_told(bot: BotUnderT
     await bot.settle()
     await grant(bot, manager, ids["acme"], Role.MANAGER)
     await grant(bot, leader, ids["a"], Role.TEAM_LEADER)
-    group = d.group("甲班", members=[admin, leader], admins=[admin])
-    await bind(bot, group, admin)
+    group = d.group("甲班", members=[admin, leader], admins=[admin, leader])
+    await bind(bot, group, leader)
     posted = len(group.bot_messages())
 
     group.kick_bot(by=admin)
@@ -239,8 +243,8 @@ async def test_roles_by_reply_and_mention_with_permissions(bot: BotUnderTest) ->
     admin, leader = d.user("Admin"), d.user("Leader Wang", username="wangjg")
     worker, other = d.user("Worker Wu", username="wu"), d.user("Outsider")
     await grant(bot, leader, ids["a"], Role.TEAM_LEADER)
-    group = d.group("甲班", members=[admin, leader, worker], admins=[admin])
-    await bind(bot, group, admin)
+    group = d.group("甲班", members=[admin, leader, worker], admins=[admin, leader])
+    await bind(bot, group, leader)
 
     hello = worker.send(group, "大家好")
     worker.send(group, "/role 班组长 @wangjg")  # a worker cannot give roles
@@ -317,9 +321,10 @@ async def test_handler_errors_reach_the_user_as_one_sentence(bot: BotUnderTest) 
 
 
 async def test_members_are_learned_from_joins_leaves_and_messages(bot: BotUnderTest) -> None:
-    await make_org(bot)
+    ids = await make_org(bot)
     d = bot.driver
     admin, joiner, talker = d.user("Admin"), d.user("Joiner"), d.user("Talker")
+    await grant(bot, admin, ids["a"], Role.TEAM_LEADER)
     group = d.supergroup("甲班", members=[admin, talker], admins=[admin])
     group.add_bot(by=admin, as_admin=True)  # as admin the bot also gets chat_member updates
     admin.send(group, "/setup")
@@ -343,6 +348,7 @@ async def test_a_restart_mid_setup_loses_nothing(bot: BotUnderTest) -> None:
     ids = await make_org(bot)
     d = bot.driver
     admin = d.user("Admin")
+    await grant(bot, admin, ids["a"], Role.TEAM_LEADER)
     group = d.group("甲班", members=[admin], admins=[admin])
     group.add_bot(by=admin)
     admin.send(group, "/setup")

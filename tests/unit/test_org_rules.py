@@ -9,6 +9,7 @@ from domain.org import (
     child_path,
     has_role_over,
     is_within,
+    may_bind_group,
     may_contain,
     may_grant,
     parse_role,
@@ -58,6 +59,23 @@ def test_granting_roles() -> None:
     assert not may_grant(manager, TEAM_B, Role.ADMIN)  # only bot admins make admins
     assert may_grant([], TEAM_B, Role.ADMIN, is_bot_admin=True)
 
+
+
+def test_binding_a_group_needs_a_role_over_the_unit() -> None:
+    officer = [Grant(Role.SAFETY_OFFICER, 2, WORKSHOP)]
+    manager = [Grant(Role.MANAGER, 1, ENTERPRISE)]
+    leader_a = [Grant(Role.TEAM_LEADER, 3, TEAM_A)]
+    worker_a = [Grant(Role.WORKER, 3, TEAM_A)]
+    for grants in (officer, manager):
+        assert may_bind_group(grants, TEAM_B, 4, new_team=False)
+        assert may_bind_group(grants, WORKSHOP, 2, new_team=True)
+    assert may_bind_group(leader_a, TEAM_A, 3, new_team=False)  # his own team
+    assert not may_bind_group(leader_a, TEAM_B, 4, new_team=False)  # not another
+    assert not may_bind_group(leader_a, WORKSHOP, 2, new_team=True)  # nor a new one
+    assert not may_bind_group(worker_a, TEAM_A, 3, new_team=False)
+    assert not may_bind_group([], TEAM_A, 3, new_team=False)
+    assert not may_bind_group(officer, ENTERPRISE, 1, new_team=True)  # not above his unit
+    assert may_bind_group([], WORKSHOP, 2, new_team=True, is_bot_admin=True)
 
 def test_roles_are_understood_in_both_languages() -> None:
     assert parse_role("班组长") is Role.TEAM_LEADER
