@@ -1,0 +1,124 @@
+"""Updates the bot did not expect: repeated and late button presses, unknown buttons,
+edited commands, and the sweeps that must run as soon as the bot is up."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+from telegram.ext import ApplicationBuilder
+
+from bot import lifecycle
+from bot.app import build_application
+from domain.clock import ManualClock
+from scheduler.timetable import Timetable
+from storage import updates as updates_repo
+from storage.db import Database
+from storage.models import ProcessedUpdate
+from tests.integration.conftest import START, BotUnderTest
+from tests.integration.test_hazards import report, setup_plant
+from tgserver import TelegramTestServer
+
+ERRORS_LOGGER = "safetybot.errors"
+
+
+class BotWithTimetable(BotUnderTest):
+    """The bot as production runs it: the sweeps on PTB's JobQueue, not run by the test.
+
+    ``sweeps_done`` counts finished sweep runs by name, so a test waits on them as
+    events instead of sleeping.
+    """
+
+    def __init__(self, server: TelegramTestServer, tmp_path: Path) -> None:
+        super().__init__(server, tmp_path)
+        self.install_timetable = False
+        self.sweeps_done: dict[str, int] = {}
+
+    async def start(self) -> None:
+        self.db = Database(self.db_url)
+        self.app = build_application(self.settings(), db=self.db, clock=self.clock,
+                                     install_timetable=self.install_timetable)
+        self.app.after_update.append(self._on_handled)
+        self.services.timetable.after_run.append(self._on_sweep)
+        await lifecycle.start_polling(self.app, poll_timeout=5)
+
+    def _on_sweep(self, name: str) -> None:
+        self.sweeps_done[name] = self.sweeps_done.get(name, 0) + 1
+        self.server.world.touch()  # wakes driver.wait_for
+
+
+@pytest.fixture
+async def timetabled(server: TelegramTestServer, tmp_path: Path
+                     ) -> AsyncIterator[BotWithTimetable]:
+    under_test = BotWithTimetable(server, tmp_path)
+    await under_test.start()
+    try:
+        yield under_test
+    finally:
+        await under_test.stop()
+
+
+def answer_errors(bot: BotUnderTest) -> list[str]:
+    return [e.description for e in bot.driver.errors if e.method.lower() == "answercallbackquery"]
+
+
+# ---- 1 and 12: every sweep runs once as soon as the bot is up
+
+
+async def test_an_escalation_due_during_a_restart_goes_out_at_start(
+        timetabled: BotWithTimetable) -> None:
+    bot = timetabled
+    _, people, group = await setup_plant(bot)
+    await report(bot, people["Worker Wu"], group)
+    officer = people["Officer Zhao"]
+    await bot.stop()
+    bot.clock.advance(timedelta(hours=3))  # past the two hours to acknowledge
+
+    bot.install_timetable = True
+    await bot.start()
+    # The sweeps repeat every minute; the catch-up must not wait for the first repeat.
+    await bot.driver.wait_for(
+        lambda: any("超过受理时限" in (m.text or "") for m in bot.driver.private_messages(officer)),
+        timeout=15)
+    assert bot.sweeps_done.get("escalate-hazards") == 1
+
+
+async def test_old_handled_updates_are_forgotten_at_start(
+        timetabled: BotWithTimetable) -> None:
+    bot = timetabled
+    assert bot.app is not None
+    bot_id = bot.app.bot.id
+    now = bot.clock.now()
+    async with bot.services.db.transaction() as session:
+        await updates_repo.mark_processed(session, bot_id=bot_id, update_id=1,
+                                          now=now - timedelta(days=3))
+        await updates_repo.mark_processed(session, bot_id=bot_id, update_id=2,
+                                          now=now - timedelta(hours=1))
+    await bot.stop()
+
+    bot.install_timetable = True
+    await bot.start()
+    await bot.driver.wait_for(lambda: bot.sweeps_done.get("forget-old-updates", 0) >= 1,
+                              timeout=15)
+    async with bot.services.db.session() as session:
+        kept = [row.update_id for row in (await session.exec(select(ProcessedUpdate))).all()]
+    assert kept == [2]
+
+
+async def test_the_start_up_run_is_never_dropped_as_late() -> None:
+    # The job queue starts a moment after the sweeps are installed; APScheduler drops
+    # a run more than a second late unless the job says otherwise.
+    async def nothing(_now: object) -> None:
+        return None
+
+    app = ApplicationBuilder().token("1:TEST").build()
+    assert app.job_queue is not None
+    timetable = Timetable(ManualClock(START))
+    timetable.add("nothing", timedelta(minutes=1), nothing)
+    timetable.install(app.job_queue)
+    jobs = {job.name: job.job for job in app.job_queue.jobs()}
+    assert set(jobs) == {"sweeps:catch-up", "sweep:nothing"}
+    assert all(job.misfire_grace_time is None for job in jobs.values())
