@@ -3,6 +3,7 @@ edited commands, and the sweeps that must run as soon as the bot is up."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from storage import updates as updates_repo
 from storage.db import Database
 from storage.models import ProcessedUpdate
 from tests.integration.conftest import START, BotUnderTest
+from tests.integration.test_groups import last_text
 from tests.integration.test_hazards import report, setup_plant
 from tgserver import TelegramTestServer
 
@@ -63,6 +65,83 @@ async def timetabled(server: TelegramTestServer, tmp_path: Path
 
 def answer_errors(bot: BotUnderTest) -> list[str]:
     return [e.description for e in bot.driver.errors if e.method.lower() == "answercallbackquery"]
+
+
+# ---- D: "message is not modified" is success, and no query is answered twice
+
+
+async def test_the_group_language_button_pressed_twice(
+        bot: BotUnderTest, caplog: pytest.LogCaptureFixture) -> None:
+    d = bot.driver
+    admin = d.user("Admin Li")
+    group = d.group("甲班", members=[admin], admins=[admin])
+    group.add_bot(by=admin)
+    admin.send(group, "/language")
+    await bot.settle()
+    menu = group.bot_messages()[-1]
+    caplog.set_level(logging.INFO)
+
+    # A double tap: both presses come from the menu as the client showed it.
+    first = admin.click(menu, "English")
+    second = admin.click_data(menu, "lang:g:en")
+    await bot.settle()
+
+    assert d.callback_answer(first) is not None and d.callback_answer(second) is not None
+    assert answer_errors(bot) == []
+    assert last_text(group) == "This group now uses English."
+    assert not [m for m in group.bot_messages() if "went wrong" in (m.text or "")]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_an_error_after_the_answer_does_not_answer_again(
+        bot: BotUnderTest, server: TelegramTestServer,
+        caplog: pytest.LogCaptureFixture) -> None:
+    d = bot.driver
+    admin = d.user("Admin Li")
+    group = d.group("甲班", members=[admin], admins=[admin])
+    group.add_bot(by=admin)
+    admin.send(group, "/language")
+    await bot.settle()
+    caplog.set_level(logging.INFO)
+    server.faults.add("editMessageText", status=500)  # the edit after the answer fails
+
+    query = admin.click(group.bot_messages()[-1], "English")
+    await bot.settle()
+
+    assert d.callback_answer(query) == {"text": None, "show_alert": False}
+    assert answer_errors(bot) == []
+    # A real error keeps its traceback, with a short summary of the update, not its JSON.
+    [record] = [r for r in caplog.records if r.name == ERRORS_LOGGER]
+    assert record.levelno == logging.ERROR and record.exc_info is not None
+    message = record.getMessage()
+    assert len(message) < 300 and "callback_query" in message and str(group.id) in message
+
+
+# ---- 11: a press answered too late is one short line
+
+
+async def test_a_query_answered_too_late_is_one_short_line(
+        bot: BotUnderTest, caplog: pytest.LogCaptureFixture) -> None:
+    d = bot.driver
+    admin = d.user("Admin Li")
+    group = d.group("甲班", members=[admin], admins=[admin])
+    group.add_bot(by=admin)
+    admin.send(group, "/language")
+    await bot.settle()
+    caplog.set_level(logging.DEBUG, logger="safetybot")
+
+    query = admin.click_late(group.bot_messages()[-1], "lang:g:en")
+    await bot.settle()
+
+    assert len(answer_errors(bot)) == 1  # the one late answer; nothing tried again
+    assert d.callback_answer(query) is None
+    mentions = [r for r in caplog.records if query in r.getMessage()]
+    assert len(mentions) == 1
+    assert len(mentions[0].getMessage()) < 200 and mentions[0].exc_info is None
+    assert mentions[0].levelno < logging.ERROR
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    # The press itself still counts: only its answer came too late.
+    assert last_text(group) == "This group now uses English."
 
 
 # ---- 1 and 12: every sweep runs once as soon as the bot is up
