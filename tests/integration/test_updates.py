@@ -10,18 +10,19 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import select
-from telegram.ext import ApplicationBuilder
+from telegram.ext import ApplicationBuilder, CallbackQueryHandler
 
 from bot import lifecycle
 from bot.app import build_application
 from domain.clock import ManualClock
+from handlers.routes import outdated_button
 from scheduler.timetable import Timetable
 from storage import updates as updates_repo
 from storage.db import Database
 from storage.models import ProcessedUpdate
 from tests.integration.conftest import START, BotUnderTest
 from tests.integration.test_groups import last_text
-from tests.integration.test_hazards import report, setup_plant
+from tests.integration.test_hazards import hazards, report, setup_plant
 from tgserver import TelegramTestServer
 
 ERRORS_LOGGER = "safetybot.errors"
@@ -142,6 +143,89 @@ async def test_a_query_answered_too_late_is_one_short_line(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     # The press itself still counts: only its answer came too late.
     assert last_text(group) == "This group now uses English."
+
+
+# ---- E: buttons no handler knows are answered, not left spinning
+
+
+@pytest.mark.parametrize(("language", "expected"),
+                         [("zh", "这个按钮已失效"), ("en", "no longer valid")])
+async def test_unknown_buttons_are_answered_as_out_of_date(
+        bot: BotUnderTest, language: str, expected: str) -> None:
+    d = bot.driver
+    alice = d.user("Alice", language_code=language)
+    private = d.private_chat(alice)
+    alice.send(private, "/language")
+    await bot.settle()
+    menu = private.bot_messages()[-1]
+    for data in ("garbage", "🙂", "oldfeature:x:1", ":", "lang"):
+        query = alice.click_data(menu, data)
+        await bot.settle()
+        answer = d.callback_answer(query)
+        assert answer is not None and expected in (answer["text"] or ""), data
+    # Buttons a feature knows still reach it.
+    alice.click(menu, "中文")
+    await bot.settle()
+    assert "中文" in (private.bot_messages()[-1].text or "")
+    assert answer_errors(bot) == []
+
+
+async def test_the_catch_all_comes_after_every_button_handler(bot: BotUnderTest) -> None:
+    # PTB runs the first matching handler of a group: a feature's button handler
+    # added after the catch-all would never see a press.
+    assert bot.app is not None
+    button_handlers = [h for group in bot.app.handlers.values() for h in group
+                       if isinstance(h, CallbackQueryHandler)]
+    assert button_handlers[-1].callback is outdated_button
+    assert all(h.pattern is not None for h in button_handlers[:-1])
+    assert bot.app.handlers[0][-1] is button_handlers[-1]
+
+
+# ---- F: an edited message is not a new one
+
+
+async def test_an_edited_command_is_not_run_again(bot: BotUnderTest) -> None:
+    _, people, group = await setup_plant(bot)
+    worker = people["Worker Wu"]
+    await report(bot, worker, group)
+    [hazard] = await hazards(bot)
+    command = worker.send(group, f"/hazard {hazard.code}")
+    await bot.settle()
+    before = len(group.bot_messages())
+    assert hazard.code in last_text(group)
+
+    worker.edit(command, f"/hazard {hazard.code.lower()}")
+    await bot.settle()
+    assert len(group.bot_messages()) == before
+
+    alice = bot.driver.user("Alice", language_code="en")
+    private = bot.driver.private_chat(alice)
+    command = alice.send(private, "/language")
+    await bot.settle()
+    alice.edit(command, "/language zh")
+    await bot.settle()
+    assert [m.text for m in private.bot_messages()] == ["Choose a language:"]
+
+
+async def test_an_edited_answer_is_not_taken_for_the_next_one(bot: BotUnderTest) -> None:
+    _, people, group = await setup_plant(bot)
+    worker = people["Worker Wu"]
+    worker.send(group, "/report")
+    await bot.settle()
+    worker.send_photo(group, reply_to=group.bot_messages()[-1])
+    await bot.settle()
+    place = worker.send(group, "3号泵房东侧", reply_to=group.bot_messages()[-1])
+    await bot.settle()
+    worker.click(group.bot_messages()[-1], "电气")
+    await bot.settle()
+    worker.click(group.bot_messages()[-1], "较大")
+    await bot.settle()
+    before = [(m.message_id, m.text, m.edits) for m in group.bot_messages()]
+
+    # The report now waits for a description; fixing a typo in the place is not one.
+    worker.edit(place, "3号泵房西侧")
+    await bot.settle()
+    assert [(m.message_id, m.text, m.edits) for m in group.bot_messages()] == before
 
 
 # ---- 1 and 12: every sweep runs once as soon as the bot is up
