@@ -10,8 +10,9 @@ from typing import Any
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+from telegram.request import HTTPXRequest
 
-from bot.errors import on_error
+from bot.errors import CallbackAwareBot, on_error
 from bot.menus import publish_menus
 from bot.outbox import OutboxDispatcher
 from bot.services import SERVICES_KEY, Services, get_services
@@ -157,15 +158,21 @@ def build_application(
         if services.outbox is not None:
             await services.outbox.stop()
 
+    # Built here rather than by the builder so the error handler can ask it which
+    # button presses were answered already; the pool sizes are the builder's own.
+    bot = CallbackAwareBot(
+        settings.telegram_bot_token.get_secret_value(),
+        base_url=settings.api_base_url,
+        base_file_url=settings.api_base_file_url,
+        defaults=Defaults(parse_mode=ParseMode.HTML),
+        rate_limiter=flood_limiter(settings.flood_overall_per_second,
+                                   settings.flood_group_per_minute),
+        request=HTTPXRequest(connection_pool_size=256),
+        get_updates_request=HTTPXRequest(connection_pool_size=1))
     app = (
         ApplicationBuilder()
         .application_class(application_class)
-        .token(settings.telegram_bot_token.get_secret_value())
-        .base_url(settings.api_base_url)
-        .base_file_url(settings.api_base_file_url)
-        .defaults(Defaults(parse_mode=ParseMode.HTML))
-        .rate_limiter(flood_limiter(settings.flood_overall_per_second,
-                                    settings.flood_group_per_minute))
+        .bot(bot)
         .concurrent_updates(False)
         .post_init(post_init)
         .post_stop(post_stop)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import CallbackQuery, Chat, ForceReply, Message, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
+from bot.errors import is_not_modified
 from bot.services import Services, get_services
 from content.render import mention
 from domain.language import negotiate
@@ -161,6 +163,21 @@ async def send_html(message: Message, html: str, **kwargs: Any) -> Message:
         sent = await message.reply_html(part, reply_markup=markup if last else None,
                                         **kwargs)
     return sent
+
+
+async def edit_message(edit: Awaitable[object]) -> bool:
+    """Await a direct edit of a message; False when it already read so.
+
+    Telegram refuses an edit that changes nothing ("message is not modified"),
+    which a second press of the same button always does; that is success.
+    """
+    try:
+        await edit
+    except BadRequest as error:
+        if not is_not_modified(error):
+            raise
+        return False
+    return True
 
 
 async def reply(update: Update, context: Context, key: str, /, *, force_reply: bool = False,

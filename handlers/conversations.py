@@ -87,5 +87,6 @@ async def answer(update: Update, context: Context) -> None:
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
     """Add the router; it must come after every feature's own message handlers."""
-    application.add_handler(MessageHandler(~filters.COMMAND & ~filters.StatusUpdate.ALL,
-                                           answer))
+    # New messages only: an edited answer must not answer the step after it.
+    application.add_handler(MessageHandler(
+        filters.UpdateType.MESSAGE & ~filters.COMMAND & ~filters.StatusUpdate.ALL, answer))

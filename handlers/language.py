@@ -13,6 +13,7 @@ from handlers.common import (
     Context,
     bound_unit,
     button_press,
+    edit_message,
     is_bot_admin,
     is_chat_admin,
     is_group,
@@ -86,7 +87,7 @@ async def language_clicked(update: Update, context: Context) -> None:
     await query.answer()
     text = await _apply(update, context, scope, choice, answer=False)
     if query.message is not None:
-        await query.edit_message_text(text)
+        await edit_message(query.edit_message_text(text))
 
 
 async def _apply(update: Update, context: Context, scope: str, choice: str, *,

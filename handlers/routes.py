@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from telegram.ext import Application
+from telegram import Update
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    MessageHandler,
+    filters,
+)
 
 from handlers import (
     conversations,
@@ -19,10 +26,28 @@ from handlers import (
     shifts,
     start,
 )
+from handlers.common import Context, button_press
+
+# Before every other group (membership learns people at -10): an edit stops here.
+EDITS_GROUP = -100
+
+
+async def ignore_edit(update: Update, context: Context) -> None:
+    """An edited message or post is not a new one: no command or answer runs again."""
+    raise ApplicationHandlerStop
+
+
+async def outdated_button(update: Update, context: Context) -> None:
+    """A press no feature claimed (old buttons, forged data): answer it, never leave it spinning."""
+    press = await button_press(update, context, "")
+    await press.query.answer(press.svc.renderer.plain("callback.stale", press.lang),
+                             show_alert=True)
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
     """Add every feature's handlers to the application, in dependency order."""
+    application.add_handler(MessageHandler(filters.UpdateType.EDITED, ignore_edit),
+                            group=EDITS_GROUP)
     membership.register(application)
     invite.register(application)  # before start: it takes /start CODE in groups
     start.register(application)
@@ -39,3 +64,6 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         conversations.route(prefix, hazards.continue_action)
     conversations.route_default(hazard_report.continue_report)
     conversations.register(application)  # last: it takes any plain message
+    # Last of group 0: PTB runs the first matching handler of a group, so this one
+    # sees only presses that every feature's pattern above let through.
+    application.add_handler(CallbackQueryHandler(outdated_button))

@@ -46,6 +46,8 @@ class Timetable:
         self.sweeps: list[Sweep] = []
         # One run of a sweep at a time: the JobQueue and a caller must not overlap.
         self._running: dict[str, asyncio.Lock] = {}
+        # Called with a sweep's name after each run (tests wait on these, not on time).
+        self.after_run: list[Callable[[str], None]] = []
 
     def add(self, name: str, every: timedelta, run: SweepFunction) -> None:
         """Register a sweep (names are unique)."""
@@ -54,11 +56,22 @@ class Timetable:
         self.sweeps.append(Sweep(name, every, run))
 
     def install(self, job_queue: JobQueue[ContextTypes.DEFAULT_TYPE]) -> None:
-        """Schedule every sweep; each runs once at start-up to catch up, then repeats."""
+        """Schedule every sweep: all of them once as soon as the queue runs, then each repeats.
+
+        APScheduler's interval trigger puts a first run that is already past (``first=0``
+        registered a moment before) one whole interval later, so the catch-up is a
+        separate one-off job: a date trigger still fires when the queue starts late,
+        and without a grace limit it is never dropped as misfired.
+        """
+        no_misfire = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+        job_queue.run_once(self._catch_up, when=0, name="sweeps:catch-up",
+                           job_kwargs=no_misfire)
         for sweep in self.sweeps:
-            job_queue.run_repeating(self._job(sweep), interval=sweep.every, first=0,
-                                    name=f"sweep:{sweep.name}",
-                                    job_kwargs={"max_instances": 1, "coalesce": True})
+            job_queue.run_repeating(self._job(sweep), interval=sweep.every, first=sweep.every,
+                                    name=f"sweep:{sweep.name}", job_kwargs=no_misfire)
+
+    async def _catch_up(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.run_due()
 
     def _job(
         self, sweep: Sweep
@@ -75,6 +88,8 @@ class Timetable:
                 await sweep.run(self.clock.now())
         except Exception:  # one failed sweep must not stop the timetable
             log.exception("sweep %s failed", sweep.name)
+        for callback in self.after_run:
+            callback(sweep.name)
 
     async def run_due(self) -> None:
         """Run every sweep now, in registration order (tests and the sandbox clock)."""

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from tgserver.api import member_dict
 from tgserver.world import (
     ANONYMOUS_ADMIN,
+    PRESENT,
     BotState,
     Chat,
     ErrorRecord,
@@ -154,6 +155,21 @@ class UserHandle:
         return self.driver._post(target, self.user, text=text, entities=command_entities(text),
                                  reply_to=reply_to, thread_id=thread_id)
 
+    def edit(self, message: Message, text: str) -> Message:
+        """Edit one's own text message: bots that may see it get ``edited_message``."""
+        if message.sender.get("id") != self.id:
+            raise AssertionError(f"{self.name} cannot edit {message!r}")
+        message.text, message.entities = text, command_entities(text)
+        message.edits += 1
+        world = self.driver.world
+        for bot in world.bots.values():
+            chat = message.chat
+            if chat.type == "private" or (chat.status(bot.user.id) in PRESENT
+                                          and world._bot_sees(bot, message)):
+                world.push(bot, "edited_message", message.to_dict())
+        self.driver._remember_last()
+        return message
+
     def send_photo(self, chat: ChatHandle | int, caption: str | None = None, *,
                    sizes: int = 3, reply_to: Message | None = None,
                    same_as: Message | None = None) -> Message:
@@ -233,6 +249,16 @@ class UserHandle:
                  "message": message.to_dict(), "data": data}
         bot.callback_queries[query_id] = query
         self.driver.world.push(bot, "callback_query", query)
+        return query_id
+
+    def click_late(self, message: Message, data: str) -> str:
+        """A press that reaches the bot after Telegram's answer window closed.
+
+        The query's id is forgotten at once, so answering it fails as Telegram's
+        "query is too old" does (a bot with a backlog meets this under load).
+        """
+        query_id = self.click_data(message, data)
+        self.driver.bot.callback_queries.pop(query_id, None)
         return query_id
 
     def answer_poll(self, message: Message, option_ids: list[int]) -> None:
