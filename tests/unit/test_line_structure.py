@@ -37,6 +37,13 @@ def fixed(count: int) -> Lines:
     return [()] * count
 
 
+def event(kind: str, who: str, unit: str = "") -> dict[str, Any]:
+    """A history line as ``handlers.hazards.history_line`` makes it."""
+    return {"at": AT, "kind": kind, "facts": {"who": who, "unit": unit, "level": "",
+                                              "watch": "ack", "reason": "",
+                                              "responsible": ""}}
+
+
 HAZARDS = [{"code": "HC1", "severity": "SEV1", "category": "CAT1", "state": "ST1",
             "overdue": True},
            {"code": "HC2", "severity": "SEV2", "category": "CAT2", "state": "ST2",
@@ -110,15 +117,14 @@ CASES: dict[str, list[tuple[dict[str, Any], Lines]]] = {
     "hazard.detail": [
         ({"code": "CODE", "severity": "SEV", "state": "STATE", "team": "TEAM",
           "category": "CAT", "location": "LOC", "description": "DESC",
-          "events": [{"at": AT, "action": "ACT1", "actor": "WHO1"},
-                     {"at": AT, "action": "ACT2", "actor": None},
-                     {"at": AT, "action": "ACT3", "actor": "WHO3"}]},
-         lines(("CODE", "SEV", "STATE"), "TEAM", ("CAT", "LOC"), "DESC", 0,
-               ("ACT1", "WHO1"), "ACT2", ("ACT3", "WHO3"))),
+          "events": [event("reported", "WHO1"), event("escalated", "", "UNIT1"),
+                     event("handed_up", "WHO3", "UNIT2")]},
+         lines(("CODE", "SEV", "STATE"), "TEAM", ("CAT", "LOC"), "DESC", 0, "WHO1", "UNIT1",
+               ("WHO3", "UNIT2"))),
         ({"code": "CODE", "severity": "SEV", "state": "STATE", "team": "TEAM",
           "category": "CAT", "location": "LOC", "description": None,
-          "events": [{"at": AT, "action": "ACT1", "actor": "WHO1"}]},
-         lines(("CODE", "SEV", "STATE"), "TEAM", ("CAT", "LOC"), 0, ("ACT1", "WHO1")))],
+          "events": [event("acknowledged", "WHO1")]},
+         lines(("CODE", "SEV", "STATE"), "TEAM", ("CAT", "LOC"), 0, "WHO1"))],
     "five.saved": [({"code": "CODE", "responsible": "RESP", "measures": "MEASURES",
                      "funds": "FUNDS", "deadline": AT, "plan": "PLAN"},
                     lines("CODE", "RESP", "MEASURES", "FUNDS", 0, "PLAN"))],
