@@ -77,6 +77,7 @@ CASES: dict[str, list[tuple[dict[str, Any], Lines]]] = {
     "start.private": [({"name": "NAME"}, lines("NAME", 0, 0))],
     "help": [({}, fixed(12))],
     "group.greeting": [({}, fixed(2))],
+    "group.arrived": [({"unit": "UNIT", "path": "PATH"}, lines(0, ("UNIT", "PATH")))],
     "group.removed_notice": [({"unit": "UNIT", "chat_title": "CHAT"},
                               lines(("UNIT", "CHAT"), 0))],
     "setup.choose": [({"chat_title": "CHAT", "has_teams": True}, lines("CHAT")),
