@@ -13,6 +13,7 @@ from handlers import (
     language,
     meetings,
     membership,
+    my,
     roles,
     setup,
     shifts,
@@ -23,6 +24,7 @@ from handlers import (
 def register(application: Application) -> None:  # type: ignore[type-arg]
     """Add every feature's handlers to the application, in dependency order."""
     membership.register(application)
+    my.register(application)  # before start: it takes /start my, its deep link
     start.register(application)
     setup.register(application)
     language.register(application)
