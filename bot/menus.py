@@ -19,12 +19,12 @@ from domain.language import SUPPORTED_LANGUAGES
 
 log = logging.getLogger(__name__)
 
-PRIVATE = ("start", "report", "hazards", "hazard", "export", "publish", "readstatus", "invite",
-           "cancel", "whoami", "language", "help")
-GROUP = ("report", "hazards", "hazard", "handover", "handovers", "shifts", "cancel", "team",
-         "whoami", "help")
-GROUP_ADMIN = ("report", "hazards", "hazard", "handover", "handovers", "shifts", "readstatus",
-               "cancel", "team", "whoami", "setup", "role", "language", "help")
+PRIVATE = ("start", "report", "my", "hazards", "hazard", "export", "publish", "readstatus",
+           "invite", "cancel", "whoami", "language", "help")
+GROUP = ("report", "my", "hazards", "hazard", "handover", "handovers", "shifts", "cancel",
+         "team", "whoami", "help")
+GROUP_ADMIN = ("report", "my", "hazards", "hazard", "handover", "handovers", "shifts",
+               "readstatus", "cancel", "team", "whoami", "setup", "role", "language", "help")
 
 
 def commands_for(names: tuple[str, ...], renderer: Renderer, lang: str) -> list[BotCommand]:

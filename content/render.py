@@ -3,10 +3,15 @@
 Short texts live in ``content/locales/<lang>.yaml`` (key → template); longer
 ones in ``content/templates/<lang>/<key>.html.j2``. Everything a user typed
 reaches Telegram escaped, so no name or description can break a message.
+
+Line breaks follow the lines of the source: a line holding nothing but block tags
+(``{% if %}``, ``{% endfor %}``…) leaves no trace, while a line of text that ends
+with a block tag keeps its line break.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 from functools import cache
@@ -45,12 +50,30 @@ class _ContentLoader(BaseLoader):
         lang, _, key = template.partition("/")
         catalog = self.catalogs.get(lang, {})
         if key in catalog:
-            return catalog[key], None, lambda: True
+            return keep_line_breaks(catalog[key]), None, lambda: True
         path = self.root / "templates" / lang / f"{key}.html.j2"
         if path.is_file():
             source = path.read_text(encoding="utf-8")
-            return source, str(path), lambda: True
+            return keep_line_breaks(source), str(path), lambda: True
         raise TemplateNotFound(template)
+
+
+_TAGS = re.compile(r"\{%.*?%\}|\{#.*?#\}")
+
+
+def keep_line_breaks(source: str) -> str:
+    """Mark block tags that end a line of text so ``trim_blocks`` keeps that line's break.
+
+    ``trim_blocks`` drops the newline after every block tag: right for a line that
+    is only ``{% endif %}``, wrong for ``接班：{% if a %}…{% endif %}`` followed by
+    another line, which would run into it. ``+%}`` keeps the newline for such tags.
+    """
+    lines = source.split("\n")
+    for index, line in enumerate(lines[:-1]):  # the last line has no break to keep
+        if line.endswith("%}") and not line.endswith(("-%}", "+%}")) \
+                and _TAGS.sub("", line).strip():
+            lines[index] = line[:-2] + "+%}"
+    return "\n".join(lines)
 
 
 def _load_catalog(path: Path) -> dict[str, str]:

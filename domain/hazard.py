@@ -48,6 +48,24 @@ class HazardAction(StrEnum):
     HAND_UP = "handup"  # cannot fix at this level: the next unit up takes it
 
 
+class EventKind(StrEnum):
+    """What one line of a hazard's history records (``hazard_event.action``)."""
+
+    REPORTED = "reported"
+    DUPLICATE_REPORT = "duplicate_report"  # the same photo reported again
+    ACKNOWLEDGED = "acknowledged"
+    FIVE_IN_PLACE = "five_in_place"  # 五落实: responsible, measures, funds, deadline, plan
+    RECTIFYING = "rectifying"
+    RECTIFIED = "rectified"
+    VERIFIED = "verified"
+    REOPENED = "reopened"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    HANDED_UP = "handed_up"
+    ESCALATED = "escalated"
+    ESCALATION_SKIPPED = "escalation_skipped"  # no unit of that level above the team
+
+
 OPEN_STATES = frozenset({HazardState.REPORTED, HazardState.ACKNOWLEDGED,
                          HazardState.RECTIFYING, HazardState.RECTIFIED,
                          HazardState.REOPENED})

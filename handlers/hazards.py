@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,13 +27,14 @@ from domain.hazard import (
     OPEN_STATES,
     POINTS,
     Actor,
+    EventKind,
     HazardAction,
     HazardFacts,
     HazardState,
     Severity,
     decide,
 )
-from domain.org import Role, has_role_over, highest_role_over, role_rank
+from domain.org import Role, UnitKind, has_role_over, highest_role_over, role_rank
 from handlers.callbacks import int_arg, pack
 from handlers.common import (
     Context,
@@ -459,12 +461,33 @@ async def _show(update: Update, context: Context, *, hazard_id: int | None = Non
         events = await hazard_repo.history(session, hazard.id or 0)
         actors = {p.id: p.name for p in await people_repo.people_by_ids(
             session, [e.actor_id for e in events if e.actor_id])}
+        team = await org_repo.get_unit(session, hazard.team_unit_id)
+        # Escalations and hand-ups name units by key; the team's chain has them all.
+        names = {u.key: u.name for u in await org_repo.ancestors(session, team or unit)}
         values = _facts(svc.renderer, hazard, unit, lang)
-        values["events"] = [{"at": e.at, "action": e.action, "actor": actors.get(e.actor_id)}
-                            for e in events]
+        values["events"] = [history_line(svc.renderer, lang, e.action, actors.get(e.actor_id),
+                                         json.loads(e.detail) if e.detail else {}, names)
+                            | {"at": e.at} for e in events]
+        values["tz"] = unit.timezone or svc.settings.default_timezone
         steps = NEXT_STEPS.get(hazard.state, ())
         markup = _buttons(svc.renderer, lang, hazard.id or 0, *steps) if steps else None
     await reply(update, context, "hazard.detail", reply_markup=markup, **values)
+
+
+def history_line(renderer: Any, lang: str, kind: str, who: str | None, detail: dict[str, Any],
+                 unit_names: dict[str, str]) -> dict[str, Any]:
+    """One history line for ``hazard.detail``: a sentence key (``hazard.event.<kind>``) and
+    its values, so no stored event name ever reaches a user."""
+    known = kind in EventKind.__members__.values()
+    level = str(detail.get("level") or "")
+    unit_key = str(detail.get("unit") or detail.get("to") or "")
+    return {"kind": kind if known else "other", "facts": {
+        "who": who or renderer.plain("hazard.event.nobody", lang),
+        "unit": unit_names.get(unit_key, unit_key),
+        "level": renderer.plain(f"kind.{level}", lang) if level in UnitKind.__members__.values()
+        else "",
+        "watch": detail.get("watch") or "", "reason": str(detail.get("reason") or ""),
+        "responsible": str(detail.get("responsible") or "")}}
 
 
 def _facts(renderer: Any, hazard: Hazard, unit: Unit, lang: str) -> dict[str, Any]:

@@ -122,14 +122,22 @@ async def _bot_added(update: Update, context: Context, change: ChatMemberUpdated
     svc = services(context)
     chat = change.chat
     async with svc.db.transaction() as session:
+        known = await org_repo.get_group_chat(session, chat.id)
+        # Back only where the bot really was: removed from the group, or it had learned
+        # members there. A group the org file bound before the bot ever came is new to it.
+        was_here = known is not None and (
+            not known.active or await org_repo.has_had_members(session, known.id or 0))
         group = await org_repo.upsert_group_chat(session, chat_id=chat.id, title=chat.title or "",
                                                  chat_type=chat.type, now=svc.clock.now())
         unit = await org_repo.get_unit(session, group.unit_id) if group.unit_id else None
-        unit_name = unit.name if unit else None
-    if unit_name:
-        await _say(update, context, "group.rejoined", unit=unit_name)
-    else:
+        path = " › ".join(u.name for u in await org_repo.ancestors(session, unit)) if unit \
+            else ""
+    if unit is None:
         await _say(update, context, "group.greeting")
+    elif was_here:
+        await _say(update, context, "group.rejoined", unit=unit.name)
+    else:
+        await _say(update, context, "group.arrived", unit=unit.name, path=path)
 
 
 async def _say(update: Update, context: Context, key: str, **values: str) -> None:

@@ -21,6 +21,7 @@ from handlers import (
     language,
     meetings,
     membership,
+    my,
     roles,
     setup,
     shifts,
@@ -50,6 +51,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
                             group=EDITS_GROUP)
     membership.register(application)
     invite.register(application)  # before start: it takes /start CODE in groups
+    my.register(application)  # before start: it takes /start my, its deep link
     start.register(application)
     setup.register(application)
     language.register(application)

@@ -230,6 +230,21 @@ async def unread_of_person(session: AsyncSession,
     return list(result.all())
 
 
+async def unread_with_due(session: AsyncSession,
+                          person_id: int) -> list[tuple[PublishedDocument, datetime]]:
+    """What a person still has to read and confirm (counting as the roll call does: only
+    in teams they are still in), each document once with its earliest due date."""
+    result = await session.exec(
+        select(PublishedDocument, func.min(DocumentPost.due_at))
+        .join(ReadReceipt, col(ReadReceipt.document_id) == PublishedDocument.id)
+        .join(DocumentPost, and_(col(DocumentPost.document_id) == ReadReceipt.document_id,
+                                 col(DocumentPost.unit_id) == ReadReceipt.unit_id))
+        .where(ReadReceipt.person_id == person_id, col(ReadReceipt.read_at).is_(None),
+               col(PublishedDocument.superseded_at).is_(None), _still_member())
+        .group_by(col(PublishedDocument.id)).order_by(func.min(DocumentPost.due_at)))
+    return [(document, due) for document, due in result.all()]
+
+
 async def members_without_receipt(
         session: AsyncSession) -> list[tuple[int, DocumentPost]]:
     """(person id, post) for members of a team's group who have no receipt yet for an

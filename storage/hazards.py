@@ -194,6 +194,26 @@ async def points_of(session: AsyncSession, person_id: int) -> int:
     return int(result.one())
 
 
+async def reports_of(session: AsyncSession, person_id: int, *, open_: bool,
+                     limit: int) -> list[Hazard]:
+    """The hazards a person reported, open ones or finished ones, newest first."""
+    states = [s.value for s in OPEN_STATES]
+    state = col(Hazard.state)
+    result = await session.exec(
+        select(Hazard).where(Hazard.reporter_id == person_id,
+                             state.in_(states) if open_ else state.not_in(states))
+        .order_by(col(Hazard.reported_at).desc(), col(Hazard.id).desc()).limit(limit))
+    return list(result.all())
+
+
+async def report_counts(session: AsyncSession, person_id: int) -> dict[str, int]:
+    """How many hazards a person reported, by state."""
+    result = await session.exec(
+        select(Hazard.state, func.count()).where(Hazard.reporter_id == person_id)
+        .group_by(col(Hazard.state)))
+    return {state: int(count) for state, count in result.all()}
+
+
 def add_photo(session: AsyncSession, hazard: Hazard, *, kind: str, file_id: str,
               unique_id: str, local_path: str | None, now: datetime) -> None:
     """Attach a photo (``after`` for the fix) to a hazard."""

@@ -350,6 +350,13 @@ async def memberships(session: AsyncSession, group_chat_id: int) -> list[Members
     return list(result.all())
 
 
+async def has_had_members(session: AsyncSession, group_chat_id: int) -> bool:
+    """Whether anyone was ever learned as a member of a group (so the bot was there)."""
+    result = await session.exec(select(Membership.id).where(
+        Membership.group_chat_id == group_chat_id).limit(1))
+    return result.first() is not None
+
+
 async def record_membership(
     session: AsyncSession, *, chat: GroupChat, person: Person, active: bool, now: datetime
 ) -> bool:

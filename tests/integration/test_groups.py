@@ -360,3 +360,67 @@ async def test_a_restart_mid_setup_loses_nothing(bot: BotUnderTest) -> None:
     assert await bound_unit_of(bot, group.id) == ids["a"]
     greetings = [m for m in group.bot_messages() if "/setup" in (m.text or "")]
     assert len(greetings) == 1  # nothing was handled twice across the restart
+
+
+ORG_FILE = """version: 1
+units:
+  - key: acme
+    kind: enterprise
+    name: 示例化工
+    children:
+      - key: ws
+        kind: workshop
+        name: 合成车间
+        children:
+          - key: team-a
+            kind: team
+            name: 合成甲班
+            chat_id: {chat_id}
+"""
+
+
+async def test_first_arrival_in_a_group_the_org_file_bound_is_a_greeting_not_a_return(
+        bot: BotUnderTest) -> None:
+    from domain.orgfile import parse_org
+    from storage.orgsync import import_org
+
+    d = bot.driver
+    admin = d.user("Admin Li")
+    group = d.group("甲班群", members=[admin], admins=[admin])
+    async with bot.services.db.transaction() as s:
+        await import_org(s, parse_org(ORG_FILE.format(chat_id=group.id), "org.yaml"),
+                         now=bot.clock.now())
+    group.add_bot(by=admin)
+    await bot.settle()
+    greeting = last_text(group)
+    assert greeting.startswith("大家好，我是班组安全助手")
+    assert "本群是 合成甲班（示例化工 › 合成车间 › 合成甲班）的班组群" in greeting
+    assert "回来" not in greeting
+
+    # Removed, then added again: now the bot really is back.
+    group.kick_bot(by=admin)
+    await bot.settle()
+    group.add_bot(by=admin)
+    await bot.settle()
+    assert last_text(group) == "我回来了。本群仍绑定在 合成甲班。"
+
+
+async def test_back_in_a_group_where_it_had_been_active_even_if_the_removal_was_missed(
+        bot: BotUnderTest) -> None:
+    from domain.orgfile import parse_org
+    from storage.orgsync import import_org
+
+    d = bot.driver
+    admin = d.user("Admin Li")
+    group = d.group("甲班群", members=[admin], admins=[admin])
+    async with bot.services.db.transaction() as s:
+        await import_org(s, parse_org(ORG_FILE.format(chat_id=group.id), "org.yaml"),
+                         now=bot.clock.now())
+    group.add_bot(by=admin)
+    await bot.settle()
+    admin.send(group, "/whoami")  # the bot learns a member here
+    await bot.settle()
+    group.chat.statuses[d.bot.user.id] = "left"  # removed while the bot never heard of it
+    group.add_bot(by=admin)
+    await bot.settle()
+    assert last_text(group) == "我回来了。本群仍绑定在 合成甲班。"

@@ -140,7 +140,9 @@ async def test_a_post_refused_with_429_is_retried_and_the_reminder_can_be_accept
     bot.clock.advance(timedelta(minutes=30))
     await bot.run_sweeps()
     reminder = group.bot_messages()[-1]
-    assert "还没有人确认接班" in reminder.text and reminder.buttons == [["接班确认"]]
+    # One sentence to the incoming leader: the mention is not read as a second name.
+    assert reminder.text.startswith("⏰ Leader Sun：Leader Li 交给你的交接班还没有确认")
+    assert reminder.buttons == [["接班确认"]]
     sun.click(reminder, "接班确认")  # the reminder's button works as the post's does
     await bot.settle()
     assert "Leader Sun 已于" in last_text(group)

@@ -122,7 +122,12 @@ async def test_report_escalate_acknowledge_escalate_again(bot: BotUnderTest,
     worker.send(group, "/hazard yh-20261123-0001")
     await bot.settle()
     detail = last_text(group)
-    assert "reported" in detail and "escalated" in detail and "acknowledged" in detail
+    # Every history line is a sentence with who and when, never a stored event name.
+    assert "11-23 08:30 Worker Wu 上报了隐患" in detail
+    assert "11-23 10:30 超过受理时限，已通知 合成车间" in detail
+    assert "Leader Li 受理了隐患" in detail
+    for name in ("reported", "escalated", "acknowledged", "_"):
+        assert name not in detail
     async with bot.services.db.session() as s:
         actions = [e.action for e in (await s.exec(select(HazardEvent))).all()]
     # workshop at 2 h, enterprise at 6 h (the workshop's 4 h repeat fell between two
