@@ -170,6 +170,13 @@ async def hazard_clicked(update: Update, context: Context) -> None:
             await query.answer(svc.renderer.plain("callback.stale", lang), show_alert=True)
             return
         code = ctx.hazard.code
+        late = await _already_acknowledged(session, ctx, svc.settings.default_timezone) \
+            if action is HazardAction.ACKNOWLEDGE else None
+        if late is not None:
+            # A press on a button that outlived the step: who acknowledged it, and when.
+            await query.answer(svc.renderer.plain("hazard.already_acknowledged", lang, **late),
+                               show_alert=True)
+            return
         if action in (HazardAction.REJECT, HazardAction.SUBMIT_FIX):
             # These need one more answer (a reason, an after-photo): check now, ask next.
             decision = decide(action, ctx.facts, ctx.actor)
@@ -213,6 +220,20 @@ async def hazard_clicked(update: Update, context: Context) -> None:
     if after is not None:
         key, values, markup = after
         await reply(update, context, key, reply_markup=markup, **values)
+
+
+async def _already_acknowledged(session: AsyncSession, ctx: _Context,
+                                default_timezone: str) -> dict[str, Any] | None:
+    """Who acknowledged the hazard and when, if it was (None while it awaits that)."""
+    if ctx.hazard.state == HazardState.REPORTED.value or ctx.hazard.acknowledged_at is None:
+        return None
+    events = [e for e in await hazard_repo.history(session, ctx.hazard.id or 0)
+              if e.action == EVENT_NAMES[HazardAction.ACKNOWLEDGE]]
+    actor_id = events[0].actor_id if events else ctx.hazard.responsible_id
+    found = await people_repo.people_by_ids(session, [actor_id]) if actor_id else []
+    return {"code": ctx.hazard.code, "who": found[0].name if found else "",
+            "at": ctx.hazard.acknowledged_at,
+            "tz": ctx.unit.timezone or default_timezone}
 
 
 async def _start_five(update: Update, context: Context, query: Any, hazard_id: int,

@@ -20,6 +20,7 @@ from content.render import Renderer, escape_html
 from domain.delivery import OutboxStatus
 from domain.roll_call import EDIT_EVERY
 from scheduler.documents import refresh_roll_call as refresh_document_roll_call
+from scheduler.finished import last_part
 from scheduler.meetings import meeting_buttons
 from scheduler.timetable import SweepFunction
 from storage import documents as doc_repo
@@ -46,9 +47,7 @@ async def briefing_message(session: AsyncSession,
     if meeting.briefing_outbox_id is not None:
         return await session.get(OutboxMessage, meeting.briefing_outbox_id)
     # A meeting briefed before the row was remembered: find it by its key.
-    base = f"briefing:{meeting.unit_id}:{meeting.shift_key}"
-    ids = await outbox_repo.ids_by_key(session, [base] + [f"{base}#{n}" for n in range(2, 9)])
-    return await session.get(OutboxMessage, max(ids.values())) if ids else None
+    return await last_part(session, f"briefing:{meeting.unit_id}:{meeting.shift_key}")
 
 
 async def refresh_meeting_roll_call(session: AsyncSession, renderer: Renderer,

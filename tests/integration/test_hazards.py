@@ -105,10 +105,11 @@ async def test_report_escalate_acknowledge_escalate_again(bot: BotUnderTest,
     leader.click(card, "受理")
     await bot.settle()
     assert "已由 Leader Li 受理" in last_text(group)
-    # The manager pressing the old alert's button finds the state moved on.
+    # The manager pressing the old alert's button hears who acknowledged it, and when.
     cq = manager.click(manager_alert, "受理")
     await bot.settle()
-    assert "状态已经变化" in (d.callback_answer(cq) or {}).get("text", "")
+    late = (d.callback_answer(cq) or {}).get("text", "")
+    assert "隐患 YH-20261123-0001 已由 Leader Li 于" in late and "受理" in late
 
     alerts_before = len(d.private_messages(officer))
     await later(timedelta(days=2))
@@ -512,7 +513,9 @@ async def test_two_leaders_at_once_and_another_teams_leader(bot: BotUnderTest) -
     assert "只有班组长" in (d.callback_answer(cq_other) or {}).get("text", "")
     assert d.callback_answer(cq_one) == {"text": None, "show_alert": False}
     loser = d.callback_answer(cq_two) or {}
-    assert loser.get("show_alert") and "状态已经变化" in (loser.get("text") or "")
+    # whether it lost the race or came after: nothing done twice, and it is told
+    assert loser.get("show_alert") and ("状态已经变化" in (loser.get("text") or "")
+                                        or "已由 Leader Li 于" in (loser.get("text") or ""))
     [hazard] = await hazards(bot)
     assert hazard.state == "acknowledged" and hazard.version == 2
     async with bot.services.db.session() as s:
