@@ -110,7 +110,8 @@ EVENT_NAMES = {HazardAction.ACKNOWLEDGE: "acknowledged", HazardAction.REJECT: "r
                HazardAction.START: "rectifying", HazardAction.HAND_UP: "handed_up"}
 FIVE_STEPS = ("resp", "measures", "funds", "deadline", "plan")
 # Replies that ask for another answer get a ForceReply, so they work with privacy mode on.
-PROMPT_KEYS = frozenset({"hazard.after_photo_needed", "hazard.reason_empty", "five.ask_resp",
+PROMPT_KEYS = frozenset({"hazard.ask_reject_reason", "hazard.ask_after_photo",
+                         "hazard.after_photo_needed", "hazard.reason_empty", "five.ask_resp",
                          "five.ask_measures", "five.ask_funds", "five.ask_deadline",
                          "five.ask_plan", "five.bad_person", "five.bad_deadline", "five.empty"})
 KEEP_DEFAULT = frozenset({"默认", "default", "-"})
@@ -219,7 +220,8 @@ async def hazard_clicked(update: Update, context: Context) -> None:
     svc.wake_outbox()
     if after is not None:
         key, values, markup = after
-        await reply(update, context, key, reply_markup=markup, **values)
+        await reply(update, context, key, reply_markup=markup,
+                    force_reply=key in PROMPT_KEYS, **values)
 
 
 async def _already_acknowledged(session: AsyncSession, ctx: _Context,
