@@ -49,6 +49,7 @@ from handlers.common import (
     services,
 )
 from handlers.conversations import Say
+from scheduler.finished import remove_buttons
 from storage import drafts as drafts_repo
 from storage import hazards as hazard_repo
 from storage import org as org_repo
@@ -195,6 +196,8 @@ async def hazard_clicked(update: Update, context: Context) -> None:
             values = {"acknowledged_at": now, "responsible_id": ctx.person.id,
                       **_watch(ctx.hazard.severity, now)}
             refusal = await _transition(session, ctx, action, now, values)
+            if refusal is None:
+                await _card_done(session, hazard_id, now)
             after = ("hazard.acknowledged", {"code": code, "leader": ctx.person.name,
                                              "deadline": values["deadline"]},
                      _buttons(svc.renderer, lang, hazard_id, *NEXT_STEPS["acknowledged"]))
@@ -222,6 +225,13 @@ async def hazard_clicked(update: Update, context: Context) -> None:
         key, values, markup = after
         await reply(update, context, key, reply_markup=markup,
                     force_reply=key in PROMPT_KEYS, **values)
+
+
+async def _card_done(session: AsyncSession, hazard_id: int, now: datetime) -> None:
+    """Acknowledged or rejected: the group's card keeps only its "open" button."""
+    await remove_buttons(session, [f"hazard-card:{hazard_id}"], now=now,
+                         purpose="hazard.buttons_off",
+                         keep=lambda data: data.startswith("hz:show:"))
 
 
 async def _already_acknowledged(session: AsyncSession, ctx: _Context,
@@ -431,6 +441,7 @@ async def _continue(session: AsyncSession, update: Update, context: Context,
         await drafts_repo.drop_draft(session, draft)
         if refusal:
             return refusal, {}, None
+        await _card_done(session, ctx.hazard.id or 0, now)
         return "hazard.rejected", {"code": code, "who": ctx.person.name, "reason": reason}, None
     photo = photo_of(message)
     if not isinstance(photo, list):

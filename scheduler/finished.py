@@ -9,8 +9,9 @@ loses its buttons before it goes.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import col
@@ -30,12 +31,23 @@ async def last_part(session: AsyncSession, dedupe_key: str) -> OutboxMessage | N
     return await session.get(OutboxMessage, max(ids.values())) if ids else None
 
 
+def _kept(markup: dict[str, Any], keep: Callable[[str], bool] | None) -> dict[str, Any] | None:
+    """The markup with only the buttons whose callback data ``keep`` accepts (None: none)."""
+    rows = [[button for button in row if keep is not None
+             and keep(str(button.get("callback_data", "")))]
+            for row in markup.get("inline_keyboard", [])]
+    rows = [row for row in rows if row]
+    return {"inline_keyboard": rows} if rows else None
+
+
 async def remove_buttons(session: AsyncSession, dedupe_keys: Sequence[str], *,
-                         now: datetime, purpose: str) -> bool:
+                         now: datetime, purpose: str,
+                         keep: Callable[[str], bool] | None = None) -> bool:
     """Take the buttons off the messages queued under these keys. True if an edit was queued.
 
-    A message already sent gets an ``editMessageReplyMarkup`` without markup; one
-    still waiting in the queue is sent without its buttons.
+    ``keep`` names buttons (by callback data) that still apply, e.g. "open". A message
+    already sent gets an ``editMessageReplyMarkup``; one still waiting in the queue
+    is sent without the finished buttons.
     """
     queued = False
     for key in dedupe_keys:
@@ -45,14 +57,23 @@ async def remove_buttons(session: AsyncSession, dedupe_keys: Sequence[str], *,
         params = outbox_repo.params_of(row)
         if "reply_markup" not in params:
             continue
+        markup = _kept(params["reply_markup"], keep)
+        if markup == params["reply_markup"]:
+            continue
         if row.telegram_message_id is not None:
+            edit_params: dict[str, Any] = {"message_id": row.telegram_message_id}
+            if markup is not None:
+                edit_params["reply_markup"] = markup
             edit = await outbox_repo.enqueue(
                 session, chat_id=row.chat_id, method="editMessageReplyMarkup",
-                params={"message_id": row.telegram_message_id}, now=now, purpose=purpose,
+                params=edit_params, now=now, purpose=purpose,
                 dedupe_key=f"no-buttons:{row.id}")
             queued |= edit is not None
         elif row.status == OutboxStatus.PENDING.value:
-            params.pop("reply_markup")
+            if markup is None:
+                params.pop("reply_markup")
+            else:
+                params["reply_markup"] = markup
             # Only while nobody is sending it: a row being sent keeps its buttons, and
             # a late press on them says what happened.
             await session.exec(update(OutboxMessage).where(

@@ -102,9 +102,11 @@ async def test_report_escalate_acknowledge_escalate_again(bot: BotUnderTest,
     await bot.settle()
     answer = d.callback_answer(cq)
     assert answer is not None and "只有班组长" in (answer["text"] or "")
+    assert card.buttons == [["受理", "驳回", "查看"]]
     leader.click(card, "受理")
     await bot.settle()
     assert "已由 Leader Li 受理" in last_text(group)
+    assert card.buttons == [["查看"]]  # acknowledged: the card keeps only "open"
     # The manager pressing the old alert's button hears who acknowledged it, and when.
     cq = manager.click(manager_alert, "受理")
     await bot.settle()
@@ -330,6 +332,7 @@ async def test_reject_needs_a_leader_and_a_reason_and_hand_up_reaches_the_worksh
     leader.send(group, "<i>不是隐患</i>：这是已隔离的旧设备", reply_to=group.bot_messages()[-1])
     await bot.settle()
     assert "已被 Leader Li 驳回：<i>不是隐患</i>" in last_text(group)
+    assert card.buttons == [["查看"]]  # rejected: the card keeps only "open"
     [rejected] = await hazards(bot)
     assert rejected.state == "rejected" and rejected.next_escalation_at is None
 
