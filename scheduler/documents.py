@@ -29,6 +29,7 @@ from markupsafe import Markup
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from content.render import Renderer
+from domain.delivery import OutboxStatus
 from domain.documents import next_check, reminder_rounds_due
 from domain.durations import parse_duration
 from domain.org import Role, UnitKind, is_within
@@ -313,7 +314,12 @@ async def _edit_roll_call(session: AsyncSession, post: DocumentPost, html: str,
     """Queue an in-place edit of a post's roll call, once its message was sent."""
     row = await session.get(OutboxMessage, post.roll_call_outbox_id) \
         if post.roll_call_outbox_id else None
-    if row is None or row.telegram_message_id is None:
+    if row is None or (row.telegram_message_id is None
+                       and row.status == OutboxStatus.FAILED.value):
+        post.roll_call_dirty = False  # no roll call in the group: nothing to edit
+        session.add(post)
+        return False
+    if row.telegram_message_id is None:
         return False  # not sent yet: the sweep edits it once it is
     params: dict[str, Any] = {"message_id": row.telegram_message_id, "text": html,
                               "parse_mode": "HTML"}
