@@ -21,12 +21,14 @@ from content.render import Renderer
 from content.risk_cards import load_risk_cards
 from domain.clock import Clock, SystemClock
 from domain.delivery import RetryPolicy
+from domain.roll_call import EDIT_EVERY
 from handlers import routes
 from scheduler.documents import document_sweep
 from scheduler.escalation import escalation_sweep, idle_draft_sweep
 from scheduler.handovers import handover_sweep
 from scheduler.housekeeping import forget_old_updates
 from scheduler.meetings import pre_shift_sweep
+from scheduler.roll_calls import roll_call_sweep
 from scheduler.timetable import Timetable
 from storage import updates as updates_repo
 from storage.db import Database
@@ -137,6 +139,10 @@ def build_application(
         services.db, services.renderer, default_language=settings.default_language,
         reminders=settings.document_reminders, reminder_grace=settings.reminder_grace,
         wake=services.wake_outbox))
+    # As often as the roll-call throttle: a check-in or read held back is shown when
+    # its window ends (briefings and documents alike).
+    services.timetable.add("roll-calls", EDIT_EVERY, roll_call_sweep(
+        services.db, services.renderer, wake=services.wake_outbox))
 
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
         await upgrade(services.db)

@@ -34,6 +34,7 @@ from handlers.common import (
     team_here,
 )
 from handlers.conversations import Say, route
+from scheduler.finished import remove_buttons
 from scheduler.handovers import accept_button
 from storage import drafts as drafts_repo
 from storage import handovers as handover_repo
@@ -190,12 +191,21 @@ async def _accept(update: Update, context: Context, query: Any, handover_id: int
     user = sender(update)
     assert user is not None
     now = svc.clock.now()
+    late: dict[str, Any] | None = None
     async with svc.db.transaction() as session:
         person = await learn_person(session, user, context)
         handover = await handover_repo.get(session, handover_id)
         unit = await org_repo.get_unit(session, handover.unit_id) if handover else None
         refusal = None
-        if handover is None or unit is None or handover.state != "awaiting":
+        if handover is not None and unit is not None and handover.state == "accepted" \
+                and handover.accepted_at is not None:
+            # A press on a button that outlived the handover: say who took over, and when.
+            found = await people_repo.people_by_ids(
+                session, [handover.accepted_by] if handover.accepted_by else [])
+            refusal = "handover.already_accepted"
+            late = {"who": found[0].name if found else "", "at": handover.accepted_at,
+                    "tz": unit.timezone or svc.settings.default_timezone}
+        elif handover is None or unit is None or handover.state != "awaiting":
             refusal = "callback.stale"
         elif handover.outgoing_id == person.id:
             refusal = "handover.own"
@@ -205,10 +215,16 @@ async def _accept(update: Update, context: Context, query: Any, handover_id: int
         elif not await handover_repo.accept(session, handover, person_id=person.id or 0,
                                             now=now):
             refusal = "callback.stale"
+        else:
+            # The post and its reminder keep no "accept" button once someone accepted.
+            await remove_buttons(session, [f"handover-post:{handover_id}",
+                                           f"handover-remind:{handover_id}"],
+                                 now=now, purpose="handover.buttons_off")
     if refusal is not None:
-        await query.answer(svc.renderer.plain(refusal, lang), show_alert=True)
+        await query.answer(svc.renderer.plain(refusal, lang, **(late or {})), show_alert=True)
         return
     await query.answer()
+    svc.wake_outbox()
     await reply(update, context, "handover.accepted", who=person.name, at=now)
 
 

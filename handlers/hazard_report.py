@@ -54,6 +54,11 @@ MAX_DESCRIPTION = 1000
 MAX_LOCATION = 200
 DUPLICATE_WINDOW = timedelta(hours=24)
 HASHTAG = r"^\s*#(隐患|hazard)\b"
+# Texts that wait for a typed answer (or a photo): sent as selective ForceReply, so the
+# answer reaches the bot with privacy mode on. The rest are answered with buttons.
+PROMPTS = frozenset({"report.ask_photo", "report.ask_photo_again", "report.too_big",
+                     "report.ask_location", "report.location_too_long",
+                     "report.ask_description", "report.description_too_long"})
 
 
 # ---------------------------------------------------------------- starting
@@ -178,9 +183,13 @@ async def _prompt(update: Update, context: Context, key: str, values: dict[str, 
                    for s in Severity]
         await reply(update, context, key, reply_markup=InlineKeyboardMarkup([buttons]))
     elif key == "report.ask_description":
+        # The question waits for a reply (ForceReply, so it reaches the bot with privacy
+        # mode on); a message has one kind of markup, so "skip" comes right after it.
+        await reply(update, context, key, force_reply=True)
         skip = InlineKeyboardButton(svc.renderer.plain("button.skip", lang),
                                     callback_data=pack("hr", "skip"))
-        await reply(update, context, key, reply_markup=InlineKeyboardMarkup([[skip]]))
+        await reply(update, context, "report.skip_description",
+                    reply_markup=InlineKeyboardMarkup([[skip]]))
     elif key == "report.confirm":
         found = category(str(data.get("category")))
         markup = InlineKeyboardMarkup([[
@@ -194,7 +203,7 @@ async def _prompt(update: Update, context: Context, key: str, values: dict[str, 
                      severity=svc.renderer.plain(f"severity.{data.get('severity')}", lang),
                      description=data.get("description"))
     else:
-        await reply(update, context, key, force_reply=key.startswith("report.ask"), **values)
+        await reply(update, context, key, force_reply=key in PROMPTS, **values)
 
 
 # ---------------------------------------------------------------- buttons

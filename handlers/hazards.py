@@ -51,6 +51,7 @@ from handlers.common import (
     services,
 )
 from handlers.conversations import Say
+from scheduler.finished import remove_buttons
 from storage import drafts as drafts_repo
 from storage import hazards as hazard_repo
 from storage import org as org_repo
@@ -112,7 +113,8 @@ EVENT_NAMES = {HazardAction.ACKNOWLEDGE: "acknowledged", HazardAction.REJECT: "r
                HazardAction.START: "rectifying", HazardAction.HAND_UP: "handed_up"}
 FIVE_STEPS = ("resp", "measures", "funds", "deadline", "plan")
 # Replies that ask for another answer get a ForceReply, so they work with privacy mode on.
-PROMPT_KEYS = frozenset({"hazard.after_photo_needed", "hazard.reason_empty", "five.ask_resp",
+PROMPT_KEYS = frozenset({"hazard.ask_reject_reason", "hazard.ask_after_photo",
+                         "hazard.after_photo_needed", "hazard.reason_empty", "five.ask_resp",
                          "five.ask_measures", "five.ask_funds", "five.ask_deadline",
                          "five.ask_plan", "five.bad_person", "five.bad_deadline", "five.empty"})
 KEEP_DEFAULT = frozenset({"默认", "default", "-"})
@@ -172,6 +174,13 @@ async def hazard_clicked(update: Update, context: Context) -> None:
             await query.answer(svc.renderer.plain("callback.stale", lang), show_alert=True)
             return
         code = ctx.hazard.code
+        late = await _already_acknowledged(session, ctx, svc.settings.default_timezone) \
+            if action is HazardAction.ACKNOWLEDGE else None
+        if late is not None:
+            # A press on a button that outlived the step: who acknowledged it, and when.
+            await query.answer(svc.renderer.plain("hazard.already_acknowledged", lang, **late),
+                               show_alert=True)
+            return
         if action in (HazardAction.REJECT, HazardAction.SUBMIT_FIX):
             # These need one more answer (a reason, an after-photo): check now, ask next.
             decision = decide(action, ctx.facts, ctx.actor)
@@ -189,6 +198,8 @@ async def hazard_clicked(update: Update, context: Context) -> None:
             values = {"acknowledged_at": now, "responsible_id": ctx.person.id,
                       **_watch(ctx.hazard.severity, now)}
             refusal = await _transition(session, ctx, action, now, values)
+            if refusal is None:
+                await _card_done(session, hazard_id, now)
             after = ("hazard.acknowledged", {"code": code, "leader": ctx.person.name,
                                              "deadline": values["deadline"]},
                      _buttons(svc.renderer, lang, hazard_id, *NEXT_STEPS["acknowledged"]))
@@ -214,7 +225,29 @@ async def hazard_clicked(update: Update, context: Context) -> None:
     svc.wake_outbox()
     if after is not None:
         key, values, markup = after
-        await reply(update, context, key, reply_markup=markup, **values)
+        await reply(update, context, key, reply_markup=markup,
+                    force_reply=key in PROMPT_KEYS, **values)
+
+
+async def _card_done(session: AsyncSession, hazard_id: int, now: datetime) -> None:
+    """Acknowledged or rejected: the group's card keeps only its "open" button."""
+    await remove_buttons(session, [f"hazard-card:{hazard_id}"], now=now,
+                         purpose="hazard.buttons_off",
+                         keep=lambda data: data.startswith("hz:show:"))
+
+
+async def _already_acknowledged(session: AsyncSession, ctx: _Context,
+                                default_timezone: str) -> dict[str, Any] | None:
+    """Who acknowledged the hazard and when, if it was (None while it awaits that)."""
+    if ctx.hazard.state == HazardState.REPORTED.value or ctx.hazard.acknowledged_at is None:
+        return None
+    events = [e for e in await hazard_repo.history(session, ctx.hazard.id or 0)
+              if e.action == EVENT_NAMES[HazardAction.ACKNOWLEDGE]]
+    actor_id = events[0].actor_id if events else ctx.hazard.responsible_id
+    found = await people_repo.people_by_ids(session, [actor_id]) if actor_id else []
+    return {"code": ctx.hazard.code, "who": found[0].name if found else "",
+            "at": ctx.hazard.acknowledged_at,
+            "tz": ctx.unit.timezone or default_timezone}
 
 
 async def _start_five(update: Update, context: Context, query: Any, hazard_id: int,
@@ -410,6 +443,7 @@ async def _continue(session: AsyncSession, update: Update, context: Context,
         await drafts_repo.drop_draft(session, draft)
         if refusal:
             return refusal, {}, None
+        await _card_done(session, ctx.hazard.id or 0, now)
         return "hazard.rejected", {"code": code, "who": ctx.person.name, "reason": reason}, None
     photo = photo_of(message)
     if not isinstance(photo, list):

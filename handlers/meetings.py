@@ -1,21 +1,16 @@
 """The pre-shift meeting in the group: check in, and the leader confirms it was held.
 
-The roll call is edited in place, at most every few seconds per meeting, so a
-team of 30 checking in at once does not run into Telegram's 20 messages per
-minute per group; the "meeting held" edit always shows everyone.
+The roll call is edited in place through the outbox, at most every few seconds
+per meeting (scheduler/roll_calls.py), so a team of 30 checking in at once does
+not run into Telegram's 20 messages per minute per group; a check-in held back
+is shown when the window ends, and the "meeting held" edit shows everyone.
 """
 
 from __future__ import annotations
 
-import contextlib
-from datetime import timedelta
-from typing import Any
-
-from telegram import InlineKeyboardMarkup, Update
-from telegram.error import TelegramError
+from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler
 
-from content.render import escape_html
 from handlers import handover, hazard_report
 from handlers.callbacks import int_arg
 from handlers.common import (
@@ -24,11 +19,10 @@ from handlers.common import (
     leads_this_team,
     learn_person,
 )
-from scheduler.meetings import meeting_buttons
+from scheduler.roll_calls import queue_meeting_held, refresh_meeting_roll_call
 from storage import meetings as meeting_repo
 from storage import org as org_repo
-
-EDIT_EVERY = timedelta(seconds=10)
+from storage import people as people_repo
 
 
 async def meeting_clicked(update: Update, context: Context) -> None:
@@ -48,7 +42,7 @@ async def meeting_clicked(update: Update, context: Context) -> None:
         await hazard_report.report_command(update, context)
         return
     now = svc.clock.now()
-    edit: tuple[str, Any] | None = None
+    queued = False
     async with svc.db.transaction() as session:
         person = await learn_person(session, user, context)
         meeting = await meeting_repo.get(session, meeting_id)
@@ -56,46 +50,37 @@ async def meeting_clicked(update: Update, context: Context) -> None:
         if meeting is None or unit is None:
             await query.answer(svc.renderer.plain("callback.stale", lang), show_alert=True)
             return
+        zone = unit.timezone or svc.settings.default_timezone
         if meeting.held_at is not None:
-            await query.answer(svc.renderer.plain("meeting.closed", lang))
+            # A late press on a closed meeting's old buttons: say who closed it, and when.
+            found = await people_repo.people_by_ids(session, [meeting.held_by]) \
+                if meeting.held_by else []
+            await query.answer(svc.renderer.plain(
+                "meeting.closed", lang, who=found[0].name if found else "",
+                at=meeting.held_at, tz=zone))
             return
         if parts[0] == "in":
             first = await meeting_repo.check_in(session, meeting, person, now)
             note = "meeting.checked_in" if first else "meeting.already"
-            if first and (meeting.last_edit_at is None
-                          or now - meeting.last_edit_at >= EDIT_EVERY):
-                meeting.last_edit_at = now
-                session.add(meeting)
-                names = [p.name for p in await meeting_repo.attendees(session, meeting_id)]
-                edit = (_with_roll_call(meeting.briefing_html, meeting.language, names),
-                        InlineKeyboardMarkup.de_json(
-                            meeting_buttons(svc.renderer, meeting.language, meeting_id),
-                            context.bot))
+            if first:
+                await meeting_repo.mark_roll_call_dirty(session, meeting)
+                queued = await refresh_meeting_roll_call(session, svc.renderer, meeting, now)
         else:
             if not await leads_this_team(session, person, unit):
                 await query.answer(svc.renderer.plain("meeting.leaders_only", lang),
                                    show_alert=True)
                 return
             meeting.held_at, meeting.held_by = now, person.id
+            meeting.roll_call_dirty = False  # the "held" edit shows everyone
             session.add(meeting)
             names = [p.name for p in await meeting_repo.attendees(session, meeting_id)]
             note = "button.meeting_held"
-            edit = (svc.renderer.html("meeting.held", meeting.language, unit=unit.name,
-                                      shift=meeting.shift_name, held_by=person.name,
-                                      attendees=names), None)
+            queued = await queue_meeting_held(session, meeting, svc.renderer.html(
+                "meeting.held", meeting.language, unit=unit.name, shift=meeting.shift_name,
+                held_by=person.name, attendees=names), now)
     await query.answer(svc.renderer.plain(note, lang))
-    if edit is not None and query.message is not None:
-        # e.g. "not modified" after a throttled edit: the next edit catches up
-        with contextlib.suppress(TelegramError):
-            await query.edit_message_text(edit[0], reply_markup=edit[1])
-
-
-def _with_roll_call(base: str, lang: str, names: list[str]) -> str:
-    """The briefing with who checked in so far (names escaped: they are user input)."""
-    shown = [escape_html(n) for n in names]
-    if lang == "zh":
-        return f"{base}\n已签到（{len(names)}）：{'、'.join(shown)}"
-    return f"{base}\nChecked in ({len(names)}): {', '.join(shown)}"
+    if queued:
+        svc.wake_outbox()
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

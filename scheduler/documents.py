@@ -12,7 +12,8 @@ caller's transaction. A sweep then keeps the promise:
   not read it, privately or by mention, and the team leader gets the list; a
   round that fell while the bot was down longer than the grace is skipped;
 - at the due date the names go to the workshop, once;
-- roll calls are edited in place at most every ``ROLL_CALL_EDIT_EVERY``.
+- roll calls are edited in place at most every ``ROLL_CALL_EDIT_EVERY``; the
+  roll-call sweep (scheduler/roll_calls.py) shows what a throttle held back.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ from markupsafe import Markup
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from content.render import Renderer
+from domain.delivery import OutboxStatus
 from domain.documents import next_check, reminder_rounds_due
 from domain.durations import parse_duration
 from domain.org import Role, UnitKind, is_within
+from domain.roll_call import EDIT_EVERY
 from handlers.callbacks import pack
 from scheduler.timetable import SweepFunction
 from storage import documents as doc_repo
@@ -42,7 +45,7 @@ from storage.models import DocumentPost, GroupChat, OutboxMessage, PublishedDocu
 
 log = logging.getLogger(__name__)
 
-ROLL_CALL_EDIT_EVERY = timedelta(seconds=10)
+ROLL_CALL_EDIT_EVERY = EDIT_EVERY  # one throttle for every roll call
 BATCH = 500
 MAX_BATCHES = 1000  # a guard only: each batch moves its posts on
 
@@ -311,7 +314,12 @@ async def _edit_roll_call(session: AsyncSession, post: DocumentPost, html: str,
     """Queue an in-place edit of a post's roll call, once its message was sent."""
     row = await session.get(OutboxMessage, post.roll_call_outbox_id) \
         if post.roll_call_outbox_id else None
-    if row is None or row.telegram_message_id is None:
+    if row is None or (row.telegram_message_id is None
+                       and row.status == OutboxStatus.FAILED.value):
+        post.roll_call_dirty = False  # no roll call in the group: nothing to edit
+        session.add(post)
+        return False
+    if row.telegram_message_id is None:
         return False  # not sent yet: the sweep edits it once it is
     params: dict[str, Any] = {"message_id": row.telegram_message_id, "text": html,
                               "parse_mode": "HTML"}
@@ -346,7 +354,8 @@ async def refresh_roll_call(session: AsyncSession, renderer: Renderer, post: Doc
 def document_sweep(db: Database, renderer: Renderer, *, default_language: str,
                    reminders: str, reminder_grace: str,
                    wake: Callable[[], None]) -> SweepFunction:
-    """Late joiners, late-bound teams, reminders, due-date reports and roll-call edits."""
+    """Late joiners, late-bound teams, reminders and due-date reports (roll-call edits
+    are the roll-call sweep's)."""
     offsets = tuple(parse_duration(part) for part in reminders.split(",") if part.strip())
     grace = parse_duration(reminder_grace)
 
@@ -366,9 +375,6 @@ def document_sweep(db: Database, renderer: Renderer, *, default_language: str,
                                                       grace, default_language)
             if len(due) < BATCH:
                 break
-        async with db.transaction() as session:
-            for post in await doc_repo.stale_roll_calls(session, now - ROLL_CALL_EDIT_EVERY):
-                queued |= await refresh_roll_call(session, renderer, post, now)
         if queued:
             wake()
 

@@ -149,10 +149,13 @@ async def _brief(session: AsyncSession, renderer: Renderer, unit: Unit, group: G
                               language=lang)
     session.add(meeting)
     await session.flush()
-    await outbox_repo.enqueue_text(session, chat_id=group.chat_id, html=base, now=now,
-                                   purpose="meeting.briefing",
-                                   reply_markup=meeting_buttons(renderer, lang, meeting.id or 0),
-                                   dedupe_key=f"briefing:{unit.id}:{shift.key}")
+    rows = await outbox_repo.enqueue_text(
+        session, chat_id=group.chat_id, html=base, now=now, purpose="meeting.briefing",
+        reply_markup=meeting_buttons(renderer, lang, meeting.id or 0),
+        dedupe_key=f"briefing:{unit.id}:{shift.key}")
+    if rows:  # the last part carries the buttons: roll-call edits go there
+        meeting.briefing_outbox_id = rows[-1].id
+        session.add(meeting)
 
 
 @lru_cache(maxsize=4096)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -88,4 +88,41 @@ async def ended_without_summary(session: AsyncSession, now: datetime,
         col(PreShiftMeeting.ends_at) <= now, col(PreShiftMeeting.ends_at) >= ended_after,
         col(PreShiftMeeting.summary_prompted_at).is_(None),
         col(PreShiftMeeting.cancelled_at).is_(None)))
+    return list(result.all())
+
+
+async def mark_roll_call_dirty(session: AsyncSession, meeting: PreShiftMeeting) -> None:
+    """Note that the roll call changed and is to be shown (now or after the throttle)."""
+    await session.exec(update(PreShiftMeeting).where(col(PreShiftMeeting.id) == meeting.id)
+                       .values(roll_call_dirty=True))
+
+
+async def claim_roll_call_edit(session: AsyncSession, meeting: PreShiftMeeting,
+                               now: datetime, edited_before: datetime) -> int | None:
+    """Take the right to edit the roll call now: the edit's number, or None when the
+    meeting was edited after ``edited_before`` (throttled) or held meanwhile.
+
+    Conditional, so two check-ins at the same moment queue one edit between them;
+    the other stays dirty and the sweep shows it when the window has passed.
+    """
+    result = await session.exec(
+        update(PreShiftMeeting).where(
+            col(PreShiftMeeting.id) == meeting.id, col(PreShiftMeeting.held_at).is_(None),
+            or_(col(PreShiftMeeting.last_edit_at).is_(None),
+                col(PreShiftMeeting.last_edit_at) <= edited_before))
+        .values(last_edit_at=now, roll_call_dirty=False,
+                roll_call_edits=col(PreShiftMeeting.roll_call_edits) + 1)
+        .returning(col(PreShiftMeeting.roll_call_edits)))
+    number = result.scalars().first()
+    return int(number) if number is not None else None
+
+
+async def stale_roll_calls(session: AsyncSession, edited_before: datetime,
+                           limit: int = 500) -> list[PreShiftMeeting]:
+    """Open meetings whose roll call changed and may be edited again (throttled)."""
+    result = await session.exec(select(PreShiftMeeting).where(
+        PreShiftMeeting.roll_call_dirty == True,  # noqa: E712
+        col(PreShiftMeeting.held_at).is_(None),
+        or_(col(PreShiftMeeting.last_edit_at).is_(None),
+            col(PreShiftMeeting.last_edit_at) <= edited_before)).limit(limit))
     return list(result.all())

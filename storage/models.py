@@ -323,6 +323,12 @@ class PreShiftMeeting(SQLModel, table=True):
     # The briefing as posted (without the check-in line), to edit the roll call in place.
     briefing_html: str = Field(default="", sa_column=Column(Text, nullable=False))
     language: str = Field(default="zh", max_length=8)
+    # The outbox row of the briefing's message with the buttons: its Telegram message
+    # id, once sent, is what roll-call and "held" edits target.
+    briefing_outbox_id: int | None = Field(default=None, foreign_key="outbox.id")
+    # Check-ins not shown yet (throttled); indexed: the roll-call sweep runs every 10 s.
+    roll_call_dirty: bool = Field(default=False, index=True)
+    roll_call_edits: int = 0
 
 
 class Attendance(SQLModel, table=True):
@@ -380,7 +386,8 @@ class DocumentPost(SQLModel, table=True):
     # The outbox row of the roll-call message: its Telegram message id, once sent,
     # is what the in-place edits target (and it follows a group's migration).
     roll_call_outbox_id: int | None = Field(default=None, foreign_key="outbox.id")
-    roll_call_dirty: bool = False
+    # Indexed: the roll-call sweep looks for dirty roll calls every 10 s.
+    roll_call_dirty: bool = Field(default=False, index=True)
     roll_call_edits: int = 0
     last_edit_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     reminders_done: int = 0

@@ -13,6 +13,7 @@ from storage.models import OutboxMessage, ReadReceipt
 from tests.integration.conftest import BotUnderTest
 from tests.integration.test_groups import bind, grant, last_text
 from tests.integration.test_hazards import setup_plant
+from tests.integration.test_meetings import run_frequent_sweeps
 
 HOT_WORK = "📄 动火作业安全管理规定 · v1"
 
@@ -334,3 +335,23 @@ async def test_publish_from_the_cli(bot: BotUnderTest, monkeypatch) -> None:  # 
     assert code == 2
     code = await asyncio.to_thread(cli.main, ["documents", "publish", "hot-work", "--to", "x"])
     assert code == 2
+
+
+async def test_a_read_held_back_by_the_throttle_is_shown_when_the_window_ends(
+        bot: BotUnderTest) -> None:
+    _, people, group_a, _ = await plant_with_two_teams(bot)
+    worker, leader = people["Worker Wu"], people["Leader Li"]
+    await publish_from_library(bot, people["Manager Qian"], HOT_WORK, ["　合成车间"])
+    await run_frequent_sweeps(bot)
+    call = roll_call(group_a)
+    worker.click(call, "已阅并理解")
+    await bot.settle()
+    assert "已阅 1/2" in call.text
+    edits = call.edits
+    bot.clock.advance(timedelta(seconds=2))
+    leader.click(call, "已阅并理解")  # within the window: recorded, shown later
+    await bot.settle()
+    assert "已阅 1/2" in call.text and call.edits == edits
+    bot.clock.advance(timedelta(seconds=9))  # the window has passed: the next 10 s sweep shows it
+    await run_frequent_sweeps(bot)
+    assert "已阅 2/2 ✅ 全员已阅" in call.text and call.edits == edits + 1

@@ -68,9 +68,11 @@ async def test_hand_over_and_accept(bot: BotUnderTest) -> None:
     incoming.click(posted, "接班确认")
     await bot.settle()
     assert "Leader Sun 已于" in last_text(group) and "确认接班" in last_text(group)
-    cq = incoming.click(posted, "接班确认")  # twice: nothing more
+    assert posted.buttons == []  # accepted: the button is gone
+    cq = incoming.click_data(posted, "hov:acc:1")  # twice (an old client): nothing more
     await bot.settle()
     assert (d.callback_answer(cq) or {}).get("show_alert")
+    assert "已由 Leader Sun 于" in (d.callback_answer(cq) or {}).get("text", "")
 
     bot.clock.advance(timedelta(hours=3))
     await bot.run_sweeps()  # accepted: no reminder, no escalation
@@ -146,6 +148,8 @@ async def test_a_post_refused_with_429_is_retried_and_the_reminder_can_be_accept
     sun.click(reminder, "接班确认")  # the reminder's button works as the post's does
     await bot.settle()
     assert "Leader Sun 已于" in last_text(group)
+    # accepted: neither the post nor the reminder keeps its button
+    assert posts[0].buttons == [] and reminder.buttons == []
 
 
 async def test_the_schedules_leader_of_the_next_shift_is_offered_first(bot: BotUnderTest) -> None:
@@ -178,3 +182,54 @@ async def test_the_schedules_leader_of_the_next_shift_is_offered_first(bot: BotU
     leader.click(ask, "Leader Sun")
     await bot.settle()
     assert "接班：Leader Sun" in last_text(group)
+
+
+async def test_an_accepted_handover_loses_its_button_and_a_late_press_says_who_and_when(
+        bot: BotUnderTest) -> None:
+    ids, people, group = await setup_plant(bot)  # Monday 08:30 in Shanghai
+    leader, d = people["Leader Li"], bot.driver
+    sun, zhou = d.user("Leader Sun"), d.user("Leader Zhou")
+    for other in (sun, zhou):
+        await grant(bot, other, ids["a"], Role.TEAM_LEADER)
+    await hand_over(bot, leader, group, ANSWERS, "任一班组长")
+    [post] = [m for m in group.bot_messages() if m.buttons == [["接班确认"]]]
+    bot.clock.advance(timedelta(minutes=30))  # 09:00: the reminder, with the button too
+    await bot.run_sweeps()
+    reminder = group.bot_messages()[-1]
+    assert "还没有人确认接班" in reminder.text and reminder.buttons == [["接班确认"]]
+
+    bot.clock.advance(timedelta(minutes=2))  # 09:02
+    sun.click(post, "接班确认")
+    await bot.settle()
+    assert "Leader Sun 已于" in last_text(group)
+    assert post.buttons == [] and reminder.buttons == []  # both edited: no button left
+    # a second leader whose client still shows the old button
+    for message in (post, reminder):
+        cq = zhou.click_data(message, "hov:acc:1")
+        await bot.settle()
+        answer = d.callback_answer(cq) or {}
+        assert "已由 Leader Sun 于" in answer.get("text", "") and "09:02" in answer["text"]
+        assert "失效" not in answer["text"]
+    bot.clock.advance(timedelta(hours=3))
+    await bot.run_sweeps()  # accepted: no reminder comes back with a button
+    assert [m for m in group.bot_messages() if m.buttons == [["接班确认"]]] == []
+
+
+async def test_a_reminder_still_queued_when_the_handover_is_accepted_goes_without_its_button(
+        bot: BotUnderTest) -> None:
+    ids, people, group = await setup_plant(bot)
+    leader, d = people["Leader Li"], bot.driver
+    sun = d.user("Leader Sun")
+    await grant(bot, sun, ids["a"], Role.TEAM_LEADER)
+    await hand_over(bot, leader, group, ANSWERS, "Leader Sun")
+    [post] = [m for m in group.bot_messages() if m.buttons == [["接班确认"]]]
+    bot.server.faults.add(method="sendMessage", retry_after=5, times=1)  # a busy group
+    bot.clock.advance(timedelta(minutes=30))
+    await bot.run_sweeps()  # the reminder is queued, and waits
+    assert not [m for m in group.bot_messages() if "还没有人确认接班" in (m.text or "")]
+    sun.click(post, "接班确认")
+    await bot.settle()
+    bot.clock.advance(timedelta(seconds=5))
+    await bot.drain_outbox()
+    [reminder] = [m for m in group.bot_messages() if "还没有人确认接班" in (m.text or "")]
+    assert reminder.buttons == [] and post.buttons == []

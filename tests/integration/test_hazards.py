@@ -102,13 +102,16 @@ async def test_report_escalate_acknowledge_escalate_again(bot: BotUnderTest,
     await bot.settle()
     answer = d.callback_answer(cq)
     assert answer is not None and "只有班组长" in (answer["text"] or "")
+    assert card.buttons == [["受理", "驳回", "查看"]]
     leader.click(card, "受理")
     await bot.settle()
     assert "已由 Leader Li 受理" in last_text(group)
-    # The manager pressing the old alert's button finds the state moved on.
+    assert card.buttons == [["查看"]]  # acknowledged: the card keeps only "open"
+    # The manager pressing the old alert's button hears who acknowledged it, and when.
     cq = manager.click(manager_alert, "受理")
     await bot.settle()
-    assert "状态已经变化" in (d.callback_answer(cq) or {}).get("text", "")
+    late = (d.callback_answer(cq) or {}).get("text", "")
+    assert "隐患 YH-20261123-0001 已由 Leader Li 于" in late and "受理" in late
 
     alerts_before = len(d.private_messages(officer))
     await later(timedelta(days=2))
@@ -334,6 +337,7 @@ async def test_reject_needs_a_leader_and_a_reason_and_hand_up_reaches_the_worksh
     leader.send(group, "<i>不是隐患</i>：这是已隔离的旧设备", reply_to=group.bot_messages()[-1])
     await bot.settle()
     assert "已被 Leader Li 驳回：<i>不是隐患</i>" in last_text(group)
+    assert card.buttons == [["查看"]]  # rejected: the card keeps only "open"
     [rejected] = await hazards(bot)
     assert rejected.state == "rejected" and rejected.next_escalation_at is None
 
@@ -517,7 +521,9 @@ async def test_two_leaders_at_once_and_another_teams_leader(bot: BotUnderTest) -
     assert "只有班组长" in (d.callback_answer(cq_other) or {}).get("text", "")
     assert d.callback_answer(cq_one) == {"text": None, "show_alert": False}
     loser = d.callback_answer(cq_two) or {}
-    assert loser.get("show_alert") and "状态已经变化" in (loser.get("text") or "")
+    # whether it lost the race or came after: nothing done twice, and it is told
+    assert loser.get("show_alert") and ("状态已经变化" in (loser.get("text") or "")
+                                        or "已由 Leader Li 于" in (loser.get("text") or ""))
     [hazard] = await hazards(bot)
     assert hazard.state == "acknowledged" and hazard.version == 2
     async with bot.services.db.session() as s:

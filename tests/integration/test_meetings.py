@@ -267,3 +267,52 @@ async def test_the_briefing_lists_the_teams_risk_cards(server: TelegramTestServe
         assert "第三条不在简报里" not in text and "别的班组的岗位" not in text
     finally:
         await bot.stop()
+
+
+async def run_frequent_sweeps(bot: BotUnderTest) -> None:
+    """What the job queue runs within one roll-call window (ten seconds): the sweeps that
+    repeat at least that often, then the outbox."""
+    for sweep in bot.services.timetable.sweeps:
+        if sweep.every <= timedelta(seconds=10):
+            await sweep.run(bot.clock.now())
+    await bot.drain_outbox()
+
+
+async def test_a_check_in_held_back_by_the_throttle_is_shown_when_the_window_ends(
+        bot: BotUnderTest) -> None:
+    _, people, group = await setup_plant(bot)  # Monday 08:30 in Shanghai
+    worker, leader = people["Worker Wu"], people["Leader Li"]
+    d = bot.driver
+    await give_schedule(bot, "team-a")
+    bot.clock.advance(timedelta(minutes=15))  # 08:45
+    await bot.run_sweeps()
+    [briefing] = briefings(group)
+
+    worker.click(briefing, "签到")
+    await bot.settle()
+    assert "已签到（1）：Worker Wu" in briefing.text
+    bot.clock.advance(timedelta(seconds=2))
+    cq = leader.click(briefing, "签到")  # within the window: recorded, shown later
+    await bot.settle()
+    assert d.callback_answer(cq) == {"text": "已签到", "show_alert": False}
+    assert "已签到（1）：Worker Wu" in briefing.text and briefing.edits == 1
+    bot.clock.advance(timedelta(seconds=5))
+    await run_frequent_sweeps(bot)  # 7 s after the first edit: still throttled
+    assert briefing.edits == 1
+    bot.clock.advance(timedelta(seconds=4))
+    await run_frequent_sweeps(bot)
+    assert "已签到（2）：Worker Wu、Leader Li" in briefing.text
+    assert briefing.buttons == [["签到", "会已开"]] and briefing.edits == 2
+    await run_frequent_sweeps(bot)  # nothing new: no more edits
+    assert briefing.edits == 2
+
+    leader.click(briefing, "会已开")
+    await bot.settle()
+    assert "班前会已开" in briefing.text and "签到（2）" in briefing.text
+    assert briefing.buttons == []
+    # a press on the old buttons (a client that had not refreshed) says who closed it
+    cq = worker.click_data(briefing, "pm:in:1")
+    await bot.settle()
+    assert "班前会已由 Leader Li 于" in (d.callback_answer(cq) or {}).get("text", "")
+    assert "08:4" in (d.callback_answer(cq) or {}).get("text", "")
+
