@@ -285,7 +285,7 @@ async def _documents(settings: Settings, args: argparse.Namespace) -> str:
             doc_key=first.id, version=first.version, source="library",
             texts={lang: {"title": d.title, "summary": d.summary,
                           "html": markdown_to_html(d.body)} for lang, d in chosen.items()},
-            change_note=args.note, requires_ack=first.requires_ack, due_days=first.due_days)
+            change_note=args.note, requires_ack=first.requires_ack, due_hours=first.due_hours)
         async with db.transaction() as session:
             audience = await _units(session, args.units)
             try:
