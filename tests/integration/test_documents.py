@@ -341,6 +341,8 @@ async def test_a_document_due_in_hours_reaches_the_workshop_at_the_end_of_the_sh
     _, people, group_a, _ = await plant_with_two_teams(bot)  # Monday 08:30 in Shanghai
     d = bot.driver
     manager, worker, officer = people["Manager Qian"], people["Worker Wu"], people["Officer Zhao"]
+    bot.extra_settings["document_reminders"] = "4h,1d"  # 1d: after the due moment, skipped
+    await bot.restart()
     chat = d.private_chat(manager)
     manager.send(chat, "/publish")
     await bot.settle()
@@ -361,7 +363,18 @@ async def test_a_document_due_in_hours_reaches_the_workshop_at_the_end_of_the_sh
     worker.click(call, "已阅并理解")
     await bot.settle()
 
-    bot.clock.advance(timedelta(hours=7, minutes=59))  # 16:29: not yet due
+    def reminders() -> list[str]:
+        return [m.text for m in group_a.bot_messages() if "以下同事还没有确认" in (m.text or "")]
+
+    bot.clock.advance(timedelta(hours=3, minutes=59))
+    await bot.run_sweeps()
+    assert reminders() == []
+    bot.clock.advance(timedelta(minutes=1))  # 12:30: the 4h round, with the due moment
+    await bot.run_sweeps()
+    await bot.run_sweeps()
+    [reminder] = reminders()
+    assert "Leader Li" in reminder and "Worker Wu" not in reminder and "16:30" in reminder
+    bot.clock.advance(timedelta(hours=3, minutes=59))  # 16:29: not yet due
     await bot.run_sweeps()
     assert not [m for m in d.private_messages(officer) if "到期，仍有" in (m.text or "")]
     bot.clock.advance(timedelta(minutes=1))  # 16:30: the end of the shift
@@ -370,3 +383,6 @@ async def test_a_document_due_in_hours_reaches_the_workshop_at_the_end_of_the_sh
     overdue = [m.text for m in d.private_messages(officer) if "到期，仍有" in (m.text or "")]
     assert len(overdue) == 1 and "未确认：Leader Li" in overdue[0], overdue
     assert "Worker Wu" not in overdue[0] and "16:30" in overdue[0]
+    bot.clock.advance(timedelta(days=1))  # the 1d round fell after the due moment: none
+    await bot.run_sweeps()
+    assert len(reminders()) == 1
