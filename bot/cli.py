@@ -223,16 +223,18 @@ async def _ledger_export(settings: Settings, args: argparse.Namespace) -> str:
 
     from content.hazards import ledger_file
     from domain.clock import SystemClock
-    from handlers.hazards import parse_period
+    from domain.dates import DateError, parse_period
     from storage.db import Database
     from storage.migrate import upgrade
 
     now = SystemClock().now()
     since = args.since or f"{now - timedelta(days=90):%Y-%m-%d}"
     until = args.until or f"{now:%Y-%m-%d}"
-    period = parse_period([since, until], now, settings.default_timezone)
-    if period is None:
-        raise CliError("dates must be YYYY-MM-DD, --from before --to", EXIT_CONFIG)
+    try:
+        period = parse_period([since, until], now, settings.default_timezone)
+    except DateError as exc:
+        raise CliError(f"{exc} (dates are YYYY-MM-DD, --from not after --to)",
+                       EXIT_CONFIG) from exc
     lang = args.lang or settings.default_language
     db = Database(settings.database_url)
     try:
@@ -283,7 +285,7 @@ async def _documents(settings: Settings, args: argparse.Namespace) -> str:
             doc_key=first.id, version=first.version, source="library",
             texts={lang: {"title": d.title, "summary": d.summary,
                           "html": markdown_to_html(d.body)} for lang, d in chosen.items()},
-            change_note=args.note, requires_ack=first.requires_ack, due_days=first.due_days)
+            change_note=args.note, requires_ack=first.requires_ack, due_hours=first.due_hours)
         async with db.transaction() as session:
             audience = await _units(session, args.units)
             try:

@@ -27,7 +27,7 @@ def load_library(folder: Path = LIBRARY_DIR) -> dict[str, dict[str, PolicyDocume
             raise DocumentError(f"{path.name}: id {document.id!r} differs from the file name")
         library.setdefault(document.id, {})[lang] = document
     for doc_id, versions in library.items():
-        facts = {(d.version, d.audience, d.requires_ack, d.due_days) for d in versions.values()}
+        facts = {(d.version, d.audience, d.requires_ack, d.due_hours) for d in versions.values()}
         if len(facts) > 1:
             raise DocumentError(f"{doc_id}: the languages disagree on version, audience, "
                                 "acknowledgement or due days")

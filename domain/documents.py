@@ -10,8 +10,8 @@ with front matter::
     summary: 一两句话的摘要
     audience: [acme]          # unit keys; everything below them is included
     requires_ack: true        # members must tap "read and understood"
-    due_days: 3               # days to acknowledge before the workshop hears
-    ---
+    due: 3d                   # time to acknowledge before the workshop hears: 3d, 8h, 1d12h
+    ---                       # (whole hours; the older "due_days: 3" still reads)
     Markdown body: ## headings, - lists, **bold**, paragraphs.
 
 Anything that looks like HTML in the body is shown as written, never obeyed.
@@ -26,12 +26,16 @@ from datetime import datetime, timedelta
 
 import yaml
 
+from domain.durations import DurationError, format_duration, parse_duration
 from domain.language import SUPPORTED_LANGUAGES
 from domain.telegram_html import escape
 
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n?(.*)\Z", re.S)
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+MAX_DUE = timedelta(days=365)  # a document unread for a year is a matter for the workshop
+MAX_VERSION = 1_000_000  # versions are counted by people; the database keeps 32-bit numbers
+DEFAULT_DUE_HOURS = 72
 
 
 class DocumentError(ValueError):
@@ -50,7 +54,45 @@ class PolicyDocument:
     body: str
     audience: tuple[str, ...]
     requires_ack: bool
-    due_days: int
+    due_hours: int  # from posting to the due date
+
+
+def parse_due(value: object) -> int:
+    """A read deadline (``3d``, ``8h``, ``1d12h``) as whole hours, 1 h to ``MAX_DUE``.
+
+    Raises:
+        DurationError: not a duration, not whole hours, or longer than ``MAX_DUE``.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise DurationError(f"not a duration: {value!r} (write e.g. 8h or 3d)", "format",
+                            value=str(value)[:32])
+    if isinstance(value, int):  # a bare number in YAML: hours would surprise; refuse it
+        raise DurationError(f"write the unit: {value}h or {value}d", "format", value=str(value))
+    seconds = int(parse_duration(value, maximum=MAX_DUE).total_seconds())
+    if seconds % 3600:
+        raise DurationError(f"{value!r}: a deadline is whole hours (e.g. 8h, 3d)", "format",
+                            value=str(value)[:32])
+    return seconds // 3600
+
+
+def due_text(hours: int) -> str:
+    """A read deadline in the front matter's notation: ``3d``, ``8h``, ``1d12h``."""
+    return format_duration(timedelta(hours=hours))
+
+
+def _due_hours(meta: dict[object, object]) -> int:
+    if "due" in meta and "due_days" in meta:
+        raise DurationError("give either due or due_days, not both", "format", value="")
+    if "due_days" in meta:  # the older field: whole days
+        days = meta["due_days"]
+        if isinstance(days, bool) or not isinstance(days, int):
+            raise DurationError(f"due_days is a whole number, not {days!r}", "format",
+                                value=str(days)[:32])
+        if not 0 < days <= MAX_DUE.days:
+            raise DurationError(f"due_days must be 1 to {MAX_DUE.days}, not {days}",
+                                "too_long" if days > 0 else "not_positive", value=str(days)[:32])
+        return days * 24
+    return parse_due(meta.get("due", f"{DEFAULT_DUE_HOURS}h"))
 
 
 def parse_document(text: str, filename: str, lang: str) -> PolicyDocument:
@@ -67,7 +109,7 @@ def parse_document(text: str, filename: str, lang: str) -> PolicyDocument:
         raise DocumentError(f"{filename}: missing front matter between --- lines")
     try:
         meta = yaml.safe_load(match.group(1)) or {}
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an integer of 5,000 digits
         raise DocumentError(f"{filename}: front matter is not valid YAML: {exc}") from exc
     if not isinstance(meta, dict):
         raise DocumentError(f"{filename}: front matter must be a mapping")
@@ -78,16 +120,20 @@ def parse_document(text: str, filename: str, lang: str) -> PolicyDocument:
         doc_id, version = str(meta["id"]), int(meta["version"])
         title, summary = str(meta["title"]).strip(), str(meta.get("summary", "")).strip()
         audience = tuple(str(key) for key in meta.get("audience") or [])
-        requires_ack, due_days = bool(meta.get("requires_ack", True)), int(meta.get("due_days", 3))
-    except (KeyError, TypeError, ValueError) as exc:
+        requires_ack = bool(meta.get("requires_ack", True))
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise DocumentError(f"{filename}: missing or malformed field {exc}") from exc
+    try:
+        due_hours = _due_hours(meta)
+    except DurationError as exc:
+        raise DocumentError(f"{filename}: due: {exc} (at most {MAX_DUE.days}d)") from exc
     if not _ID.match(doc_id):
         raise DocumentError(f"{filename}: id must be lower-case letters, digits and '-'")
-    if version < 1 or due_days < 1 or not title or len(title) > 200:
-        raise DocumentError(f"{filename}: version and due_days must be positive and the "
+    if not 1 <= version <= MAX_VERSION or not title or len(title) > 200:
+        raise DocumentError(f"{filename}: version must be 1 to {MAX_VERSION} and the "
                             "title 1–200 characters")
     return PolicyDocument(doc_id, version, lang, title, summary, body, audience, requires_ack,
-                          due_days)
+                          due_hours)
 
 
 def markdown_to_html(body: str) -> str:
@@ -138,7 +184,7 @@ class UploadedDocument:
     html: str | None  # None: post the original file
     version: int | None = None  # from front matter, when there is one
     requires_ack: bool = True
-    due_days: int | None = None
+    due_hours: int | None = None
 
 
 def upload_kind(file_name: str | None, size: int | None) -> str:
@@ -208,7 +254,7 @@ def parse_upload(kind: str, file_name: str, data: bytes, caption: str | None,
             raise UploadProblem("front_matter", str(exc)) from exc
         return UploadedDocument(found.id, found.title, summary or found.summary,
                                 markdown_to_html(found.body), found.version,
-                                found.requires_ack, found.due_days)
+                                found.requires_ack, found.due_hours)
     if kind == "markdown":
         heading = re.search(r"^#{1,6}\s+(.+)$", text, re.M)
         title = heading.group(1).strip()[:200] if heading else stem

@@ -85,7 +85,7 @@ def parse_policy(text: str, filename: str) -> EscalationPolicy:
     """
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an integer of 5,000 digits
         raise PolicyError(f"{filename}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise PolicyError(f"{filename}: expected a mapping of severity to policy")

@@ -313,6 +313,8 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, int):
             shown = node.value if isinstance(node, ScalarNode) else "a list or mapping"
             raise self.fail(node, f"{name} must be a whole number, not {_quote(shown)}")
+        if not -2**63 <= value < 2**63:  # the database keeps Telegram ids in 64 bits
+            raise self.fail(node, f"{name} {str(value)[:24]}… is too large for a Telegram id")
         return value
 
     def language(self, node: Node) -> str:
@@ -386,7 +388,7 @@ class _Reader:
         admins: dict[int, int] = {}
         for item in self.sequence(node, "admins"):
             value = self.construct(item) if isinstance(item, ScalarNode) else None
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
                 shown = item.value if isinstance(item, ScalarNode) else "a list or mapping"
                 raise self.fail(item, f"admins are Telegram user ids (positive whole "
                                       f"numbers), not {_quote(shown)}")

@@ -27,11 +27,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from domain.durations import parse_duration
+from domain.dates import MAX_DAY, MIN_DAY, DateError, parse_day
+from domain.durations import DurationError, format_duration, parse_duration
 
 WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6,
             "周一": 0, "周二": 1, "周三": 2, "周四": 3, "周五": 4, "周六": 5, "周日": 6}
 ALL_DAYS = frozenset(range(7))
+MAX_LEAD = timedelta(hours=12)  # a briefing is for the shift about to start, not next week's
+MAX_TELEGRAM_ID = 2**63 - 1  # the database keeps Telegram ids as signed 64-bit numbers
 
 
 class ScheduleError(ValueError):
@@ -191,10 +194,14 @@ def parse_schedule(data: Any, default_timezone: str) -> ShiftSchedule:
         raise ScheduleError("shift names must be different", "duplicate_names")
     _check_overlaps(shifts)
     try:
-        lead = parse_duration(data.get("briefing_before", "15m"))
-    except ValueError as exc:
+        lead = parse_duration(data.get("briefing_before", "15m"), maximum=MAX_LEAD)
+    except DurationError as exc:
+        if exc.code == "too_long":
+            raise ScheduleError(f"briefing_before: at most {format_duration(MAX_LEAD)}",
+                                "lead_too_long", value=str(data.get("briefing_before"))[:32],
+                                maximum=format_duration(MAX_LEAD)) from exc
         raise ScheduleError(f"briefing_before: {exc}", "bad_lead",
-                            value=str(data.get("briefing_before"))) from exc
+                            value=str(data.get("briefing_before"))[:32]) from exc
     return ShiftSchedule(timezone=zone, shifts=shifts,
                          holidays=_days(data.get("holidays"), "holidays"),
                          workdays=_days(data.get("workdays"), "workdays"),
@@ -225,7 +232,7 @@ def _shift(item: Any) -> Shift:
                                 value=str(exc.args[0])) from exc
     leader = item.get("leader")
     if leader is not None and (isinstance(leader, bool) or not isinstance(leader, int)
-                               or leader <= 0):
+                               or not 0 < leader <= MAX_TELEGRAM_ID):
         raise ScheduleError(f"shift {name!r}: leader is a Telegram user id such as 200001")
     return Shift(name=name, start=start, end=end, days=weekdays, leader=leader)
 
@@ -246,10 +253,20 @@ def _days(value: Any, what: str) -> frozenset[date]:
         return frozenset()
     if not isinstance(value, list):
         raise ScheduleError(f"{what} is a list of dates like 2026-10-01")
-    try:
-        return frozenset(v if isinstance(v, date) else date.fromisoformat(str(v)) for v in value)
-    except ValueError as exc:
-        raise ScheduleError(f"{what}: {exc}", "bad_date", value=str(exc)) from exc
+    days = set()
+    for item in value:
+        try:
+            day = item if isinstance(item, date) else parse_day(str(item))
+        except DateError as exc:
+            if exc.code != "out_of_range":
+                raise ScheduleError(f"{what}: {exc}", "bad_date", value=str(item)[:32]) from exc
+            day = date.max  # a real day, but out of range: said below
+        if not MIN_DAY <= day <= MAX_DAY:
+            raise ScheduleError(f"{what}: {str(item)[:32]} is not between {MIN_DAY} and "
+                                f"{MAX_DAY}", "date_out_of_range", value=str(item)[:32],
+                                first=MIN_DAY.isoformat(), last=MAX_DAY.isoformat())
+        days.add(day)
+    return frozenset(days)
 
 
 def _check_overlaps(shifts: tuple[Shift, ...]) -> None:

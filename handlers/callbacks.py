@@ -8,6 +8,10 @@ anyone can send any callback data.
 from __future__ import annotations
 
 MAX_BYTES = 64
+# Row ids are 32-bit integers on PostgreSQL (and SQLite refuses anything past 2**63):
+# a forged button with a bigger number is simply not ours, never a database error.
+MAX_ARG = 2**31 - 1
+_DIGITS = frozenset("0123456789")
 
 
 def pack(*parts: str | int) -> str:
@@ -29,8 +33,14 @@ def unpack(data: str | None, feature: str) -> list[str] | None:
 
 
 def int_arg(parts: list[str], index: int) -> int | None:
-    """The ``index``-th argument as an int, or None when missing or not a number."""
-    try:
-        return int(parts[index])
-    except (IndexError, ValueError):
+    """The ``index``-th argument as an int in 0..``MAX_ARG``, or None when missing or not one.
+
+    Only ASCII digits count: ``int()`` would also read "-1", " 7", "1_0" and "١".
+    """
+    if index >= len(parts) or index < -len(parts):
         return None
+    text = parts[index]
+    if not text or len(text) > 10 or not set(text) <= _DIGITS:
+        return None
+    value = int(text)
+    return value if value <= MAX_ARG else None

@@ -21,6 +21,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from content.documents import library
 from domain.documents import (
+    DEFAULT_DUE_HOURS,
     UploadProblem,
     markdown_to_html,
     parse_upload,
@@ -191,7 +192,7 @@ async def _read_upload(update: Update, context: Context, person_id: int, kind: s
                                "html": found.html}},
               "file_id": None if found.html is not None else file_id,
               "file_name": file_name, "requires_ack": found.requires_ack,
-              "due_days": found.due_days or 3}
+              "due_hours": found.due_hours or DEFAULT_DUE_HOURS}
     say = None
     async with svc.db.transaction() as session:
         draft = await drafts_repo.get_draft(session, chat.id, person_id)
@@ -309,7 +310,7 @@ async def _library_pick(session: AsyncSession, update: Update, context: Context,
               "texts": {lang: {"title": d.title, "summary": d.summary,
                                "html": markdown_to_html(d.body)} for lang, d in versions.items()},
               "file_id": None, "file_name": None, "requires_ack": first.requires_ack,
-              "due_days": first.due_days,
+              "due_hours": first.due_hours,
               "suggested": list(first.audience)}
     return await _source_chosen(session, update, context, draft, fields)
 
@@ -328,12 +329,18 @@ async def _toggle_unit(session: AsyncSession, update: Update, context: Context,
     return await _ask_audience(session, update, context, draft)
 
 
+def _due_hours(data: dict[str, Any]) -> int:
+    # A draft started before deadlines were in hours carries "due_days".
+    return int(data.get("due_hours") or 24 * int(data.get("due_days") or 0)
+               or DEFAULT_DUE_HOURS)
+
+
 def _draft_document(data: dict[str, Any]) -> DocumentDraft:
     return DocumentDraft(doc_key=data["doc_key"], version=data["version"], texts=data["texts"],
                          source=data["source"], file_id=data.get("file_id"),
                          file_name=data.get("file_name"), change_note=data.get("note"),
                          requires_ack=bool(data.get("requires_ack", True)),
-                         due_days=int(data.get("due_days") or 3))
+                         due_hours=_due_hours(data))
 
 
 async def _audience(session: AsyncSession, data: dict[str, Any]) -> list[Unit]:
@@ -383,7 +390,7 @@ async def _preview(session: AsyncSession, update: Update, context: Context,
         "publish.preview", lang, audience=[u.name for u in audience], teams=with_group,
         without=without, people=people, extends=bool(data.get("extends")),
         requires_ack=bool(data.get("requires_ack", True)), file=bool(shown.file_id),
-        due_days=data.get("due_days") or 3)
+        due_hours=_due_hours(data))
     message = update.effective_message
     assert message is not None
 

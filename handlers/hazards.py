@@ -6,7 +6,6 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import (
@@ -21,7 +20,7 @@ from telegram import (
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from content.hazards import category, escalation_policy, ledger_file
-from domain.durations import parse_duration
+from domain.dates import MAX_DEADLINE, DateError, parse_deadline, parse_period
 from domain.escalation import escalate_due
 from domain.hazard import (
     OPEN_STATES,
@@ -298,10 +297,19 @@ async def _continue_five(session: AsyncSession, ctx: _Context, draft: Conversati
     elif field in ("measures", "funds"):
         data[field] = text[:64] if field == "funds" else text
     elif field == "deadline":
-        deadline = _parse_deadline(text, now, default_deadline, svc.settings.default_timezone)
-        if deadline is None:
-            return "five.bad_deadline", {}, None
+        try:
+            deadline = _parse_deadline(text, now, default_deadline,
+                                       svc.settings.default_timezone)
+        except DateError as problem:
+            return "five.bad_deadline", {"reason": svc.renderer.plain(
+                f"dates.error.{problem.code}", lang, **problem.params)}, None
         data["deadline"] = deadline.isoformat()
+    elif datetime.fromisoformat(str(data["deadline"])) > now + MAX_DEADLINE:
+        # A draft saved before deadlines were bounded: ask again rather than overflow.
+        data["field"] = "deadline"
+        drafts_repo.save_draft(session, draft, step=draft.step, data=data, now=now)
+        return "five.bad_deadline", {"reason": svc.renderer.plain(
+            "dates.error.too_far", lang, days=str(MAX_DEADLINE.days))}, None
     else:  # plan: the last answer
         data["plan"] = default_plan if text.lower() in KEEP_DEFAULT else text
         key, values, _ = await _save_five(session, ctx, draft, data, now)
@@ -327,18 +335,15 @@ async def _named_person(session: AsyncSession, message: Message, text: str,
     return None
 
 
-def _parse_deadline(text: str, now: datetime, default: datetime, zone: str) -> datetime | None:
-    """"默认", a date (end of that working day, 18:00 local) or a duration such as 3d."""
+def _parse_deadline(text: str, now: datetime, default: datetime, zone: str) -> datetime:
+    """"默认", a date (end of that working day, 18:00 local) or a duration such as 3d.
+
+    Raises:
+        DateError: why the answer is not a deadline (past, too far, not a date).
+    """
     if text.lower() in KEEP_DEFAULT:
         return default
-    try:
-        day = datetime.strptime(text, "%Y-%m-%d").replace(hour=18, tzinfo=ZoneInfo(zone))
-    except ValueError:
-        try:
-            day = now + parse_duration(text)
-        except ValueError:
-            return None
-    return day if day > now else None
+    return parse_deadline(text, now, zone)
 
 
 async def _save_five(session: AsyncSession, ctx: _Context, draft: ConversationDraft,
@@ -583,18 +588,6 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("export", export_command))
 
 
-def parse_period(args: list[str], now: datetime, zone: str) -> tuple[datetime, datetime] | None:
-    """``[FROM [TO]]`` as dates (local to ``zone``, TO inclusive); default the last 90 days."""
-    tz = ZoneInfo(zone)
-    try:
-        days = [datetime.strptime(a, "%Y-%m-%d").replace(tzinfo=tz) for a in args[:2]]
-    except ValueError:
-        return None
-    since = days[0] if days else now - timedelta(days=90)
-    until = days[1] + timedelta(days=1) if len(days) > 1 else now + timedelta(seconds=1)
-    return (since, until) if since < until else None
-
-
 async def export_command(update: Update, context: Context) -> None:
     """/export [FROM [TO]]: the ledger of one's units as an XLSX file, in private."""
     user = sender(update)
@@ -607,9 +600,13 @@ async def export_command(update: Update, context: Context) -> None:
         return
     svc = services(context)
     now = svc.clock.now()
-    period = parse_period(list(context.args or []), now, svc.settings.default_timezone)
-    if period is None:
-        await reply(update, context, "export.bad_dates")
+    try:
+        period = parse_period(list(context.args or []), now, svc.settings.default_timezone)
+    except DateError as problem:
+        async with svc.db.session() as session:
+            lang = await language_of(session, update, context)
+        await reply(update, context, "export.bad_dates", reason=svc.renderer.plain(
+            f"dates.error.{problem.code}", lang, **problem.params))
         return
     async with svc.db.transaction() as session:
         person = await learn_person(session, user, context)

@@ -70,7 +70,7 @@ class DocumentDraft:
     file_name: str | None = None
     change_note: str | None = None
     requires_ack: bool = True
-    due_days: int = 3
+    due_hours: int = 72
 
 
 @dataclass
@@ -191,7 +191,7 @@ async def publish(session: AsyncSession, renderer: Renderer, draft: DocumentDraf
             doc_key=draft.doc_key, version=version, source=draft.source,
             texts_json=json.dumps(draft.texts, ensure_ascii=False), file_id=draft.file_id,
             file_name=draft.file_name, change_note=(draft.change_note or "").strip() or None,
-            requires_ack=draft.requires_ack, due_days=draft.due_days,
+            requires_ack=draft.requires_ack, due_hours=draft.due_hours,
             audience_json=json.dumps(keys, ensure_ascii=False), published_by=publisher_id,
             published_at=now)
         session.add(document)
@@ -268,7 +268,7 @@ async def _post_all(session: AsyncSession, renderer: Renderer, document: Publish
         posts[team.id or 0] = DocumentPost(
             document_id=document.id or 0, unit_id=team.id or 0,
             language=org_repo.unit_language(team, group, default_language), posted_at=now,
-            due_at=now + timedelta(days=document.due_days))
+            due_at=now + timedelta(hours=document.due_hours))
     session.add_all(posts.values())
     await session.flush()
     # All documents first, then all roll calls: ids in that order keep each chat's order.

@@ -363,7 +363,7 @@ class PublishedDocument(SQLModel, table=True):
     file_name: str | None = Field(default=None, max_length=255)
     change_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     requires_ack: bool = True
-    due_days: int = 3
+    due_hours: int = 72  # from posting to the due date; whole hours ("8h": the shift's end)
     # Unit keys chosen as the audience; everything below them is included.
     audience_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     published_by: int | None = Field(default=None, foreign_key="person.id")

@@ -355,3 +355,55 @@ async def test_a_read_held_back_by_the_throttle_is_shown_when_the_window_ends(
     bot.clock.advance(timedelta(seconds=9))  # the window has passed: the next 10 s sweep shows it
     await run_frequent_sweeps(bot)
     assert "已阅 2/2 ✅ 全员已阅" in call.text and call.edits == edits + 1
+
+
+async def test_a_document_due_in_hours_reaches_the_workshop_at_the_end_of_the_shift(
+        bot: BotUnderTest) -> None:
+    _, people, group_a, _ = await plant_with_two_teams(bot)  # Monday 08:30 in Shanghai
+    d = bot.driver
+    manager, worker, officer = people["Manager Qian"], people["Worker Wu"], people["Officer Zhao"]
+    bot.extra_settings["document_reminders"] = "4h,1d"  # 1d: after the due moment, skipped
+    await bot.restart()
+    chat = d.private_chat(manager)
+    manager.send(chat, "/publish")
+    await bot.settle()
+    manager.send_document(chat, "shift-notice.md", (
+        "---\nid: shift-notice\nversion: 1\ntitle: 本班检修通知\ndue: 8h\n---\n"
+        "今天 3 号泵检修，禁止靠近。\n").encode(), "text/markdown")
+    await bot.settle()
+    manager.click(d.private_messages(manager)[-1], "　　合成甲班")
+    await bot.settle()
+    manager.click(d.private_messages(manager)[-1], "✅ 选好了")
+    await bot.settle()
+    assert "期限 8 小时" in d.private_messages(manager)[-1].text  # the preview
+    manager.click(d.private_messages(manager)[-1], "📢 发布")
+    await bot.settle()
+    await bot.run_sweeps()
+    call = roll_call(group_a)
+    assert "本班检修通知" in call.text and "16:30" in call.text  # the due moment, with its time
+    worker.click(call, "已阅并理解")
+    await bot.settle()
+
+    def reminders() -> list[str]:
+        return [m.text for m in group_a.bot_messages() if "以下同事还没有确认" in (m.text or "")]
+
+    bot.clock.advance(timedelta(hours=3, minutes=59))
+    await bot.run_sweeps()
+    assert reminders() == []
+    bot.clock.advance(timedelta(minutes=1))  # 12:30: the 4h round, with the due moment
+    await bot.run_sweeps()
+    await bot.run_sweeps()
+    [reminder] = reminders()
+    assert "Leader Li" in reminder and "Worker Wu" not in reminder and "16:30" in reminder
+    bot.clock.advance(timedelta(hours=3, minutes=59))  # 16:29: not yet due
+    await bot.run_sweeps()
+    assert not [m for m in d.private_messages(officer) if "到期，仍有" in (m.text or "")]
+    bot.clock.advance(timedelta(minutes=1))  # 16:30: the end of the shift
+    await bot.run_sweeps()
+    await bot.run_sweeps()
+    overdue = [m.text for m in d.private_messages(officer) if "到期，仍有" in (m.text or "")]
+    assert len(overdue) == 1 and "未确认：Leader Li" in overdue[0], overdue
+    assert "Worker Wu" not in overdue[0] and "16:30" in overdue[0]
+    bot.clock.advance(timedelta(days=1))  # the 1d round fell after the due moment: none
+    await bot.run_sweeps()
+    assert len(reminders()) == 1

@@ -79,3 +79,14 @@ def test_missing_org_file(env: Path, capsys: pytest.CaptureFixture[str]) -> None
 def test_db_upgrade(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "upgrade"]) == 0
     assert (env / "cli.db").exists()
+
+
+@pytest.mark.parametrize("dates", [["--from", "0001-01-01"], ["--to", "9999-12-31"],
+                                   ["--from", "9999-12-31", "--to", "9999-12-31"],
+                                   ["--from", "2026-02-30"], ["--from", "99999999999"],
+                                   ["--from", "2026-11-30", "--to", "2026-11-01"]])
+def test_ledger_export_with_absurd_dates_is_one_sentence_and_exit_2(
+        env: Path, capsys: pytest.CaptureFixture[str], dates: list[str]) -> None:
+    assert main(["ledger", "export", "--unit", "acme", *dates]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("safetybot: ") and err.count("\n") == 1 and "YYYY-MM-DD" in err

@@ -30,7 +30,7 @@ def test_the_shipped_samples_load_in_both_languages() -> None:
     for versions in documents.values():
         assert set(versions) == {"zh", "en"}
     hot = documents["hot-work"]["zh"]
-    assert hot.title == "动火作业安全管理规定" and hot.requires_ack and hot.due_days == 3
+    assert hot.title == "动火作业安全管理规定" and hot.requires_ack and hot.due_hours == 72
     html = markdown_to_html(hot.body)
     assert "<b>一、适用范围</b>" in html and "• 由作业班组长" in html
     assert "<b>合格后 30 分钟内</b>" in html
@@ -109,8 +109,26 @@ def test_uploaded_texts_are_escaped_and_titled() -> None:
     front = parse_upload("markdown", "hw.md", (
         b"---\nid: hot-work\nversion: 2\ntitle: T\nsummary: S\ndue_days: 5\n---\nBody\n"),
         None, "en")
-    assert (front.doc_key, front.version, front.summary, front.due_days) == \
-        ("hot-work", 2, "S", 5)
+    assert (front.doc_key, front.version, front.summary, front.due_hours) == \
+        ("hot-work", 2, "S", 5 * 24)  # the older due_days still reads
+
+
+@pytest.mark.parametrize(("due", "hours"), [
+    ("due: 8h", 8), ("due: 3d", 72), ("due: 1d12h", 36), ("due: 365d", 365 * 24),
+    ("due_days: 2", 48), ("", 72)])
+def test_a_read_deadline_in_hours_or_days(due: str, hours: int) -> None:
+    text = f"---\nid: shift-notice\nversion: 1\ntitle: T\n{due}\n---\nBody\n"
+    assert parse_document(text, "n.md", "zh").due_hours == hours
+
+
+@pytest.mark.parametrize("due", [
+    "due: 0h", "due: 90m", "due: 366d", "due: 99999999999d", "due: 8", "due: -1d",
+    "due: soon", "due_days: 0", "due_days: 99999999999", "due_days: 1.5",
+    "due: 8h\ndue_days: 1", "due: [8h]", "due: ''"])
+def test_a_bad_read_deadline_names_the_file(due: str) -> None:
+    text = f"---\nid: shift-notice\nversion: 1\ntitle: T\n{due}\n---\nBody\n"
+    with pytest.raises(DocumentError, match=r"n\.md: due"):
+        parse_document(text, "n.md", "zh")
 
 
 @pytest.mark.parametrize(("data", "code"), [
