@@ -226,10 +226,10 @@ async def test_a_reminder_still_queued_when_the_handover_is_accepted_goes_withou
     bot.server.faults.add(method="sendMessage", retry_after=5, times=1)  # a busy group
     bot.clock.advance(timedelta(minutes=30))
     await bot.run_sweeps()  # the reminder is queued, and waits
-    assert not [m for m in group.bot_messages() if "还没有人确认接班" in (m.text or "")]
+    assert not [m for m in group.bot_messages() if "交接班还没有" in (m.text or "")]
     sun.click(post, "接班确认")
     await bot.settle()
     bot.clock.advance(timedelta(seconds=5))
     await bot.drain_outbox()
-    [reminder] = [m for m in group.bot_messages() if "还没有人确认接班" in (m.text or "")]
+    [reminder] = [m for m in group.bot_messages() if "交接班还没有" in (m.text or "")]
     assert reminder.buttons == [] and post.buttons == []

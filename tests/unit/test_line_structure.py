@@ -65,7 +65,7 @@ FULL_BRIEFING = {
 EMPTY_BRIEFING = {**FULL_BRIEFING, "risks": [], "hazards": [], "documents": [], "attendees": []}
 PREVIEW = {"file": True, "audience": ["AUD1", "AUD2"], "teams": ["TEAM1", "TEAM2"],
            "without": ["WITHOUT1", "WITHOUT2"], "requires_ack": True, "people": 37,
-           "due_days": 5, "extends": True}
+           "due_hours": 8, "extends": True}
 POSTED = {"unit": "UNIT", "outgoing": "OUT", "incoming_id": 7, "incoming": "INC",
           "equipment": "EQUIP", "wip": "WIP", "safety": "SAFETY", "hazards": "HAZ",
           "notes": "NOTES"}
