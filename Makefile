@@ -18,7 +18,7 @@ run: install
 
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy bot handlers domain scheduler storage content tgserver
+	$(BIN)/mypy bot handlers domain scheduler services storage content tgserver
 	$(BIN)/pytest -q
 
 tgserver: install

@@ -20,7 +20,7 @@ from domain.language import negotiate
 from domain.org import Role, has_role_over, leads_team
 from domain.people import display_name, is_person
 from domain.telegram_html import split_message
-from handlers.callbacks import unpack
+from services.buttons import unpack
 from storage import org as org_repo
 from storage import people as people_repo
 from storage.models import GroupChat, Person, Unit

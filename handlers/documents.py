@@ -30,7 +30,6 @@ from domain.documents import (
 )
 from domain.org import Role, UnitKind, has_role_over, is_within, role_rank
 from domain.telegram_html import split_message
-from handlers.callbacks import int_arg, pack
 from handlers.common import (
     Context,
     bound_unit,
@@ -55,6 +54,7 @@ from scheduler.documents import (
     refresh_roll_call,
     version_refusal,
 )
+from services.buttons import int_arg, pack
 from storage import documents as doc_repo
 from storage import drafts as drafts_repo
 from storage import org as org_repo

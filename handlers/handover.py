@@ -20,7 +20,6 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from domain.durations import parse_duration
 from domain.org import Role
 from domain.shifts import ScheduleError, ShiftOccurrence, incoming_shift, parse_schedule
-from handlers.callbacks import int_arg, pack
 from handlers.common import (
     Context,
     bound_unit,
@@ -36,6 +35,7 @@ from handlers.common import (
 from handlers.conversations import Say, route
 from scheduler.finished import remove_buttons
 from scheduler.handovers import accept_button
+from services.buttons import int_arg, pack
 from storage import drafts as drafts_repo
 from storage import handovers as handover_repo
 from storage import hazards as hazard_repo

@@ -28,7 +28,6 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from content.hazards import categories, category, escalation_policy
 from domain.hazard import Severity
-from handlers.callbacks import pack
 from handlers.common import (
     Context,
     bound_unit,
@@ -43,6 +42,7 @@ from handlers.common import (
     services,
 )
 from handlers.conversations import Say, conversation_feature
+from services.buttons import pack
 from storage import drafts as drafts_repo
 from storage import hazards as hazard_repo
 from storage import org as org_repo

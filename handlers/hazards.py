@@ -34,7 +34,6 @@ from domain.hazard import (
     decide,
 )
 from domain.org import Role, UnitKind, has_role_over, highest_role_over, role_rank
-from handlers.callbacks import int_arg, pack
 from handlers.common import (
     Context,
     bound_unit,
@@ -51,6 +50,7 @@ from handlers.common import (
 )
 from handlers.conversations import Say
 from scheduler.finished import remove_buttons
+from services.buttons import int_arg, pack
 from storage import drafts as drafts_repo
 from storage import hazards as hazard_repo
 from storage import org as org_repo

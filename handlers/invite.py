@@ -16,7 +16,6 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 from domain import invites
 from domain.durations import parse_duration
 from domain.org import UnitKind
-from handlers.callbacks import int_arg, pack
 from handlers.common import (
     Context,
     button_press,
@@ -29,6 +28,7 @@ from handlers.common import (
     services,
 )
 from handlers.setup import bindable_units, may_bind_to, start_with_code
+from services.buttons import int_arg, pack
 from storage import invites as invite_repo
 from storage import org as org_repo
 from storage.models import Person, Unit

@@ -8,7 +8,6 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from content.render import Renderer
 from domain.language import SUPPORTED_LANGUAGES, parse_language_choice
 from domain.org import Role, has_role_over
-from handlers.callbacks import pack
 from handlers.common import (
     Context,
     bound_unit,
@@ -23,6 +22,7 @@ from handlers.common import (
     sender,
     services,
 )
+from services.buttons import pack
 from storage import org as org_repo
 
 

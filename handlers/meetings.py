@@ -12,7 +12,6 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler
 
 from handlers import handover, hazard_report
-from handlers.callbacks import int_arg
 from handlers.common import (
     Context,
     button_press,
@@ -20,6 +19,7 @@ from handlers.common import (
     learn_person,
 )
 from scheduler.roll_calls import queue_meeting_held, refresh_meeting_roll_call
+from services.buttons import int_arg
 from storage import meetings as meeting_repo
 from storage import org as org_repo
 from storage import people as people_repo

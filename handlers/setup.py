@@ -20,7 +20,6 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from domain import invites
 from domain.org import UnitKind, may_bind_group
-from handlers.callbacks import int_arg, pack
 from handlers.common import (
     Context,
     button_press,
@@ -35,6 +34,7 @@ from handlers.common import (
     services,
 )
 from handlers.language import language_keyboard
+from services.buttons import int_arg, pack
 from storage import invites as invite_repo
 from storage import org as org_repo
 from storage import outbox as outbox_repo

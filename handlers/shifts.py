@@ -25,7 +25,6 @@ from domain.shifts import (
     schedule_as_text,
     schedule_from_text,
 )
-from handlers.callbacks import int_arg, pack
 from handlers.common import (
     Context,
     bound_unit,
@@ -39,6 +38,7 @@ from handlers.common import (
     team_here,
 )
 from handlers.conversations import Say, route
+from services.buttons import int_arg, pack
 from storage import drafts as drafts_repo
 from storage import people as people_repo
 from storage.models import ConversationDraft, Unit

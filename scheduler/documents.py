@@ -34,8 +34,8 @@ from domain.documents import next_check, reminder_rounds_due
 from domain.durations import parse_duration
 from domain.org import Role, UnitKind, is_within
 from domain.roll_call import EDIT_EVERY
-from handlers.callbacks import pack
 from scheduler.timetable import SweepFunction
+from services.buttons import pack
 from storage import documents as doc_repo
 from storage import org as org_repo
 from storage import outbox as outbox_repo

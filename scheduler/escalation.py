@@ -21,9 +21,9 @@ from domain.delivery import OutboxStatus
 from domain.escalation import SeverityPolicy, escalate_due
 from domain.hazard import OPEN_STATES, HazardState, Severity
 from domain.org import Role, UnitKind
-from handlers.callbacks import pack
 from handlers.conversations import conversation_feature
 from scheduler.timetable import SweepFunction
+from services.buttons import pack
 from storage import drafts as drafts_repo
 from storage import hazards as hazard_repo
 from storage import org as org_repo

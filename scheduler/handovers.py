@@ -10,8 +10,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from content.render import Renderer
 from domain.durations import format_duration, parse_duration
 from domain.org import Role
-from handlers.callbacks import pack
 from scheduler.timetable import SweepFunction
+from services.buttons import pack
 from storage import handovers as handover_repo
 from storage import org as org_repo
 from storage import outbox as outbox_repo

@@ -31,8 +31,8 @@ from domain.shifts import (
     occurrences,
     parse_schedule,
 )
-from handlers.callbacks import pack
 from scheduler.timetable import SweepFunction
+from services.buttons import pack
 from storage import documents as doc_repo
 from storage import hazards as hazard_repo
 from storage import meetings as meeting_repo

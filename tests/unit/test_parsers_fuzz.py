@@ -29,7 +29,7 @@ from domain.escalation import PolicyError, parse_policy
 from domain.language import parse_language_choice
 from domain.orgfile import OrgFileError, parse_org
 from domain.shifts import MAX_LEAD, ScheduleError, parse_schedule, schedule_from_text
-from handlers.callbacks import MAX_ARG, int_arg
+from services.buttons import MAX_ARG, int_arg
 
 NOW = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)
 ZONE = "Asia/Shanghai"
