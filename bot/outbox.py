@@ -8,8 +8,9 @@ reason is kept (and a kicked group or a blocking user is remembered).
 Exactly once through a crash: each answer is written as soon as Telegram gives
 it (answers arriving together share one commit, so the books never hold up the
 sending), and a restarted process takes back at once the rows its killed
-predecessor had claimed. What a kill -9 can still double is a send that was in
-flight (Telegram may have stored it; the bot cannot know), as with a time-out.
+predecessor had claimed. What a kill -9 can still double is a send in flight or
+whose answer was not yet written (Telegram may have stored it; the bot cannot
+know), as with a time-out: at least once there, exactly once everywhere else.
 """
 
 from __future__ import annotations

@@ -37,11 +37,15 @@ class Gate:
     answered with a 502 that nobody reads, as a connection cut by the crash would be.
     """
 
-    def __init__(self, server: TelegramTestServer, chat_ids: set[int], admit: int) -> None:
+    def __init__(self, server: TelegramTestServer, chat_ids: set[int], admit: int,
+                 *, store_one_unanswered: bool = False) -> None:
         self.chat_ids = chat_ids
         self.admit: int | None = admit
         self.admitted = 0
         self.held = 0
+        # The next call after the admitted ones is stored, but its answer never leaves
+        # (its chat id once taken; 0 when the scenario has no such call).
+        self.unanswered: int | None = None if store_one_unanswered else 0
         self.changed = asyncio.Event()
         self._killed = asyncio.Event()
         self._handle = server.handle
@@ -51,6 +55,12 @@ class Gate:
                      uploads: dict[str, StoredFile]) -> tuple[int, dict[str, Any]]:
         if method == "sendMessage" and int(params.get("chat_id", 0)) in self.chat_ids \
                 and self.admit is not None:
+            if self.admitted >= self.admit and self.unanswered is None:
+                self.unanswered = int(params["chat_id"])
+                answer = await self._handle(token, method, params, uploads)
+                self.changed.set()
+                await self._killed.wait()
+                return answer
             if self.admitted >= self.admit:
                 self.held += 1
                 self.changed.set()
@@ -127,6 +137,16 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
         await process.wait()
 
 
+def _env(server: TelegramTestServer, bot: BotState, tmp_path: Path,
+         db_file: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "TELEGRAM_BOT_TOKEN": bot.token,
+            "TELEGRAM_API_BASE_URL": server.url,
+            "DATABASE_URL": f"sqlite+aiosqlite:///{db_file}",
+            "MEDIA_DIR": str(tmp_path / "media"), "LOG_LEVEL": "INFO",
+            # Where it is cut is the server's business here, not flood timing.
+            "FLOOD_OVERALL_PER_SECOND": "1000", "FLOOD_GROUP_PER_MINUTE": "1000"}
+
+
 @pytest.mark.parametrize("accepted", [0, 1, 17, GROUPS])
 async def test_kill_9_mid_fan_out_then_restart_posts_to_every_group_exactly_once(
         server: TelegramTestServer, tmp_path: Path, accepted: int) -> None:
@@ -137,11 +157,7 @@ async def test_kill_9_mid_fan_out_then_restart_posts_to_every_group_exactly_once
     chat_ids = [chat.id for chat in chats]
     db_file = tmp_path / "bot.db"
     await _queue_posts(f"sqlite+aiosqlite:///{db_file}", chat_ids)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TELEGRAM_BOT_TOKEN": bot.token,
-           "TELEGRAM_API_BASE_URL": server.url, "DATABASE_URL": f"sqlite+aiosqlite:///{db_file}",
-           "MEDIA_DIR": str(tmp_path / "media"), "LOG_LEVEL": "INFO",
-           # Where it is cut is the server's business here, not flood timing.
-           "FLOOD_OVERALL_PER_SECOND": "1000", "FLOOD_GROUP_PER_MINUTE": "1000"}
+    env = _env(server, bot, tmp_path, db_file)
     log = tmp_path / "bot.log"
     gate = Gate(server, set(chat_ids), admit=accepted)
 
@@ -170,3 +186,32 @@ async def test_kill_9_mid_fan_out_then_restart_posts_to_every_group_exactly_once
         await _stop(second)
     copies = _copies(server, bot, chat_ids)
     assert {chat_id: n for chat_id, n in copies.items() if n != 1} == {}, log.read_text()
+
+
+async def test_a_send_stored_but_unanswered_at_the_kill_is_sent_again_never_lost(
+        server: TelegramTestServer, tmp_path: Path) -> None:
+    """The README's one at-least-once case: Telegram stored it, the bot never heard."""
+    bot = server.create_bot()
+    chats = [server.world.new_group(f"班组 {n}") for n in range(GROUPS)]
+    for chat in chats:
+        chat.statuses[bot.user.id] = "member"
+    chat_ids = [chat.id for chat in chats]
+    db_file = tmp_path / "bot.db"
+    await _queue_posts(f"sqlite+aiosqlite:///{db_file}", chat_ids)
+    env = _env(server, bot, tmp_path, db_file)
+    log = tmp_path / "bot.log"
+    gate = Gate(server, set(chat_ids), admit=5, store_one_unanswered=True)
+    first = await _spawn(env, tmp_path, log)
+    try:
+        await gate.until(lambda: gate.unanswered is not None and gate.held > 0, START_LIMIT)
+        await _until_sent(db_file, 5, 4.0, "accepted sends not recorded before the kill")
+    finally:
+        await _stop(first)
+    gate.open()
+    second = await _spawn(env, tmp_path, log)
+    try:
+        await _until_sent(db_file, GROUPS, START_LIMIT, "rows left mid-send were not resent")
+    finally:
+        await _stop(second)
+    copies = _copies(server, bot, chat_ids)
+    assert {chat_id: n for chat_id, n in copies.items() if n != 1} == {gate.unanswered: 2}
