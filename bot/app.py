@@ -149,7 +149,7 @@ def build_application(
         services.outbox = OutboxDispatcher(
             app.bot, services.db, services.clock,
             policy=RetryPolicy(max_attempts=settings.outbox_max_attempts),
-            poll_seconds=settings.outbox_poll_seconds)
+            poll_seconds=settings.outbox_poll_seconds, instance=settings.outbox_instance)
         if outbox_autostart:
             services.outbox.start()
         if app.job_queue is not None and install_timetable:

@@ -4,6 +4,13 @@ Rows are claimed from the outbox, sent in order per chat (chats in parallel),
 and marked sent once. 429 waits exactly ``retry_after``; 5xx and time-outs back
 off; a migrated group is followed to its new id; 400 and 403 are final and the
 reason is kept (and a kicked group or a blocking user is remembered).
+
+Exactly once through a crash: each answer is written as soon as Telegram gives
+it (answers arriving together share one commit, so the books never hold up the
+sending), and a restarted process takes back at once the rows its killed
+predecessor had claimed. What a kill -9 can still double is a send in flight or
+whose answer was not yet written (Telegram may have stored it; the bot cannot
+know), as with a time-out: at least once there, exactly once everywhere else.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from telegram import Bot, Message
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
+from bot.settings import default_instance
 from domain.clock import Clock
 from domain.delivery import FailureKind, RetryPolicy
 from storage import org as org_repo
@@ -43,7 +51,7 @@ def _seconds(exc: RetryAfter) -> float:
 
 @dataclass
 class _Outcome:
-    """What happened to one row in a pass (written with the rest of the batch)."""
+    """What happened to one row (written as soon as it is known)."""
 
     row: OutboxMessage
     attempted: bool = True
@@ -67,25 +75,37 @@ class OutboxDispatcher:
         db: Where the outbox lives.
         clock: The one clock.
         policy: When to retry.
-        lease: How long a claim holds before another sender may take the row.
+        lease: How long a claim holds before another instance may take the row (renewed
+            while this process is still sending it).
         poll_seconds: How often the background loop looks for due rows unasked.
+        instance: This deployment's identity (``OUTBOX_INSTANCE``; the host name by
+            default). Claims are made as ``<instance>#<token of this process>``.
     """
 
     def __init__(self, bot: Bot, db: Database, clock: Clock, *,
                  policy: RetryPolicy | None = None, lease: timedelta = timedelta(minutes=2),
-                 poll_seconds: float = 2.0) -> None:
+                 poll_seconds: float = 2.0, instance: str | None = None) -> None:
         self.bot = bot
         self.db = db
         self.clock = clock
         self.policy = policy or RetryPolicy()
         self.lease = lease
         self.poll_seconds = poll_seconds
-        self.owner = f"dispatcher-{uuid.uuid4().hex[:12]}"
+        # An identity that survives a restart, and a token that does not: a new process
+        # knows at once that claims of its instance under another token are orphans,
+        # with no heartbeat to wait for (a heartbeat would make a restart wait it out).
+        self.instance = instance or default_instance()
+        self.owner = f"{self.instance}#{uuid.uuid4().hex[:12]}"
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._took_back = False
         # One pass at a time: a caller asking for a pass waits for the one in flight.
         self._pass = asyncio.Lock()
+        # Answers waiting to be written, and who writes: one writer at a time takes
+        # every answer waiting (a group commit), so commits never queue behind sends.
+        self._unwritten: list[tuple[list[_Outcome], asyncio.Future[None]]] = []
+        self._books = asyncio.Lock()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -126,6 +146,8 @@ class OutboxDispatcher:
             return await self._dispatch_due(batch)
 
     async def _dispatch_due(self, batch: int) -> int:
+        if not self._took_back:
+            await self._take_back()
         attempts = 0
         while not self._stopping or attempts == 0:
             now = self.clock.now()
@@ -138,35 +160,96 @@ class OutboxDispatcher:
             by_chat: OrderedDict[int, list[OutboxMessage]] = OrderedDict()
             for row in rows:
                 by_chat.setdefault(row.chat_id, []).append(row)
-            outcomes = await asyncio.gather(*(self._send_in_order(chat_rows, chat_id in gone)
-                                              for chat_id, chat_rows in by_chat.items()))
-            # One transaction for the whole batch: sending is the slow part, not the books.
-            async with self.db.transaction() as session:
-                await self._record_all(session, [o for chat in outcomes for o in chat])
-            attempts += sum(1 for chat in outcomes for o in chat if o.attempted)
+            renewing = asyncio.create_task(self._renew_claims())
+            try:
+                # Every chat finishes (its answers written) even if another one fails.
+                results = await asyncio.gather(
+                    *(self._send_in_order(chat_rows, chat_id in gone)
+                      for chat_id, chat_rows in by_chat.items()), return_exceptions=True)
+            finally:
+                renewing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renewing
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+                attempts += result
             if self._stopping:
                 break
         return attempts
 
-    async def _send_in_order(self, rows: list[OutboxMessage], chat_gone: bool) -> list[_Outcome]:
-        """Send one chat's rows in order; after a failure, the rest wait behind it."""
-        outcomes: list[_Outcome] = []
+    async def _take_back(self) -> None:
+        """Once per process: send again at once what this instance's last process left."""
+        async with self._books, self.db.transaction() as session:
+            count = await outbox_repo.take_back(session, instance=self.instance,
+                                                owner=self.owner)
+        self._took_back = True
+        if count:
+            log.info("took back %d notices the previous process of instance %r left "
+                     "mid-send", count, self.instance)
+
+    async def _renew_claims(self) -> None:
+        """Keep this batch's claims while it is out (one chat at 20/min may take minutes)."""
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            async with self._books, self.db.transaction() as session:
+                await outbox_repo.renew_claims(session, owner=self.owner,
+                                               until=self.clock.now() + self.lease)
+
+    async def _send_in_order(self, rows: list[OutboxMessage], chat_gone: bool) -> int:
+        """Send one chat's rows in order, writing each answer as it comes.
+
+        After a failure the rest wait behind it. Returns the number of attempts.
+        """
+        if chat_gone:
+            await self._record([_Outcome(row, attempted=False, kind=FailureKind.FORBIDDEN,
+                                         error="chat inactive: the bot was removed")
+                                for row in rows])
+            return 0
         for index, row in enumerate(rows):
-            if chat_gone:
-                outcomes.append(_Outcome(row, attempted=False, kind=FailureKind.FORBIDDEN,
-                                         error="chat inactive: the bot was removed"))
-                continue
             outcome = await self._send_one(row)
-            outcomes.append(outcome)
-            if outcome.retry_at is not None:
-                outcomes += [_Outcome(later, attempted=False, retry_at=outcome.retry_at,
-                                      error="waiting behind an earlier message")
-                             for later in rows[index + 1:]]
-                break
-        return outcomes
+            if outcome.retry_at is None:
+                await self._record([outcome])
+                continue
+            await self._record([outcome] + [
+                _Outcome(later, attempted=False, retry_at=outcome.retry_at,
+                         error="waiting behind an earlier message")
+                for later in rows[index + 1:]])
+            return index + 1
+        return len(rows)
+
+    async def _record(self, outcomes: list[_Outcome]) -> None:
+        """Write answers now, together with any others waiting; return once committed.
+
+        A kill -9 after Telegram answered but before this commit is the one moment an
+        accepted send can be forgotten: it lasts one commit, not a whole batch.
+        """
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._unwritten.append((outcomes, written))
+        async with self._books:
+            if not written.done():  # nobody took ours while we waited: write all waiting
+                taken, self._unwritten = self._unwritten, []
+                try:
+                    async with self.db.transaction() as session:
+                        await self._record_all(session, [o for group, _ in taken
+                                                         for o in group])
+                except BaseException as exc:
+                    # Those whose answers rode along hear of it too; ours is raised here.
+                    failure = exc if isinstance(exc, Exception) else RuntimeError(
+                        "writing the outbox was interrupted")
+                    for _, future in taken:
+                        if future is written:
+                            future.cancel()
+                        else:
+                            future.set_exception(failure)
+                    raise
+                else:
+                    for _, future in taken:
+                        future.set_result(None)
+        await written
 
     async def _send_one(self, row: OutboxMessage) -> _Outcome:
-        """Attempt one row; the outcome is written later with the rest of the batch."""
+        """Attempt one row; the caller writes the outcome."""
         attempts = row.attempts + 1
         params = outbox_repo.params_of(row)
         params["chat_id"] = row.chat_id
@@ -208,7 +291,7 @@ class OutboxDispatcher:
                         new_chat_id=new_chat_id)
 
     async def _record_all(self, session: AsyncSession, outcomes: list[_Outcome]) -> None:
-        """Write a batch's outcomes: deliveries in one statement, the rest one by one."""
+        """Write outcomes: deliveries in one statement, the rest one by one."""
         delivered = [o for o in outcomes if o.kind is None and o.retry_at is None]
         await outbox_repo.mark_sent_many(
             session, [(o.row.id or 0, o.message_id, o.attempts) for o in delivered],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,6 +16,17 @@ from domain.language import SUPPORTED_LANGUAGES
 from domain.risk_cards import RiskCardError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/safetybot.db"
+INSTANCE_MAX_LENGTH = 48  # with "#" and a 12-character process token it fits a claim owner
+
+
+def default_instance() -> str:
+    """The outbox instance identity when none is set: this machine's host name.
+
+    The host name outlives a restart of the process, which is what lets the new
+    process take back at once what the killed one left mid-send.
+    """
+    name = socket.gethostname().replace("#", "-").strip() or "safetybot"
+    return name[:INSTANCE_MAX_LENGTH]
 
 
 class Settings(BaseSettings):
@@ -59,6 +71,10 @@ class Settings(BaseSettings):
 
     outbox_max_attempts: int = 8
     outbox_poll_seconds: float = 2.0
+    # Who this deployment is to the outbox. A restarted process with the same identity
+    # takes back at once the rows its killed predecessor claimed; those of another
+    # identity (a standby) wait for their lease. Run one process per identity at a time.
+    outbox_instance: str = Field(default_factory=default_instance)
     # Telegram's flood limits. Just under 30/s overall, sent evenly spaced: network
     # jitter can bunch sends that left on time, and Telegram answers each excess call
     # with 429 (see bot.app.flood_limiter and bench/briefing_fanout.py).
@@ -109,6 +125,14 @@ class Settings(BaseSettings):
             load_risk_cards(value)
         except RiskCardError as exc:
             raise ValueError(str(exc)) from exc
+        return value
+
+    @field_validator("outbox_instance")
+    @classmethod
+    def _check_instance(cls, value: str) -> str:
+        value = value.strip()
+        if not value or "#" in value or len(value) > INSTANCE_MAX_LENGTH:
+            raise ValueError(f"1 to {INSTANCE_MAX_LENGTH} characters, without '#'")
         return value
 
     @field_validator("default_language")

@@ -5,15 +5,22 @@ briefing of any shift whose briefing time has come — also one that fell due
 while the bot was down, within the grace window — exactly once per team and
 shift (the meeting row is the idempotency key). Meetings not held in time are
 escalated to the workshop; at shift end the leader is asked for the summary.
+
+Writes go in batches of ``BATCH`` teams or meetings, a transaction each: on
+SQLite a writer locks out every other one until it commits, and 1,000 briefings
+in one transaction kept check-ins waiting ~13 s. A batch that committed stays
+done if the bot dies mid-sweep; the next sweep does the rest.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
+from typing import TypeVar
 
 import yaml
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -45,6 +52,10 @@ log = logging.getLogger(__name__)
 # Meetings missed or ended longer ago than this (the bot was down for days) are history:
 # no late escalation or summary prompt for them.
 LOOKBACK = timedelta(days=1)
+# Teams (or meetings) per write transaction: rendering a briefing takes ~13 ms, so a
+# batch holds SQLite's write lock for well under a second.
+BATCH = 50
+_T = TypeVar("_T")
 
 
 @cache
@@ -80,45 +91,91 @@ def pre_shift_sweep(db: Database, renderer: Renderer, *, default_language: str,
     grace, held_within = parse_duration(reminder_grace), parse_duration(meeting_grace)
 
     async def sweep(now: datetime) -> None:
-        queued = False
-        async with db.transaction() as session:
-            for unit, group in await org_repo.teams_with_groups(session):
-                schedule = _schedule(unit.extra_json, unit.timezone or default_timezone)
-                if not isinstance(schedule, ShiftSchedule):
-                    continue
-                lead = schedule.briefing_before
-                for shift in occurrences(schedule, now + lead - grace,
-                                         now + lead + timedelta(seconds=1)):
-                    if not await meeting_repo.exists(session, unit.id or 0, shift.key,
-                                                   shift.starts_at):
-                        await _brief(session, renderer, unit, group, shift, now,
-                                     default_language, risk_cards, schedule.timezone)
-                        queued = True
-            for meeting in await meeting_repo.not_held(session, now - held_within,
-                                                       now - held_within - LOOKBACK):
-                zone = await _as_scheduled(session, meeting, now, default_timezone)
-                if zone is None or meeting.starts_at > now - held_within \
-                        or not await meeting_repo.claim_escalation(session, meeting, now):
-                    continue  # cancelled, moved later (not late yet), or held meanwhile
-                queued |= await _escalate(session, renderer, meeting, now, default_language,
-                                          zone)
-            for meeting in await meeting_repo.ended_without_summary(session, now,
-                                                                    now - LOOKBACK):
-                if await _as_scheduled(session, meeting, now, default_timezone) is None \
-                        or meeting.ends_at > now:
-                    continue
-                queued |= await _prompt_summary(session, renderer, meeting, now)
-                meeting.summary_prompted_at = now
-                session.add(meeting)
-        if queued:
-            wake()
+        async with db.session() as session:  # reads only: no write lock held
+            teams = await org_repo.teams_with_groups(session)
+        for batch in _batches(teams):
+            briefings: list[_Briefing] = []
+            async with db.transaction() as session:
+                for unit, group in batch:
+                    schedule = _schedule(unit.extra_json, unit.timezone or default_timezone)
+                    if not isinstance(schedule, ShiftSchedule):
+                        continue
+                    lead = schedule.briefing_before
+                    for shift in occurrences(schedule, now + lead - grace,
+                                             now + lead + timedelta(seconds=1)):
+                        if not await meeting_repo.exists(session, unit.id or 0, shift.key,
+                                                         shift.starts_at):
+                            briefings.append(await _compose(
+                                session, renderer, unit, group, shift, now,
+                                default_language, risk_cards, schedule.timezone))
+                # Written once the batch's texts are composed, in two statements: SQLite's
+                # write lock is taken at the first write and held to the commit.
+                await _post(session, renderer, briefings, now)
+            if briefings:
+                wake()  # sending starts while the next batches are written
+        # Read after the briefings, as one transaction did: a briefing caught up late may
+        # already be overdue.
+        async with db.session() as session:
+            late = [m.id or 0 for m in await meeting_repo.not_held(
+                session, now - held_within, now - held_within - LOOKBACK)]
+        for ids in _batches(late):
+            queued = False
+            async with db.transaction() as session:
+                for meeting_id in ids:
+                    meeting = await meeting_repo.get(session, meeting_id)
+                    if meeting is None:
+                        continue
+                    zone = await _as_scheduled(session, meeting, now, default_timezone)
+                    if zone is None or meeting.starts_at > now - held_within \
+                            or not await meeting_repo.claim_escalation(session, meeting, now):
+                        continue  # cancelled, moved later (not late yet), or held meanwhile
+                    queued |= await _escalate(session, renderer, meeting, now,
+                                              default_language, zone)
+            if queued:
+                wake()
+        async with db.session() as session:
+            ended = [m.id or 0 for m in await meeting_repo.ended_without_summary(
+                session, now, now - LOOKBACK)]
+        for ids in _batches(ended):
+            queued = False
+            async with db.transaction() as session:
+                for meeting_id in ids:
+                    meeting = await meeting_repo.get(session, meeting_id)
+                    if meeting is None or meeting.summary_prompted_at is not None \
+                            or await _as_scheduled(session, meeting, now,
+                                                   default_timezone) is None \
+                            or meeting.ends_at > now:
+                        continue
+                    queued |= await _prompt_summary(session, renderer, meeting, now)
+                    meeting.summary_prompted_at = now
+                    session.add(meeting)
+            if queued:
+                wake()
 
     return sweep
 
 
-async def _brief(session: AsyncSession, renderer: Renderer, unit: Unit, group: GroupChat,
-                 shift: ShiftOccurrence, now: datetime, default_language: str,
-                 risk_cards: Sequence[RiskCard], zone: str) -> None:
+def _batches(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
+    """``items`` in slices of ``BATCH``, each written in its own transaction."""
+    for start in range(0, len(items), BATCH):
+        yield items[start:start + BATCH]
+
+
+@dataclass(frozen=True)
+class _Briefing:
+    """A briefing composed (read and rendered), not yet written."""
+
+    unit_id: int
+    chat_id: int
+    shift: ShiftOccurrence
+    language: str
+    html: str
+
+
+async def _compose(session: AsyncSession, renderer: Renderer, unit: Unit, group: GroupChat,
+                   shift: ShiftOccurrence, now: datetime, default_language: str,
+                   risk_cards: Sequence[RiskCard], zone: str) -> _Briefing:
+    """Read what a team's briefing shows and render it; nothing is written."""
     lang = org_repo.unit_language(unit, group, default_language)
     hazards = await hazard_repo.open_hazards(session, [unit.id or 0])
     items = []
@@ -143,19 +200,27 @@ async def _brief(session: AsyncSession, renderer: Renderer, unit: Unit, group: G
                          starts_at=shift.starts_at, hazards=items, documents=documents,
                          risks=risks,
                          tip=tip_of_the_day(shift.day.toordinal(), lang), attendees=[])
-    meeting = PreShiftMeeting(unit_id=unit.id or 0, shift_key=shift.key,
-                              shift_name=shift.shift.name, starts_at=shift.starts_at,
-                              ends_at=shift.ends_at, posted_at=now, briefing_html=base,
-                              language=lang)
-    session.add(meeting)
-    await session.flush()
-    rows = await outbox_repo.enqueue_text(
-        session, chat_id=group.chat_id, html=base, now=now, purpose="meeting.briefing",
-        reply_markup=meeting_buttons(renderer, lang, meeting.id or 0),
-        dedupe_key=f"briefing:{unit.id}:{shift.key}")
-    if rows:  # the last part carries the buttons: roll-call edits go there
-        meeting.briefing_outbox_id = rows[-1].id
-        session.add(meeting)
+    return _Briefing(unit.id or 0, group.chat_id, shift, lang, base)
+
+
+async def _post(session: AsyncSession, renderer: Renderer, briefings: Sequence[_Briefing],
+                now: datetime) -> None:
+    """Write the meetings (the idempotency key) and queue their briefings with buttons."""
+    if not briefings:
+        return
+    meetings = [PreShiftMeeting(unit_id=b.unit_id, shift_key=b.shift.key,
+                                shift_name=b.shift.shift.name, starts_at=b.shift.starts_at,
+                                ends_at=b.shift.ends_at, posted_at=now, briefing_html=b.html,
+                                language=b.language) for b in briefings]
+    session.add_all(meetings)
+    await session.flush()  # one INSERT … RETURNING for the batch: the ids for the buttons
+    await outbox_repo.enqueue_many(session, [
+        outbox_repo.Outgoing(chat_id=b.chat_id, params=params, purpose="meeting.briefing",
+                             dedupe_key=key or "")
+        for b, meeting in zip(briefings, meetings, strict=True)
+        for params, key in outbox_repo.text_parts(
+            html=b.html, reply_markup=meeting_buttons(renderer, b.language, meeting.id or 0),
+            dedupe_key=f"briefing:{b.unit_id}:{b.shift.key}")], now=now)
 
 
 @lru_cache(maxsize=4096)

@@ -1,8 +1,11 @@
 """The outbox table: notifications are written here first and sent by the dispatcher.
 
 Rows are claimed with a lease before sending, so a second instance (hot
-standby) never sends the same row at the same time, and a crashed sender's rows
-come back once the lease runs out.
+standby) never sends the same row at the same time. A claim's owner is
+``<instance>#<process token>``: a process restarted under the same instance
+identity takes back its dead predecessor's claims at once (:func:`take_back`);
+another instance's claims come back only when their lease runs out, and a live
+sender renews its lease (:func:`renew_claims`), so they never do while it lives.
 """
 
 from __future__ import annotations
@@ -166,6 +169,33 @@ async def claim_due(
                               .order_by(col(OutboxMessage.id))
                               .execution_options(populate_existing=True))
     return list(rows.all())
+
+
+async def take_back(session: AsyncSession, *, instance: str, owner: str) -> int:
+    """Return to the queue the rows an earlier process of ``instance`` left mid-send.
+
+    Called once when a sender starts: one instance runs one process at a time, so a
+    claim of the same instance under another token belongs to a process that died.
+    Its rows were either not sent yet or in flight when it died (every answered send
+    is recorded at once), so sending them again is the only way not to lose them.
+    """
+    result = await session.exec(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.status) == OutboxStatus.SENDING.value,
+               col(OutboxMessage.lease_owner).startswith(f"{instance}#", autoescape=True),
+               col(OutboxMessage.lease_owner) != owner)
+        .values(status=OutboxStatus.PENDING.value, lease_owner=None, lease_until=None))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def renew_claims(session: AsyncSession, *, owner: str, until: datetime) -> int:
+    """Extend the lease of every row ``owner`` is still sending (a slow chat, a long batch)."""
+    result = await session.exec(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.status) == OutboxStatus.SENDING.value,
+               col(OutboxMessage.lease_owner) == owner)
+        .values(lease_until=until))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def _finish(

@@ -121,3 +121,43 @@ async def test_a_6000_character_document_arrives_whole_in_two_messages(
     assert all(len(p.text) <= 4096 for p in parts)
     assert "\n\n".join(p.text for p in parts) == strip_tags(html)
     assert not d.errors
+
+
+async def test_a_restarted_process_sends_at_once_what_the_killed_one_held(
+        bot: BotUnderTest) -> None:
+    d = bot.driver
+    alice, bob = d.user("Alice"), d.user("Bob")
+    alice.start_bot()
+    bob.start_bot()
+    await bot.settle()
+    assert bot.services.outbox is not None
+    instance = bot.services.outbox.instance
+    await bot.stop()
+    from storage.db import Database
+
+    db = Database(bot.db_url)
+    lease = timedelta(minutes=2)
+    async with db.transaction() as s:  # claimed by this instance's process, killed since
+        await outbox_repo.enqueue_text(s, chat_id=alice.id, html="被中断的通知",
+                                       now=bot.clock.now(), purpose="test")
+        await outbox_repo.claim_due(s, now=bot.clock.now(), owner=f"{instance}#killed000000",
+                                    lease=lease)
+    async with db.transaction() as s:  # claimed by a live standby: not ours to take
+        await outbox_repo.enqueue_text(s, chat_id=bob.id, html="备机正在发送",
+                                       now=bot.clock.now(), purpose="test")
+        await outbox_repo.claim_due(s, now=bot.clock.now(), owner="standby-host#alive0000000",
+                                    lease=lease)
+    await db.dispose()
+
+    await bot.start()  # the same clock: not a second of the lease has passed
+    await d.wait_for(lambda: any(m.text == "被中断的通知" for m in d.private_messages(alice)))
+    await bot.drain_outbox()
+    assert [m.text for m in d.private_messages(alice)].count("被中断的通知") == 1
+    assert not any(m.text == "备机正在发送" for m in d.private_messages(bob))
+    by_chat = {r.chat_id: r for r in await rows(bot)}
+    assert (by_chat[bob.id].status, by_chat[bob.id].lease_owner) == \
+        ("sending", "standby-host#alive0000000")
+
+    bot.clock.advance(lease + timedelta(seconds=1))  # the standby died and stopped renewing
+    await bot.drain_outbox()
+    assert [m.text for m in d.private_messages(bob)].count("备机正在发送") == 1
