@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 from bot.settings import Settings
 from content.render import Renderer
 from domain.clock import Clock
+from services.base import Runtime
 from storage.db import Database
 
 if TYPE_CHECKING:
@@ -27,6 +28,13 @@ class Services:
     clock: Clock
     timetable: Timetable
     outbox: OutboxDispatcher | None = field(default=None)
+
+    def runtime(self) -> Runtime:
+        """What service functions are given (plain collaborators, no bot)."""
+        return Runtime(db=self.db, renderer=self.renderer, clock=self.clock,
+                       default_language=self.settings.default_language,
+                       default_timezone=self.settings.default_timezone,
+                       wake=self.wake_outbox)
 
     def wake_outbox(self) -> None:
         """Tell the dispatcher new rows were committed, so it sends without waiting."""

@@ -20,6 +20,7 @@ from domain.language import negotiate
 from domain.org import Role, has_role_over, leads_team
 from domain.people import display_name, is_person
 from domain.telegram_html import split_message
+from services.base import Actor, Runtime
 from services.buttons import unpack
 from storage import org as org_repo
 from storage import people as people_repo
@@ -33,6 +34,27 @@ GROUP_TYPES = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
 def services(context: Context) -> Services:
     """The shared services of the running application."""
     return get_services(context.bot_data)
+
+
+def runtime(context: Context) -> Runtime:
+    """What service functions are given, for this application."""
+    return services(context).runtime()
+
+
+async def actor_of(session: AsyncSession, update: Update, context: Context) -> Actor | None:
+    """The person behind an update as services know them; None for anonymous admins and bots.
+
+    Learns (creates or refreshes) the person, so a first-time user can act at once.
+    """
+    user = sender(update)
+    if user is None:
+        return None
+    person = await learn_person(session, user, context)
+    lang = person.language or negotiate(user.language_code,
+                                        services(context).settings.default_language)
+    return Actor(person_id=person.id or 0, telegram_id=user.id, name=person.name,
+                 language=lang,
+                 is_bot_admin=await is_bot_admin(session, user.id, context))
 
 
 def sender(update: Update) -> User | None:
