@@ -6,19 +6,23 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlmodel import select
+
 from content.hazards import escalation_policy
 from content.render import Renderer
 from domain.clock import ManualClock
 from domain.hazard import Severity
 from domain.org import Role, UnitKind
+from services import escalation
 from services import hazards as hazard_service
 from services.base import Actor, Runtime
 from services.hazard_steps import HazardStep, step_keyboard
 from storage import hazards as hazard_repo
 from storage import org as org_repo
+from storage import outbox as outbox_repo
 from storage import people as people_repo
 from storage.db import Database
-from storage.models import Hazard
+from storage.models import Hazard, OutboxMessage
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 POLICY = escalation_policy().for_severity(Severity.GENERAL)
@@ -36,6 +40,7 @@ class Plant:
     worker: Actor
     other_leader: Actor  # leads team B
     reporter: Actor
+    officer: Actor  # the workshop's safety officer
 
 
 async def _plant(db: Database) -> Plant:
@@ -53,9 +58,11 @@ async def _plant(db: Database) -> Plant:
         for telegram_id, (name, unit, role) in enumerate((
                 ("leader", team_a, Role.TEAM_LEADER), ("deputy", team_a, Role.TEAM_LEADER),
                 ("worker", team_a, Role.WORKER), ("other_leader", team_b, Role.TEAM_LEADER),
-                ("reporter", team_a, Role.WORKER)), start=100):
+                ("reporter", team_a, Role.WORKER), ("officer", ws, Role.SAFETY_OFFICER)),
+                start=100):
             person = await people_repo.upsert_person(s, telegram_id=telegram_id, name=name,
                                                      username=None, language_code="zh", now=T0)
+            person.started = True  # may be told privately
             await org_repo.grant_role(s, person=person, unit=unit, role=role, now=T0)
             actors[name] = Actor(person.id or 0, telegram_id, name, "zh")
         hazard = await hazard_repo.create_hazard(
@@ -171,3 +178,22 @@ async def test_every_hazard_keyboard_is_built_in_one_place() -> None:
         {"text": "button.open", "callback_data": "hz:show:7"}]]}
     assert step_keyboard(lambda key: key, 7, ()) is None
     HazardStep.check()
+
+
+async def test_an_overdue_hazard_is_escalated_by_the_service(db: Database) -> None:
+    plant = await _plant(db)
+    due = (await _hazard(plant)).next_escalation_at
+    assert due is not None
+    plant.clock.set(due)
+    assert await escalation.escalate_due_batch(plant.rt, due) == 1
+    async with db.session() as s:
+        rows = (await s.exec(select(OutboxMessage).where(
+            OutboxMessage.purpose == escalation.ALERT_PURPOSE))).all()
+    assert [row.chat_id for row in rows] == [plant.officer.telegram_id]
+    markup = outbox_repo.params_of(rows[0])["reply_markup"]
+    assert [b["callback_data"] for b in markup["inline_keyboard"][0]] == [
+        f"hz:ack:{plant.hazard_id}", f"hz:show:{plant.hazard_id}"]
+    assert "escalated" in await _events(plant)
+    assert (await _hazard(plant)).next_escalation_at != due
+    # Nothing else is due: the next batch finds nothing.
+    assert await escalation.escalate_due_batch(plant.rt, due) == 0
