@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Message, Update
 from telegram.ext import Application, MessageHandler, filters
 
+from domain.conversations import conversation_feature as conversation_feature
 from handlers.common import Context, is_group, learn_person, sender, services
 from storage import drafts as drafts_repo
 from storage.models import ConversationDraft
@@ -24,9 +25,6 @@ from storage.models import ConversationDraft
 Say = Callable[[], Awaitable[Any]]
 Continuation = Callable[[AsyncSession, Update, Context, ConversationDraft, Message],
                         Awaitable[Say | None]]
-
-# How a conversation names itself when cancelled or dropped idle: "<feature>.cancelled".
-_FEATURES = {"pub": "publish", "ho": "handover", "sh": "shifts"}
 
 _routes: dict[str, Continuation] = {}
 _default: list[Continuation] = []
@@ -40,16 +38,6 @@ def route(prefix: str, continuation: Continuation) -> None:
 def route_default(continuation: Continuation) -> None:
     """Where drafts without a ``prefix:`` go (the hazard report's steps)."""
     _default[:] = [continuation]
-
-
-def conversation_feature(step: str) -> str:
-    """The text prefix naming a draft's conversation (``report``, ``handover``, …).
-
-    The hazard report's steps have no prefix; reasons and fixes say ``conversation``.
-    """
-    if ":" not in step:
-        return "report"
-    return _FEATURES.get(step.split(":", 1)[0], "conversation")
 
 
 def addressed_to_bot(message: Message, context: Context) -> bool:

@@ -43,6 +43,7 @@ from handlers.common import (
 )
 from handlers.conversations import Say, conversation_feature
 from services.buttons import pack
+from services.hazard_steps import CARD_STEPS, labels, step_keyboard
 from storage import drafts as drafts_repo
 from storage import hazards as hazard_repo
 from storage import org as org_repo
@@ -357,13 +358,7 @@ async def _post_card(context: Context, session: Any, hazard: Hazard, team: Unit,
         category=found.name(lang) if found else hazard.category,
         location=hazard.location_text or "", description=hazard.description,
         reporter=reporter.name, deadline=hazard.watch_deadline)
-    markup = {"inline_keyboard": [[
-        {"text": svc.renderer.plain("button.ack", lang),
-         "callback_data": pack("hz", "ack", hazard.id or 0)},
-        {"text": svc.renderer.plain("button.reject", lang),
-         "callback_data": pack("hz", "rej", hazard.id or 0)},
-        {"text": svc.renderer.plain("button.open", lang),
-         "callback_data": pack("hz", "show", hazard.id or 0)}]]}
+    markup = step_keyboard(labels(svc.renderer, lang), hazard.id or 0, CARD_STEPS, per_row=3)
     key = f"hazard-card:{hazard.id}"
     await outbox_repo.enqueue(session, chat_id=group.chat_id, method="sendPhoto",
                               params={"photo": photo_id, "caption": f"⚠️ {hazard.code}"},

@@ -49,13 +49,12 @@ async def create_hazard(
         day: The reporting day in the team's time zone, ``YYYYMMDD``, for the code.
     """
     deadline = now + policy.acknowledge_within
-    first = escalate_due(policy, deadline, alerted_level=-1, last_alert_at=None, now=now)
     hazard = Hazard(code=await next_code(session, day), unit_id=unit_id, team_unit_id=unit_id,
                     reporter_id=reporter_id, state=HazardState.REPORTED.value,
                     severity=severity.value, category=category, location_text=location_text,
                     latitude=latitude, longitude=longitude, description=description,
-                    reported_at=now, watch="ack", watch_deadline=deadline,
-                    next_escalation_at=first.next_at, updated_at=now)
+                    reported_at=now, updated_at=now,
+                    **start_clock(policy, "ack", deadline, now))
     session.add(hazard)
     await session.flush()
     for file_id, unique_id, local_path in photos:
@@ -65,6 +64,21 @@ async def create_hazard(
     await record_event(session, hazard, at=now, actor_id=reporter_id, action="reported",
                        to_state=HazardState.REPORTED.value)
     return hazard
+
+
+def start_clock(policy: SeverityPolicy, watch: str, deadline: datetime,
+                now: datetime) -> dict[str, Any]:
+    """The columns that (re)start a hazard's escalation clock on ``deadline``.
+
+    The one place a clock starts: acknowledging on report, rectifying on acknowledge,
+    reopen and a new 五落实 deadline all write these same values.
+
+    Args:
+        watch: Which deadline is watched, ``"ack"`` or ``"rectify"``.
+    """
+    first = escalate_due(policy, deadline, alerted_level=-1, last_alert_at=None, now=now)
+    return {"watch": watch, "watch_deadline": deadline, "alerted_level": -1,
+            "last_alert_at": None, "next_escalation_at": first.next_at}
 
 
 async def record_event(session: AsyncSession, hazard: Hazard, *, at: datetime,

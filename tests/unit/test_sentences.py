@@ -79,8 +79,10 @@ def test_every_event_the_code_records_is_a_known_kind() -> None:
     """The history speaks of every event written anywhere (a new kind needs a sentence)."""
     root = Path(__file__).parents[2]
     written: set[str] = set(EVENT_NAMES.values())
-    for folder in ("handlers", "storage", "scheduler"):
+    for folder in ("handlers", "services", "storage", "scheduler"):
         for path in (root / folder).glob("*.py"):
+            if path.name == "buttons.py":
+                continue  # its docstring's example button (action="ack") is not an event
             source = path.read_text(encoding="utf-8")
             written |= set(re.findall(r'\baction="(\w+)"', source))
             written |= set(re.findall(r'\.event\(\w+, \w+, "(\w+)"', source))
