@@ -14,9 +14,9 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from domain.durations import parse_duration
 from handlers.common import (
     Context,
+    actor_of,
     button_press,
     language_of,
-    learn_person,
     reply,
     runtime,
     sender,
@@ -26,21 +26,10 @@ from handlers.common import (
 from handlers.conversations import Say, route
 from scheduler.finished import remove_buttons
 from services import handovers as handover_service
-from services.base import Actor
 from services.handovers import HandoverButton
 from storage import handovers as handover_repo
 from storage import people as people_repo
 from storage.models import ConversationDraft
-
-
-async def _actor(session: AsyncSession, update: Update, context: Context) -> Actor | None:
-    """The clicker or sender as services know them (None for anonymous admins and bots)."""
-    user = sender(update)
-    if user is None:
-        return None
-    person = await learn_person(session, user, context)
-    return Actor(person_id=person.id or 0, telegram_id=user.id, name=person.name,
-                 language=person.language or services(context).settings.default_language)
 
 
 async def handover_command(update: Update, context: Context) -> None:
@@ -54,7 +43,7 @@ async def handover_command(update: Update, context: Context) -> None:
     group, unit = here
     rt = runtime(context)
     async with rt.db.transaction() as session:
-        actor = await _actor(session, update, context)
+        actor = await actor_of(session, update, context)
     assert actor is not None
     outcome = await handover_service.start(rt, actor, group.chat_id, unit)
     await reply(update, context, outcome.key, force_reply=outcome.ok)
@@ -82,7 +71,7 @@ async def handover_clicked(update: Update, context: Context) -> None:
     rt = runtime(context)
     if button.action == "to":
         async with rt.db.transaction() as session:
-            actor = await _actor(session, update, context)
+            actor = await actor_of(session, update, context)
         assert actor is not None
         outcome = await handover_service.post(
             rt, actor, chat.id, button.target or None, lang,
@@ -93,7 +82,7 @@ async def handover_clicked(update: Update, context: Context) -> None:
         await query.answer()
         return
     async with rt.db.transaction() as session:
-        actor = await _actor(session, update, context)
+        actor = await actor_of(session, update, context)
         assert actor is not None
         outcome = await handover_service.record_accept(session, rt, actor, button.target)
         if outcome.ok:
