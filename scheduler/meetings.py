@@ -31,7 +31,6 @@ from storage.db import Database
 
 # The keyboard lives with the service; the roll-call sweep still finds it here.
 meeting_buttons = meeting_service.meeting_buttons
-tip_of_the_day = meeting_service.tip_of_the_day
 
 # Meetings missed or ended longer ago than this (the bot was down for days) are history:
 # no late escalation or summary prompt for them.
