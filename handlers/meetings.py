@@ -1,88 +1,74 @@
 """The pre-shift meeting in the group: check in, and the leader confirms it was held.
 
-The roll call is edited in place through the outbox, at most every few seconds
-per meeting (scheduler/roll_calls.py), so a team of 30 checking in at once does
-not run into Telegram's 20 messages per minute per group; a check-in held back
-is shown when the window ends, and the "meeting held" edit shows everyone.
+Parse the press → services/meetings.py → answer. The check-in is the busiest
+moment of the bot (a whole plant taps at shift start): the press is answered as
+soon as the check-in is stored, and the roll-call edit goes through the outbox
+(throttled per meeting), never awaited here.
+
+The shift-end prompt's "start handover" and "report a hazard" buttons are
+handed to the features that own them (wired in handlers/routes.py), so this
+module imports no other feature's handlers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
+from typing import Any
+
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler
 
-from handlers import handover, hazard_report
-from handlers.common import (
-    Context,
-    button_press,
-    leads_this_team,
-    learn_person,
-)
-from scheduler.roll_calls import queue_meeting_held, refresh_meeting_roll_call
-from services.buttons import int_arg
-from storage import meetings as meeting_repo
-from storage import org as org_repo
-from storage import people as people_repo
+from handlers.common import Context, language_of, learn_person, runtime, sender
+from services import meetings as meeting_service
+from services.base import Actor
+from services.meetings import MeetingButton
+
+Command = Callable[[Update, Context], Coroutine[Any, Any, None]]
+# A refusal shown in a box the clicker must dismiss; other answers are a short toast.
+_ALERTS = frozenset({"callback.stale", "meeting.leaders_only"})
 
 
-async def meeting_clicked(update: Update, context: Context) -> None:
-    """Check in, meeting held, or start the handover from the shift-end prompt."""
-    query, user, _chat, svc, lang, parts = await button_press(update, context, "pm")
-    meeting_id = int_arg(parts or [], 1)
-    if parts is None or meeting_id is None or user is None or \
-            parts[0] not in ("in", "held", "ho", "rep"):
-        await query.answer(svc.renderer.plain("callback.stale", lang), show_alert=True)
-        return
-    if parts[0] == "ho":
-        await query.answer()
-        await handover.handover_command(update, context)
-        return
-    if parts[0] == "rep":  # a hazard found during the shift: anyone may report it
-        await query.answer()
-        await hazard_report.report_command(update, context)
-        return
-    now = svc.clock.now()
-    queued = False
-    async with svc.db.transaction() as session:
-        person = await learn_person(session, user, context)
-        meeting = await meeting_repo.get(session, meeting_id)
-        unit = await org_repo.get_unit(session, meeting.unit_id) if meeting else None
-        if meeting is None or unit is None:
-            await query.answer(svc.renderer.plain("callback.stale", lang), show_alert=True)
+def meeting_clicked(start_handover: Command, report_hazard: Command) -> Command:
+    """The handler of the meeting buttons; the shift-end buttons start the given commands."""
+
+    async def clicked(update: Update, context: Context) -> None:
+        query = update.callback_query
+        assert query is not None
+        button = MeetingButton.unpack(query.data)
+        user = sender(update)
+        if button is not None and user is not None and button.action in ("ho", "rep"):
+            await query.answer()
+            # A hazard found during the shift: anyone may report it; the handover
+            # command checks its own rights.
+            await (start_handover if button.action == "ho" else report_hazard)(update, context)
             return
-        zone = unit.timezone or svc.settings.default_timezone
-        if meeting.held_at is not None:
-            # A late press on a closed meeting's old buttons: say who closed it, and when.
-            found = await people_repo.people_by_ids(session, [meeting.held_by]) \
-                if meeting.held_by else []
-            await query.answer(svc.renderer.plain(
-                "meeting.closed", lang, who=found[0].name if found else "",
-                at=meeting.held_at, tz=zone))
+        rt = runtime(context)
+        async with rt.db.transaction() as session:
+            lang = await language_of(session, update, context)
+            if button is None or user is None:
+                outcome = None
+            else:
+                # One transaction per press: learning the clicker, the check-in and the
+                # roll call's edit queued together.
+                person = await learn_person(session, user, context)
+                actor = Actor(person_id=person.id or 0, telegram_id=user.id, name=person.name,
+                              language=lang)
+                record = meeting_service.record_check_in if button.action == "in" \
+                    else meeting_service.record_held
+                outcome = await record(session, rt, actor, button.meeting_id)
+        if outcome is None:
+            await query.answer(rt.renderer.plain("callback.stale", lang), show_alert=True)
             return
-        if parts[0] == "in":
-            first = await meeting_repo.check_in(session, meeting, person, now)
-            note = "meeting.checked_in" if first else "meeting.already"
-            if first:
-                await meeting_repo.mark_roll_call_dirty(session, meeting)
-                queued = await refresh_meeting_roll_call(session, svc.renderer, meeting, now)
-        else:
-            if not await leads_this_team(session, person, unit):
-                await query.answer(svc.renderer.plain("meeting.leaders_only", lang),
-                                   show_alert=True)
-                return
-            meeting.held_at, meeting.held_by = now, person.id
-            meeting.roll_call_dirty = False  # the "held" edit shows everyone
-            session.add(meeting)
-            names = [p.name for p in await meeting_repo.attendees(session, meeting_id)]
-            note = "button.meeting_held"
-            queued = await queue_meeting_held(session, meeting, svc.renderer.html(
-                "meeting.held", meeting.language, unit=unit.name, shift=meeting.shift_name,
-                held_by=person.name, attendees=names), now)
-    await query.answer(svc.renderer.plain(note, lang))
-    if queued:
-        svc.wake_outbox()
+        await query.answer(rt.renderer.plain(outcome.key, lang, **outcome.values),
+                           show_alert=outcome.key in _ALERTS)
+        if outcome.queued:
+            rt.wake()
+
+    return clicked
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
-    """Add the meeting buttons."""
-    application.add_handler(CallbackQueryHandler(meeting_clicked, pattern=r"^pm:"))
+def register(application: Application,  # type: ignore[type-arg]
+             *, start_handover: Command, report_hazard: Command) -> None:
+    """Add the meeting buttons; the shift-end prompt's buttons start the given commands."""
+    application.add_handler(CallbackQueryHandler(
+        meeting_clicked(start_handover, report_hazard), pattern=r"^pm:"))

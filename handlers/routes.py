@@ -59,7 +59,10 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     hazards.register(application)
     hazard_report.register(application)
     handover.register(application)
-    meetings.register(application)
+    # The shift-end prompt's buttons start a handover or a report: wired here, so the
+    # meeting handlers import no other feature.
+    meetings.register(application, start_handover=handover.handover_command,
+                      report_hazard=hazard_report.report_command)
     shifts.register(application)
     documents.register(application)
     for prefix in ("rej", "fix", "five"):

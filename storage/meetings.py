@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import or_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -40,6 +42,23 @@ async def check_in(session: AsyncSession, meeting: PreShiftMeeting, person: Pers
                            checked_in_at=now))
     await session.flush()
     return True
+
+
+async def check_in_once(session: AsyncSession, meeting_id: int, person_id: int,
+                        now: datetime) -> bool:
+    """Record a check-in in one statement; False if the person had checked in already.
+
+    The unique (meeting, person) key decides, so two taps at the same moment store
+    one attendance and neither fails.
+    """
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    result = await session.exec(  # type: ignore[call-overload]
+        insert(Attendance).values(meeting_id=meeting_id, person_id=person_id,
+                                  checked_in_at=now)
+        .on_conflict_do_nothing(index_elements=["meeting_id", "person_id"])
+        .returning(col(Attendance.id)))
+    return result.scalars().first() is not None
 
 
 async def attendees(session: AsyncSession, meeting_id: int) -> list[Person]:

@@ -74,7 +74,6 @@ KNOWN_OFFENDERS: set[tuple[str, str]] = {
     ("handlers/documents.py", "scheduler"),
     ("handlers/handover.py", "scheduler"),
     ("handlers/hazards.py", "scheduler"),
-    ("handlers/meetings.py", "scheduler"),
 }
 
 
