@@ -33,9 +33,9 @@ from handlers.common import (
     team_here,
 )
 from handlers.conversations import Say, route
-from scheduler.finished import remove_buttons
 from scheduler.handovers import accept_button
 from services.buttons import int_arg, pack
+from services.finished import remove_buttons
 from storage import drafts as drafts_repo
 from storage import handovers as handover_repo
 from storage import hazards as hazard_repo

@@ -49,8 +49,8 @@ from handlers.common import (
     services,
 )
 from handlers.conversations import Say
-from scheduler.finished import remove_buttons
 from services.buttons import int_arg, pack
+from services.finished import remove_buttons
 from storage import drafts as drafts_repo
 from storage import hazards as hazard_repo
 from storage import org as org_repo

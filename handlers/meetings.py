@@ -18,8 +18,8 @@ from handlers.common import (
     leads_this_team,
     learn_person,
 )
-from scheduler.roll_calls import queue_meeting_held, refresh_meeting_roll_call
 from services.buttons import int_arg
+from services.roll_calls import queue_meeting_held, refresh_meeting_roll_call
 from storage import meetings as meeting_repo
 from storage import org as org_repo
 from storage import people as people_repo
