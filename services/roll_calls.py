@@ -44,7 +44,11 @@ async def briefing_message(session: AsyncSession,
 async def refresh_meeting_roll_call(session: AsyncSession, renderer: Renderer,
                                     meeting: PreShiftMeeting, now: datetime) -> bool:
     """Queue an edit of the briefing with everyone checked in so far, unless one was
-    queued within ``EDIT_EVERY`` (then it stays dirty for the sweep). True if queued."""
+    queued within ``EDIT_EVERY`` (then it stays dirty for the sweep). True if queued.
+
+    The edit keeps the buttons the briefing was sent with (so this module needs no
+    meeting keyboard); ``renderer`` stays in the signature for its callers.
+    """
     row = await briefing_message(session, meeting)
     if row is None or (row.telegram_message_id is None
                        and row.status == OutboxStatus.FAILED.value):
