@@ -17,7 +17,7 @@ from pathlib import Path
 
 from content.render import Renderer
 from domain.org import UnitKind
-from scheduler.documents import DocumentDraft, publish
+from services.publishing import DocumentDraft, publish
 from storage import org as org_repo
 from storage import people as people_repo
 from storage.db import Database

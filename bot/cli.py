@@ -255,7 +255,8 @@ async def _ledger_export(settings: Settings, args: argparse.Namespace) -> str:
 async def _documents(settings: Settings, args: argparse.Namespace) -> str:
     from content.documents import library
     from domain.documents import DocumentError, markdown_to_html
-    from scheduler.documents import DocumentDraft, PublishRefused, publish
+    from services.base import Runtime
+    from services.publishing import DocumentDraft, publish_document
     from storage import documents as doc_repo
     from storage.db import Database
     from storage.migrate import upgrade
@@ -286,28 +287,28 @@ async def _documents(settings: Settings, args: argparse.Namespace) -> str:
             texts={lang: {"title": d.title, "summary": d.summary,
                           "html": markdown_to_html(d.body)} for lang, d in chosen.items()},
             change_note=args.note, requires_ack=first.requires_ack, due_hours=first.due_hours)
-        async with db.transaction() as session:
-            audience = await _units(session, args.units)
-            try:
-                done = await publish(session, _renderer(settings),
-                                     draft, audience=audience, publisher_id=None,
-                                     now=clock().now(),
-                                     default_language=settings.default_language)
-            except PublishRefused as refused:
-                reasons = {"older": "a newer version is already published",
-                           "note_needed": "a new version needs --note saying what changed",
-                           "no_audience": "no unit given",
-                           "changed_same_version": "this version is already published with "
-                                                   "other content: raise its version"}
-                raise CliError(f"not published: {reasons.get(refused.code, refused.code)}",
-                               EXIT_CONFIG) from refused
+        async with db.session() as session:
+            await _units(session, args.units)  # an unknown key is a configuration error
+        done = await publish_document(
+            Runtime(db=db, renderer=_renderer(settings), clock=clock(),
+                    default_language=settings.default_language,
+                    default_timezone=settings.default_timezone),
+            None, draft, args.units)
+        if not done.ok:
+            code = done.key.removeprefix("publish.refused_")
+            reasons = {"older": "a newer version is already published",
+                       "note_needed": "a new version needs --note saying what changed",
+                       "no_audience": "no unit given",
+                       "changed_same_version": "this version is already published with "
+                                               "other content: raise its version"}
+            raise CliError(f"not published: {reasons.get(code, code)}", EXIT_CONFIG)
     finally:
         await db.dispose()
-    summary = (f"{args.id} v{done.document.version}: queued for {len(done.posted)} teams, "
-               f"{done.required} people must confirm; the running bot sends it")
-    if done.without_group:
+    summary = (f"{args.id} v{done.values['version']}: queued for {len(done.values['teams'])} "
+               f"teams, {done.values['people']} people must confirm; the running bot sends it")
+    if done.values["without"]:
         summary += ("; not bound to a group yet (sent once bound): "
-                    + ", ".join(unit.key for unit in done.without_group))
+                    + ", ".join(done.values["without_keys"]))
     return summary
 
 

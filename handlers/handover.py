@@ -24,8 +24,8 @@ from handlers.common import (
     team_here,
 )
 from handlers.conversations import Say, route
-from scheduler.finished import remove_buttons
 from services import handovers as handover_service
+from services.finished import remove_buttons
 from services.handovers import HandoverButton
 from storage import handovers as handover_repo
 from storage import people as people_repo

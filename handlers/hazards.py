@@ -35,10 +35,10 @@ from handlers.common import (
     services,
 )
 from handlers.conversations import Say
-from scheduler.finished import remove_buttons
 from services import hazards as hazard_service
 from services.base import Actor
 from services.buttons import int_arg
+from services.finished import remove_buttons
 from services.hazard_steps import NEXT_STEPS, HazardStep, labels, step_keyboard
 from services.hazards import EVENT_NAMES, AfterPhoto, Five, Loaded, StepOutcome
 from storage import drafts as drafts_repo

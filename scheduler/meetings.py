@@ -29,9 +29,6 @@ from storage import meetings as meeting_repo
 from storage import org as org_repo
 from storage.db import Database
 
-# The keyboard lives with the service; the roll-call sweep still finds it here.
-meeting_buttons = meeting_service.meeting_buttons
-
 # Meetings missed or ended longer ago than this (the bot was down for days) are history:
 # no late escalation or summary prompt for them.
 LOOKBACK = timedelta(days=1)

@@ -38,6 +38,7 @@ from domain.shifts import (
 from services import shifts
 from services.base import Actor, Outcome, Runtime
 from services.buttons import Button, keyboard
+from services.finished import last_part
 from storage import documents as doc_repo
 from storage import hazards as hazard_repo
 from storage import meetings as meeting_repo
@@ -47,7 +48,6 @@ from storage import people as people_repo
 from storage.models import GroupChat, OutboxMessage, PreShiftMeeting, Unit
 
 # The most message parts a briefing is split into (buttons sit on the last one).
-MAX_PARTS = 8
 
 
 @dataclass(frozen=True)
@@ -212,10 +212,7 @@ async def briefing_message(session: AsyncSession,
     if meeting.briefing_outbox_id is not None:
         return await session.get(OutboxMessage, meeting.briefing_outbox_id)
     # A meeting briefed before the row was remembered: find it by its key.
-    key = f"briefing:{meeting.unit_id}:{meeting.shift_key}"
-    keys = [key] + [f"{key}#{n}" for n in range(2, MAX_PARTS + 1)]
-    ids = await outbox_repo.ids_by_key(session, keys)
-    return await session.get(OutboxMessage, max(ids.values())) if ids else None
+    return await last_part(session, f"briefing:{meeting.unit_id}:{meeting.shift_key}")
 
 
 async def refresh_roll_call(session: AsyncSession, renderer: Renderer,
@@ -252,7 +249,7 @@ async def refresh_roll_call(session: AsyncSession, renderer: Renderer,
     return True
 
 
-async def _queue_held_edit(session: AsyncSession, meeting: PreShiftMeeting, html: str,
+async def queue_held_edit(session: AsyncSession, meeting: PreShiftMeeting, html: str,
                            now: datetime) -> bool:
     """Queue the briefing's last edit: held, by whom, everyone who came; no buttons."""
     row = await briefing_message(session, meeting)
@@ -325,7 +322,7 @@ async def record_held(session: AsyncSession, rt: Runtime, actor: Actor,
     meeting.roll_call_dirty = False  # the "held" edit shows everyone
     session.add(meeting)
     names = [p.name for p in await meeting_repo.attendees(session, meeting_id)]
-    queued = await _queue_held_edit(session, meeting, rt.renderer.html(
+    queued = await queue_held_edit(session, meeting, rt.renderer.html(
         "meeting.held", meeting.language, unit=unit.name, shift=meeting.shift_name,
         held_by=actor.name, attendees=names), now)
     return Outcome.done("button.meeting_held", queued=int(queued))

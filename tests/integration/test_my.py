@@ -5,7 +5,7 @@ from __future__ import annotations
 from content.hazards import escalation_policy
 from content.render import Renderer
 from domain.hazard import HazardState, Severity
-from scheduler.documents import DocumentDraft, publish
+from services.publishing import DocumentDraft, publish
 from storage import hazards as hazard_repo
 from storage import org as org_repo
 from storage import people as people_repo

@@ -8,7 +8,8 @@ from sqlmodel import select
 
 from content.render import Renderer
 from domain.org import Role, UnitKind
-from scheduler.documents import DocumentDraft, PublishRefused, document_sweep, publish
+from scheduler.documents import document_sweep
+from services.publishing import DocumentDraft, PublishRefused, publish
 from storage import documents as doc_repo
 from storage import org as org_repo
 from storage import people as people_repo

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from content.hazards import escalation_policy
 from content.render import Renderer
 from domain.hazard import Severity
-from scheduler.documents import publish
+from services.publishing import publish
 from storage import documents as doc_repo
 from storage import hazards as hazard_repo
 from storage import org as org_repo
