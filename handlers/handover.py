@@ -17,7 +17,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from domain.durations import parse_duration
 from domain.org import Role
 from domain.shifts import ScheduleError, ShiftOccurrence, incoming_shift, parse_schedule
 from handlers.common import (
@@ -162,7 +161,7 @@ async def _post(update: Update, context: Context, query: Any, incoming_id: int |
         found = await people_repo.people_by_ids(session, [incoming_id]) if incoming_id else []
         incoming = found[0] if found else None
         await drafts_repo.drop_draft(session, draft)
-        remind = parse_duration(svc.settings.handover_remind_after)
+        remind = svc.settings.handover_remind_after
         handover = await handover_repo.create(
             session, unit_id=unit.id or 0, chat_id=chat.id, outgoing_id=person.id or 0,
             incoming_id=incoming.id if incoming else None, equipment=data["equipment"],

@@ -31,7 +31,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from content.render import Renderer
 from domain.delivery import OutboxStatus
 from domain.documents import next_check, reminder_rounds_due
-from domain.durations import parse_duration
+from domain.durations import as_duration, as_durations
 from domain.org import Role, UnitKind, is_within
 from domain.roll_call import EDIT_EVERY
 from scheduler.timetable import SweepFunction
@@ -352,12 +352,12 @@ async def refresh_roll_call(session: AsyncSession, renderer: Renderer, post: Doc
 
 
 def document_sweep(db: Database, renderer: Renderer, *, default_language: str,
-                   reminders: str, reminder_grace: str,
+                   reminders: str | Sequence[timedelta],
+                   reminder_grace: str | timedelta,
                    wake: Callable[[], None]) -> SweepFunction:
     """Late joiners, late-bound teams, reminders and due-date reports (roll-call edits
     are the roll-call sweep's)."""
-    offsets = tuple(parse_duration(part) for part in reminders.split(",") if part.strip())
-    grace = parse_duration(reminder_grace)
+    offsets, grace = as_durations(reminders), as_duration(reminder_grace)
 
     async def sweep(now: datetime) -> None:
         queued = False

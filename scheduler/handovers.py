@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from content.render import Renderer
-from domain.durations import format_duration, parse_duration
+from domain.durations import as_duration, format_duration
 from domain.org import Role
 from scheduler.timetable import SweepFunction
 from services.buttons import pack
@@ -35,13 +35,13 @@ def accept_button(renderer: Renderer, lang: str, handover_id: int) -> dict[str, 
                                   "callback_data": pack("hov", "acc", handover_id)}]]}
 
 
-def handover_sweep(db: Database, renderer: Renderer, *, escalate_after: str,
+def handover_sweep(db: Database, renderer: Renderer, *, escalate_after: str | timedelta,
                    default_language: str,
                    wake: Callable[[], None]) -> SweepFunction:
     """A sweep over handovers nobody accepted: first a reminder, then the workshop."""
     # The reminder time is set when the handover is posted (HANDOVER_REMIND_AFTER);
     # the sweep only needs the escalation delay.
-    escalate = parse_duration(escalate_after)
+    escalate = as_duration(escalate_after)
 
     async def sweep(now: datetime) -> None:
         async with db.session() as session:  # reads only: no write lock held

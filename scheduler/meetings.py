@@ -27,7 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from content.hazards import category
 from content.render import CONTENT_DIR, Renderer
-from domain.durations import parse_duration
+from domain.durations import as_duration
 from domain.org import Role
 from domain.risk_cards import RiskCard, cards_for
 from domain.shifts import (
@@ -81,14 +81,15 @@ def meeting_buttons(renderer: Renderer, lang: str, meeting_id: int) -> dict[str,
 
 
 def pre_shift_sweep(db: Database, renderer: Renderer, *, default_language: str,
-                    default_timezone: str, reminder_grace: str, meeting_grace: str,
+                    default_timezone: str, reminder_grace: str | timedelta,
+                    meeting_grace: str | timedelta,
                     wake: Callable[[], None],
                     risk_cards: Sequence[RiskCard] = ()) -> SweepFunction:
     """Briefings before shifts, escalation of meetings not held, post-shift prompts.
 
     ``risk_cards`` are the plant's risk notification cards; a briefing lists its team's.
     """
-    grace, held_within = parse_duration(reminder_grace), parse_duration(meeting_grace)
+    grace, held_within = as_duration(reminder_grace), as_duration(meeting_grace)
 
     async def sweep(now: datetime) -> None:
         async with db.session() as session:  # reads only: no write lock held
