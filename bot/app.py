@@ -25,12 +25,13 @@ from domain.delivery import RetryPolicy
 from domain.roll_call import EDIT_EVERY
 from handlers import routes
 from scheduler.documents import document_sweep
-from scheduler.escalation import escalation_sweep, idle_draft_sweep
+from scheduler.escalation import escalation_sweep
 from scheduler.handovers import handover_sweep
 from scheduler.housekeeping import forget_old_updates
 from scheduler.meetings import pre_shift_sweep
 from scheduler.roll_calls import roll_call_sweep
 from scheduler.timetable import Timetable
+from services.conversations import idle_sweep
 from storage import updates as updates_repo
 from storage.db import Database
 from storage.migrate import upgrade
@@ -127,8 +128,8 @@ def build_application(
                            forget_old_updates(services.db))
     services.timetable.add("escalate-hazards", timedelta(minutes=1), escalation_sweep(
         services.db, services.renderer, settings.default_language, services.wake_outbox))
-    services.timetable.add("drop-idle-reports", timedelta(minutes=1), idle_draft_sweep(
-        services.db, services.renderer, settings.default_language, services.wake_outbox))
+    services.timetable.add("drop-idle-reports", timedelta(minutes=1),
+                           idle_sweep(services.runtime()))
     services.timetable.add("pre-shift-meetings", timedelta(minutes=1), pre_shift_sweep(
         services.db, services.renderer, default_language=settings.default_language,
         default_timezone=settings.default_timezone, reminder_grace=settings.reminder_grace,

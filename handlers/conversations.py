@@ -25,9 +25,6 @@ Say = Callable[[], Awaitable[Any]]
 Continuation = Callable[[AsyncSession, Update, Context, ConversationDraft, Message],
                         Awaitable[Say | None]]
 
-# How a conversation names itself when cancelled or dropped idle: "<feature>.cancelled".
-_FEATURES = {"pub": "publish", "ho": "handover", "sh": "shifts"}
-
 _routes: dict[str, Continuation] = {}
 _default: list[Continuation] = []
 
@@ -40,16 +37,6 @@ def route(prefix: str, continuation: Continuation) -> None:
 def route_default(continuation: Continuation) -> None:
     """Where drafts without a ``prefix:`` go (the hazard report's steps)."""
     _default[:] = [continuation]
-
-
-def conversation_feature(step: str) -> str:
-    """The text prefix naming a draft's conversation (``report``, ``handover``, …).
-
-    The hazard report's steps have no prefix; reasons and fixes say ``conversation``.
-    """
-    if ":" not in step:
-        return "report"
-    return _FEATURES.get(step.split(":", 1)[0], "conversation")
 
 
 def addressed_to_bot(message: Message, context: Context) -> bool:

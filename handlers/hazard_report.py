@@ -36,10 +36,11 @@ from handlers.common import (
     sender,
     services,
 )
-from handlers.conversations import Say, conversation_feature
+from handlers.conversations import Say
 from services import hazard_reports
 from services.base import Actor
 from services.buttons import keyboard
+from services.conversations import conversation_feature
 from services.hazard_reports import Answer, ReportStep
 from storage import people as people_repo
 from storage.models import ConversationDraft

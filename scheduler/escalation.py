@@ -21,16 +21,13 @@ from domain.delivery import OutboxStatus
 from domain.escalation import SeverityPolicy, escalate_due
 from domain.hazard import OPEN_STATES, HazardState, Severity
 from domain.org import Role, UnitKind
-from handlers.conversations import conversation_feature
 from scheduler.timetable import SweepFunction
 from services.buttons import pack
-from storage import drafts as drafts_repo
 from storage import hazards as hazard_repo
 from storage import org as org_repo
 from storage import outbox as outbox_repo
-from storage import people as people_repo
 from storage.db import Database
-from storage.models import ConversationDraft, GroupChat, Hazard, Person, Unit
+from storage.models import GroupChat, Hazard, Person, Unit
 
 # Whose phones ring at each level above the team.
 LEVEL_ROLES: dict[UnitKind, tuple[Role, ...]] = {
@@ -38,7 +35,6 @@ LEVEL_ROLES: dict[UnitKind, tuple[Role, ...]] = {
     UnitKind.ENTERPRISE: (Role.MANAGER,),
     UnitKind.AUTHORITY: (Role.MANAGER, Role.ADMIN),
 }
-DRAFT_IDLE = timedelta(minutes=15)
 ALERT_PURPOSE = "hazard.escalation"
 # How far back a sweep looks for alerts the outbox gave up on (403 after queueing).
 UNDELIVERED_LOOKBACK = timedelta(days=1)
@@ -273,40 +269,3 @@ async def _alert(cache: _OrgCache, hazard: Hazard, team: Unit | None, target: Un
                                                dedupe_key=part_key or key,
                                                person_id=person_id))
     return alerts, unreachable
-
-
-def idle_draft_sweep(db: Database, renderer: Renderer, default_language: str,
-                     wake: Callable[[], None]) -> SweepFunction:
-    """A sweep that drops reports nobody touched for 15 minutes, and says so."""
-
-    async def sweep(now: datetime) -> None:
-        async with db.transaction() as session:
-            drafts = await drafts_repo.idle_drafts(session, now - DRAFT_IDLE)
-            for draft in drafts:
-                people = await people_repo.people_by_ids(session, [draft.person_id])
-                lang = people[0].language if people and people[0].language \
-                    else default_language
-                if draft.chat_id < 0:
-                    group, unit = await _group(session, draft.chat_id)
-                    lang = org_repo.unit_language(unit, group, default_language)
-                await outbox_repo.enqueue_text(
-                    session, chat_id=draft.chat_id, html=renderer.html(_dropped_key(draft), lang),
-                    now=now, purpose="report.dropped",
-                    dedupe_key=f"draft-dropped:{draft.id}:{int(draft.updated_at.timestamp())}")
-                await drafts_repo.drop_draft(session, draft)
-        if drafts:
-            wake()
-
-    return sweep
-
-
-def _dropped_key(draft: ConversationDraft) -> str:
-    """What to say about a dropped draft: each conversation names itself."""
-    return f"{conversation_feature(draft.step)}.dropped_idle"
-
-
-async def _group(session: AsyncSession, chat_id: int) -> tuple[GroupChat | None, Unit | None]:
-    group = await org_repo.get_group_chat(session, chat_id)
-    unit = await org_repo.get_unit(session, group.unit_id) if group and group.unit_id else None
-    return group, unit
-

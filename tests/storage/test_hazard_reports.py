@@ -116,3 +116,23 @@ async def test_a_deep_link_names_the_team_only_for_its_members(db: Database) -> 
     await reports.start(rt, zhou, zhou.telegram_id, unit_id=team.id)
     await _walk(rt, zhou, zhou.telegram_id, ("F9", "U9"))
     assert (await reports.submit(rt, zhou, zhou.telegram_id)).key == "report.no_team"
+
+
+async def test_an_idle_report_is_dropped_and_its_chat_told(db: Database) -> None:
+    from services.conversations import DRAFT_IDLE, conversation_feature, drop_idle
+
+    people = await _plant(db)
+    clock = ManualClock(T0)
+    woken: list[int] = []
+    rt = Runtime(db=db, renderer=Renderer(), clock=clock, wake=lambda: woken.append(1))
+    wu = _actor(people["Wu"])
+    await reports.start(rt, wu, GROUP)
+    assert await drop_idle(rt, T0 + DRAFT_IDLE - timedelta(seconds=1)) == 0 and woken == []
+    assert await drop_idle(rt, T0 + DRAFT_IDLE + timedelta(seconds=1)) == 1 and woken == [1]
+    async with db.session() as s:
+        assert await drafts_repo.get_draft(s, GROUP, wu.person_id) is None
+        [told] = (await s.exec(select(OutboxMessage).where(
+            OutboxMessage.purpose == "report.dropped"))).all()
+        assert told.chat_id == GROUP and "作废" in told.payload
+    assert [conversation_feature(step) for step in ("photo", "ho:ask", "fix:12")] == [
+        "report", "handover", "conversation"]

@@ -75,7 +75,6 @@ KNOWN_OFFENDERS: set[tuple[str, str]] = {
     ("handlers/handover.py", "scheduler"),
     ("handlers/hazards.py", "scheduler"),
     ("handlers/meetings.py", "scheduler"),
-    ("scheduler/escalation.py", "handlers"),
 }
 
 
