@@ -79,7 +79,7 @@ def test_every_event_the_code_records_is_a_known_kind() -> None:
     """The history speaks of every event written anywhere (a new kind needs a sentence)."""
     root = Path(__file__).parents[2]
     written: set[str] = set(EVENT_NAMES.values())
-    for folder in ("handlers", "storage", "scheduler"):
+    for folder in ("handlers", "services", "storage", "scheduler"):
         for path in (root / folder).glob("*.py"):
             source = path.read_text(encoding="utf-8")
             written |= set(re.findall(r'\baction="(\w+)"', source))
