@@ -81,6 +81,8 @@ def test_every_event_the_code_records_is_a_known_kind() -> None:
     written: set[str] = set(EVENT_NAMES.values())
     for folder in ("handlers", "services", "storage", "scheduler"):
         for path in (root / folder).glob("*.py"):
+            if path.name == "buttons.py":
+                continue  # its docstring's example button is not an event
             source = path.read_text(encoding="utf-8")
             written |= set(re.findall(r'\baction="(\w+)"', source))
             written |= set(re.findall(r'\.event\(\w+, \w+, "(\w+)"', source))
