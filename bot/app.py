@@ -17,6 +17,7 @@ from bot.menus import publish_menus
 from bot.outbox import OutboxDispatcher
 from bot.services import SERVICES_KEY, Services, get_services
 from bot.settings import Settings
+from content.hazards import use_escalation_file
 from content.render import Renderer
 from content.risk_cards import load_risk_cards
 from domain.clock import Clock, SystemClock
@@ -113,6 +114,7 @@ def build_application(
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     clock = clock or SystemClock()
+    use_escalation_file(settings.escalation_file)
     services = Services(
         settings=settings,
         db=db or Database(settings.database_url),

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import socket
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from content.hazards import POLICY_FILE, load_escalation_policy
 from content.risk_cards import SHIPPED_RISK_CARDS, load_risk_cards
-from domain.durations import parse_duration
+from domain.durations import as_duration, as_durations, format_duration
+from domain.escalation import PolicyError
 from domain.language import SUPPORTED_LANGUAGES
 from domain.risk_cards import RiskCardError
 
@@ -27,6 +30,21 @@ def default_instance() -> str:
     """
     name = socket.gethostname().replace("#", "-").strip() or "safetybot"
     return name[:INSTANCE_MAX_LENGTH]
+
+
+def _duration(value: Any) -> Any:
+    """``30m``, ``4h``, ``3d`` (or a number of seconds) as a timedelta, read once here."""
+    return as_duration(value if isinstance(value, int | timedelta) else str(value))
+
+
+def _durations(value: Any) -> Any:
+    """``1d,2d``: a comma-separated list of durations."""
+    return as_durations(value if isinstance(value, str) else [_duration(v) for v in value])
+
+
+# Parsed once when the settings are read: callers get timedeltas, never text.
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Durations = Annotated[tuple[timedelta, ...], NoDecode, BeforeValidator(_durations)]
 
 
 class Settings(BaseSettings):
@@ -54,20 +72,22 @@ class Settings(BaseSettings):
     webhook_path: str = "telegram"
 
     # Shift handover: remind the incoming leader, then tell the workshop (30s, 15m, 4h, 3d).
-    handover_remind_after: str = "30m"
-    handover_escalate_after: str = "2h"
+    handover_remind_after: Duration = timedelta(minutes=30)
+    handover_escalate_after: Duration = timedelta(hours=2)
     # Pre-shift meeting: a briefing whose time passed while the bot was down still goes
     # out within this window; a meeting not held this long after shift start escalates.
-    reminder_grace: str = "30m"
-    meeting_grace: str = "30m"
+    reminder_grace: Duration = timedelta(minutes=30)
+    meeting_grace: Duration = timedelta(minutes=30)
     # How long a one-time /invite code for binding a group stays usable.
-    invite_valid_for: str = "24h"
+    invite_valid_for: Duration = timedelta(hours=24)
     # Policy documents: reminder rounds after posting, for those who have not read it
     # (rounds at or after the due date are not sent; the workshop hears instead).
-    document_reminders: str = "1d,2d"
+    document_reminders: Durations = (timedelta(days=1), timedelta(days=2))
     # Risk notification cards shown in the briefing; the shipped file fits the example
     # organisation only. A missing file means briefings without a risk section.
     risk_cards_file: Path = SHIPPED_RISK_CARDS
+    # Who hears about an unhandled hazard, and when (per severity). Checked at start-up.
+    escalation_file: Path = POLICY_FILE
 
     outbox_max_attempts: int = 8
     outbox_poll_seconds: float = 2.0
@@ -97,25 +117,13 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown timezone {value!r}") from exc
         return value
 
-    @field_validator("handover_remind_after", "handover_escalate_after", "reminder_grace",
-                     "meeting_grace")
+    @field_validator("escalation_file")
     @classmethod
-    def _check_duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
-
-    @field_validator("invite_valid_for")
-    @classmethod
-    def _check_invite_duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
-
-    @field_validator("document_reminders")
-    @classmethod
-    def _check_durations(cls, value: str) -> str:
-        for part in value.split(","):
-            if part.strip():
-                parse_duration(part.strip())
+    def _check_escalation(cls, value: Path) -> Path:
+        try:
+            load_escalation_policy(value)
+        except (PolicyError, OSError) as exc:
+            raise ValueError(str(exc)) from exc
         return value
 
     @field_validator("risk_cards_file")
@@ -167,6 +175,10 @@ class Settings(BaseSettings):
                 text = _mask_url_password(str(value))
             elif value is None:
                 text = "(not set)"
+            elif isinstance(value, timedelta):
+                text = format_duration(value)
+            elif isinstance(value, tuple) and all(isinstance(v, timedelta) for v in value):
+                text = ",".join(format_duration(v) for v in value)
             else:
                 text = str(value)
             shown[name.upper()] = text

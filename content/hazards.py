@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from pathlib import Path
 
 import yaml
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -45,10 +46,31 @@ def category(key: str) -> Category | None:
     return next((c for c in categories() if c.key == key), None)
 
 
+def load_escalation_policy(path: Path) -> EscalationPolicy:
+    """Read an escalation policy file.
+
+    Raises:
+        PolicyError: the file is not a complete policy.
+        OSError: the file cannot be read.
+    """
+    return parse_policy(path.read_text(encoding="utf-8"), str(path))
+
+
+_policy_file: list[Path] = [POLICY_FILE]
+
+
+def use_escalation_file(path: Path) -> None:
+    """Make ``path`` (the ``ESCALATION_FILE`` setting) the policy from now on."""
+    if path != _policy_file[0]:
+        _policy_file[0] = path
+        escalation_policy.cache_clear()
+
+
 @cache
 def escalation_policy() -> EscalationPolicy:
-    """The shipped escalation policy (``content/escalation.yaml``)."""
-    return parse_policy(POLICY_FILE.read_text(encoding="utf-8"), str(POLICY_FILE))
+    """The escalation policy in force (``ESCALATION_FILE``; by default the shipped
+    ``content/escalation.yaml``)."""
+    return load_escalation_policy(_policy_file[0])
 
 
 def ledger_names(renderer: Renderer, lang: str) -> Callable[[str, str], str]:

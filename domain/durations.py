@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import timedelta
 
 _PART = re.compile(r"(\d+)\s*([smhdw])")
@@ -68,3 +69,15 @@ def format_duration(value: timedelta) -> str:
             parts.append(f"{seconds // size}{unit}")
             seconds %= size
     return "".join(parts) or "0s"
+
+
+def as_duration(value: str | int | timedelta) -> timedelta:
+    """A duration already read (a timedelta, passed through) or one to read."""
+    return value if isinstance(value, timedelta) else parse_duration(value)
+
+
+def as_durations(value: str | Sequence[timedelta]) -> tuple[timedelta, ...]:
+    """``"1d,2d"`` or durations already read, as a tuple of timedeltas."""
+    if isinstance(value, str):
+        return tuple(parse_duration(part.strip()) for part in value.split(",") if part.strip())
+    return tuple(value)

@@ -11,7 +11,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from domain.durations import parse_duration
 from handlers.common import (
     Context,
     actor_of,
@@ -75,7 +74,7 @@ async def handover_clicked(update: Update, context: Context) -> None:
         assert actor is not None
         outcome = await handover_service.post(
             rt, actor, chat.id, button.target or None, lang,
-            parse_duration(svc.settings.handover_remind_after))
+            svc.settings.handover_remind_after)
         if not outcome.ok:
             await query.answer(svc.renderer.plain(outcome.key, lang), show_alert=True)
             return

@@ -1,72 +1,59 @@
-"""随手拍: reporting a hazard with a photo, step by step.
-
-Steps: photo(s) → place → category → severity → description (optional) →
-confirm. The report in progress is a row in ``conversation_draft``, so it survives a
-restart and the idle drop follows the injected clock (a sweep, not a timer).
+"""随手拍 in chat: read the messages and buttons, call services.hazard_reports, answer.
 
 Privacy mode: in groups the bot sees only replies to its own messages, so
 each prompt asks for a reply; buttons work everywhere. A photo whose caption
 starts with ``#隐患`` or ``#hazard`` starts a report at once.
+
+Less noise in the team group: someone who has started the bot gets one
+"continue in private" button (a deep link naming the team) and reports in the
+private chat; only the card lands in the group. Otherwise the report runs in
+the group, and where the bot may delete messages the prompts and answers are
+deleted once it is submitted.
 """
 
 from __future__ import annotations
 
 import contextlib
-from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-    Update,
-)
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from content.hazards import categories, category, escalation_policy
-from domain.hazard import Severity
+from domain.conversations import conversation_feature
 from handlers.common import (
     Context,
+    actor_of,
     bound_unit,
     button_press,
     is_group,
     keep_evidence,
     language_of,
-    learn_person,
     photo_of,
     reply,
+    runtime,
     sender,
     services,
 )
-from handlers.conversations import Say, conversation_feature
-from services.buttons import pack
-from services.hazard_steps import CARD_STEPS, labels, step_keyboard
-from storage import drafts as drafts_repo
-from storage import hazards as hazard_repo
-from storage import org as org_repo
-from storage import outbox as outbox_repo
-from storage.models import ConversationDraft, Hazard, Person, Unit
+from handlers.conversations import Say
+from services import hazard_reports
+from services.base import Actor
+from services.buttons import keyboard
+from services.hazard_reports import Answer, ReportStep
+from storage import people as people_repo
+from storage.models import ConversationDraft
 
-MAX_PHOTOS = 5
-MAX_DESCRIPTION = 1000
-MAX_LOCATION = 200
-DUPLICATE_WINDOW = timedelta(hours=24)
 HASHTAG = r"^\s*#(隐患|hazard)\b"
-# Texts that wait for a typed answer (or a photo): sent as selective ForceReply, so the
-# answer reaches the bot with privacy mode on. The rest are answered with buttons.
-PROMPTS = frozenset({"report.ask_photo", "report.ask_photo_again", "report.too_big",
-                     "report.ask_location", "report.location_too_long",
-                     "report.ask_description", "report.description_too_long"})
 
 
 # ---------------------------------------------------------------- starting
 
 
 async def report_command(update: Update, context: Context) -> None:
-    """/report: open a draft and ask for the photo."""
+    """/report: in private or in the group, open a draft and ask for the photo;
+    in the group, someone who has started the bot is sent to the private chat."""
     user = sender(update)
     chat = update.effective_chat
     if user is None or chat is None:
@@ -74,137 +61,109 @@ async def report_command(update: Update, context: Context) -> None:
         return
     svc = services(context)
     async with svc.db.transaction() as session:
-        person = await learn_person(session, user, context)
-        await drafts_repo.start_draft(session, chat.id, person.id or 0, step="photo", data={},
-                                      now=svc.clock.now())
-    await reply(update, context, "report.ask_photo", force_reply=True,
-                 person_id=person.telegram_id, person=person.name)
+        actor = await actor_of(session, update, context)
+        person = await people_repo.get_person(session, user.id)
+        unit = (await bound_unit(session, chat.id))[1] if is_group(chat) else None
+        lang = await language_of(session, update, context)
+    assert actor is not None and person is not None
+    mention: dict[str, Any] = {"person_id": user.id, "person": actor.name}
+    if unit is not None and person.started and not person.blocked and context.bot.username:
+        link = (f"https://t.me/{context.bot.username}"
+                f"?start={hazard_reports.deep_link_payload(unit.id or 0)}")
+        markup = keyboard([[(svc.renderer.plain("button.continue_private", lang), link)]])
+        await reply(update, context, "report.continue_private",
+                    reply_markup=InlineKeyboardMarkup.de_json(markup, context.bot), **mention)
+        return
+    message = update.effective_message
+    tidy_from = None
+    if is_group(chat) and update.callback_query is None and message is not None \
+            and await _may_delete(context, chat.id):
+        tidy_from = message.message_id
+    outcome = await hazard_reports.start(runtime(context), actor, chat.id, tidy_from=tidy_from)
+    await _say(update, context, outcome.key, mention, {"tidy": tidy_from is not None},
+               actor.person_id)
+
+
+async def report_in_private(update: Update, context: Context, unit_id: int) -> None:
+    """``/start report_<unit>``: the deep link from the group opens the report here."""
+    user = sender(update)
+    chat = update.effective_chat
+    if user is None or chat is None:
+        return
+    actor = await _actor(update, context)
+    if actor is None:
+        return
+    outcome = await hazard_reports.start(runtime(context), actor, chat.id, unit_id=unit_id)
+    await _say(update, context, outcome.key, {"person_id": user.id, "person": actor.name}, {},
+               actor.person_id)
 
 
 async def hashtag_photo(update: Update, context: Context) -> None:
     """A photo captioned ``#隐患 …``: the photo is step one, the caption the description."""
     message = update.effective_message
-    user = sender(update)
     chat = update.effective_chat
-    if message is None or user is None or chat is None:
+    if message is None or sender(update) is None or chat is None:
         return
-    photo = photo_of(message)
-    if photo is None or photo == "too_big":
-        await reply(update, context, "report.too_big" if photo else "report.ask_photo_again")
+    answer = answer_of(message)
+    if answer.photo is None:
+        await reply(update, context,
+                    "report.too_big" if answer.too_big else "report.ask_photo_again")
         return
     caption = (message.caption or "").strip()
     description = caption.split(maxsplit=1)[1] if len(caption.split(maxsplit=1)) > 1 else ""
-    svc = services(context)
-    async with svc.db.transaction() as session:
-        person = await learn_person(session, user, context)
-        await drafts_repo.start_draft(
-            session, chat.id, person.id or 0, step="location",
-            data={"photos": [photo], "album": message.media_group_id,
-                  "description": description[:MAX_DESCRIPTION] or None},
-            now=svc.clock.now())
-    await reply(update, context, "report.ask_location", force_reply=True)
+    actor = await _actor(update, context)
+    if actor is None:
+        return
+    tidy_from = message.message_id if is_group(chat) and await _may_delete(context, chat.id) \
+        else None
+    outcome = await hazard_reports.start(runtime(context), actor, chat.id, first=answer,
+                                         description=description, tidy_from=tidy_from)
+    await _say(update, context, outcome.key, {}, {"tidy": tidy_from is not None},
+               actor.person_id)
 
 
 # ---------------------------------------------------------------- the steps
 
 
+def answer_of(message: Message) -> Answer:
+    """What a message says to a report: a photo, a place, a text."""
+    photo = photo_of(message)
+    return Answer(
+        photo=(str(photo[0]), str(photo[1])) if isinstance(photo, list) else None,
+        too_big=photo == "too_big", album=message.media_group_id, text=message.text,
+        latitude=message.location.latitude if message.location else None,
+        longitude=message.location.longitude if message.location else None,
+        message_id=message.message_id)
+
+
 async def continue_report(session: AsyncSession, update: Update, context: Context,
                           draft: ConversationDraft, message: Message) -> Say | None:
     """One answer of a report in progress; returns what to say once it is committed."""
-    data = drafts_repo.draft_data(draft)
-    outcome = _advance(draft.step, data, message)
-    if outcome.next_step is not None:
-        drafts_repo.save_draft(session, draft, step=outcome.next_step, data=data,
-                               now=services(context).clock.now())
-    if outcome.key is None:
+    step = hazard_reports.continue_in(session, draft, answer_of(message),
+                                      services(context).clock.now())
+    key = step.key
+    if key is None:
         return None
-    key = outcome.key
-    return lambda: _prompt(update, context, key, outcome.values, data)
+    return lambda: _say(update, context, key, step.values, step.data, draft.person_id)
 
 
-class _Outcome:
-    def __init__(self, key: str | None, next_step: str | None = None,
-                 **values: Any) -> None:
-        self.key, self.next_step, self.values = key, next_step, values
-
-
-def _advance(step: str, data: dict[str, Any], message: Message) -> _Outcome:
-    """Apply one answer to the draft; say what to ask next."""
-    photo = photo_of(message)
-    if step == "photo":
-        if photo == "too_big":
-            return _Outcome("report.too_big")
-        if not isinstance(photo, list):
-            return _Outcome("report.ask_photo_again")
-        data["photos"] = [photo]
-        data["album"] = message.media_group_id
-        return _Outcome("report.ask_location", "location")
-    if step == "location" and isinstance(photo, list):
-        # More photos of the same album (or sent one by one before the place).
-        photos = data.setdefault("photos", [])
-        if len(photos) < MAX_PHOTOS and photo not in photos:
-            photos.append(photo)
-        return _Outcome(None, "location")
-    if step == "location":
-        if message.location is not None:
-            data["latitude"] = message.location.latitude
-            data["longitude"] = message.location.longitude
-            data["location"] = f"{message.location.latitude:.5f}, {message.location.longitude:.5f}"
-        elif message.text and message.text.strip():
-            text = message.text.strip()
-            if len(text) > MAX_LOCATION:
-                return _Outcome("report.location_too_long")
-            data["location"] = text
-        else:
-            return _Outcome("report.ask_location")
-        return _Outcome("report.ask_category", "category")
-    if step == "description":
-        text = (message.text or "").strip()
-        if not text:
-            return _Outcome("report.ask_description")
-        if len(text) > MAX_DESCRIPTION:
-            return _Outcome("report.description_too_long", length=len(text))
-        data["description"] = text
-        return _Outcome("report.confirm", "confirm")
-    return _Outcome(None)  # category, severity, confirm: answered with buttons
-
-
-async def _prompt(update: Update, context: Context, key: str, values: dict[str, Any],
-                  data: dict[str, Any]) -> None:
+async def _say(update: Update, context: Context, key: str, values: dict[str, Any],
+               data: dict[str, Any], person_id: int) -> None:
+    """Send the prompt(s) for ``key``; a tidy report remembers them for deletion."""
     svc = services(context)
+    chat = update.effective_chat
     async with svc.db.session() as session:
         lang = await language_of(session, update, context)
-    if key == "report.ask_category":
-        rows = [[InlineKeyboardButton(c.name(lang), callback_data=pack("hr", "cat", c.key))
-                 for c in categories()[i:i + 2]] for i in range(0, len(categories()), 2)]
-        await reply(update, context, key, reply_markup=InlineKeyboardMarkup(rows))
-    elif key == "report.ask_severity":
-        buttons = [InlineKeyboardButton(svc.renderer.plain(f"severity.{s.value}", lang),
-                                        callback_data=pack("hr", "sev", s.value))
-                   for s in Severity]
-        await reply(update, context, key, reply_markup=InlineKeyboardMarkup([buttons]))
-    elif key == "report.ask_description":
-        # The question waits for a reply (ForceReply, so it reaches the bot with privacy
-        # mode on); a message has one kind of markup, so "skip" comes right after it.
-        await reply(update, context, key, force_reply=True)
-        skip = InlineKeyboardButton(svc.renderer.plain("button.skip", lang),
-                                    callback_data=pack("hr", "skip"))
-        await reply(update, context, "report.skip_description",
-                    reply_markup=InlineKeyboardMarkup([[skip]]))
-    elif key == "report.confirm":
-        found = category(str(data.get("category")))
-        markup = InlineKeyboardMarkup([[
-            InlineKeyboardButton(svc.renderer.plain("button.submit", lang),
-                                 callback_data=pack("hr", "ok")),
-            InlineKeyboardButton(svc.renderer.plain("button.cancel", lang),
-                                 callback_data=pack("hr", "x"))]])
-        await reply(update, context, key, reply_markup=markup,
-                     photos=len(data.get("photos", [])), location=data.get("location", ""),
-                     category=found.name(lang) if found else "",
-                     severity=svc.renderer.plain(f"severity.{data.get('severity')}", lang),
-                     description=data.get("description"))
-    else:
-        await reply(update, context, key, force_reply=key in PROMPTS, **values)
+    sent: list[int] = []
+    for prompt in hazard_reports.prompts(runtime(context), key, lang, data, values):
+        markup = InlineKeyboardMarkup.de_json(prompt.keyboard, context.bot) \
+            if prompt.keyboard else None
+        message = await reply(update, context, prompt.key, force_reply=prompt.force_reply,
+                              reply_markup=markup, **prompt.values)
+        if message is not None:
+            sent.append(message.message_id)
+    if data.get("tidy") and chat is not None:
+        await hazard_reports.remember_messages(runtime(context), person_id, chat.id, sent)
 
 
 # ---------------------------------------------------------------- buttons
@@ -212,160 +171,79 @@ async def _prompt(update: Update, context: Context, key: str, values: dict[str, 
 
 async def report_clicked(update: Update, context: Context) -> None:
     """Category, severity, skip, submit and cancel buttons."""
-    query, user, chat, svc, lang, parts = await button_press(update, context, "hr")
-    if parts is None or chat is None or user is None:
+    query, user, chat, svc, lang, _ = await button_press(update, context, "hr")
+    button = ReportStep.unpack(query.data)
+    if button is None or chat is None or user is None:
         await query.answer(svc.renderer.plain("callback.stale", lang), show_alert=True)
         return
-    async with svc.db.transaction() as session:
-        person = await learn_person(session, user, context)
-        draft = await drafts_repo.get_draft(session, chat.id, person.id or 0)
-        if draft is None:
-            await query.answer(svc.renderer.plain("report.not_yours", lang), show_alert=True)
-            return
-        data = drafts_repo.draft_data(draft)
-        action, arg = parts[0], (parts[1] if len(parts) > 1 else "")
-        expected = {"cat": "category", "sev": "severity", "skip": "description",
-                    "ok": "confirm", "x": draft.step}.get(action)
-        if expected != draft.step or (action == "cat" and category(arg) is None) or \
-                (action == "sev" and arg not in {s.value for s in Severity}):
-            await query.answer(svc.renderer.plain("callback.stale", lang), show_alert=True)
-            return
-        now = svc.clock.now()
-        if action == "x":
-            await drafts_repo.drop_draft(session, draft)
-            next_key: str | None = "report.cancelled"
-        elif action == "cat":
-            data["category"] = arg
-            drafts_repo.save_draft(session, draft, step="severity", data=data, now=now)
-            next_key = "report.ask_severity"
-        elif action == "sev":
-            data["severity"] = arg
-            drafts_repo.save_draft(session, draft, step="description", data=data, now=now)
-            next_key = "report.ask_description"
-        elif action == "skip":
-            data["description"] = data.get("description")
-            drafts_repo.save_draft(session, draft, step="confirm", data=data, now=now)
-            next_key = "report.confirm"
-        else:
-            next_key = None
+    actor = await _actor(update, context)
+    if actor is None:
+        await query.answer(svc.renderer.plain("callback.stale", lang), show_alert=True)
+        return
+    step = await hazard_reports.press(runtime(context), actor, chat.id, button)
+    if step.values.get("refused") and step.key is not None:
+        await query.answer(svc.renderer.plain(step.key, lang), show_alert=True)
+        return
     await query.answer()
     if query.message is not None:
         with contextlib.suppress(TelegramError):
             await query.edit_message_reply_markup(None)  # one answer per prompt
-    if action == "ok":
-        await _submit(update, context, person, data)
-    elif next_key == "report.cancelled":
-        await reply(update, context, next_key)
-    elif next_key is not None:
-        await _prompt(update, context, next_key, {}, data)
+    if step.submit:
+        await _submit(update, context, actor, chat.id)
+    elif step.key == "report.cancelled":
+        await reply(update, context, step.key)
+    elif step.key is not None:
+        await _say(update, context, step.key, {}, step.data, actor.person_id)
 
 
 async def cancel_command(update: Update, context: Context) -> None:
     """/cancel: drop the conversation in progress (report, handover, publishing, …)."""
-    user = sender(update)
     chat = update.effective_chat
-    if user is None or chat is None:
+    if sender(update) is None or chat is None:
         return
-    svc = services(context)
-    async with svc.db.transaction() as session:
-        person = await learn_person(session, user, context)
-        draft = await drafts_repo.get_draft(session, chat.id, person.id or 0)
-        if draft is not None:
-            await drafts_repo.drop_draft(session, draft)
-    if draft is None:
+    actor = await _actor(update, context)
+    if actor is None:
+        return
+    step = await hazard_reports.cancel(runtime(context), actor, chat.id)
+    if step is None:
         await reply(update, context, "report.nothing_to_cancel")
     else:
-        await reply(update, context, f"{conversation_feature(draft.step)}.cancelled")
+        await reply(update, context, f"{conversation_feature(step)}.cancelled")
 
 
 # ---------------------------------------------------------------- submitting
 
 
-async def _team_of(session: Any, update: Update, person: Person) -> Unit | None:
-    """The team a report belongs to: the group's, or the reporter's group in private."""
-    chat = update.effective_chat
-    assert chat is not None
-    if is_group(chat):
-        _, unit = await bound_unit(session, chat.id)
-        return unit
-    for group in await org_repo.groups_of_person(session, person.id or 0):
-        if group.unit_id is not None:
-            return await org_repo.get_unit(session, group.unit_id)
-    return None
+async def _submit(update: Update, context: Context, actor: Actor, chat_id: int) -> None:
+    """Download the photos (no transaction open), then register the report."""
+    rt = runtime(context)
+    photos = await hazard_reports.photos_to_keep(rt, actor, chat_id)
+    kept = {unique: await keep_evidence(context, file_id, unique) for file_id, unique in photos}
+    outcome = await hazard_reports.submit(rt, actor, chat_id, kept)
+    if outcome.key == "report.not_yours" or outcome.tidy:
+        return  # pressed twice (the first press submitted), or the card says it all
+    await reply(update, context, outcome.key, **outcome.values)
 
 
-async def _submit(update: Update, context: Context, person: Person,
-                  data: dict[str, Any]) -> None:
-    chat = update.effective_chat
-    assert chat is not None
-    svc = services(context)
-    now = svc.clock.now()
-    photos = [tuple(p) for p in data.get("photos", [])]
-    async with svc.db.transaction() as session:
-        team = await _team_of(session, update, person)
-        draft = await drafts_repo.get_draft(session, chat.id, person.id or 0)
-        if draft is not None:
-            await drafts_repo.drop_draft(session, draft)
-        if team is None:
-            outcome: tuple[str, str] = ("report.no_team", "")
-        else:
-            duplicate = await hazard_repo.find_duplicate(
-                session, unit_id=team.id or 0, unique_ids=[p[1] for p in photos],
-                since=now - DUPLICATE_WINDOW)
-            if duplicate is not None:
-                await hazard_repo.record_event(session, duplicate, at=now, actor_id=person.id,
-                                               action="duplicate_report")
-                outcome = ("report.duplicate", duplicate.code)
-            else:
-                hazard = await _register(update, context, session, team, person, data, photos)
-                outcome = ("report.submitted", hazard.code)
-    if outcome[0] == "report.submitted":
-        svc.wake_outbox()
-    await reply(update, context, outcome[0], code=outcome[1])
+# ---------------------------------------------------------------- helpers
 
 
-async def _register(update: Update, context: Context, session: Any, team: Unit, person: Person,
-                    data: dict[str, Any], photos: list[tuple[Any, ...]]) -> Hazard:
-    svc = services(context)
-    now = svc.clock.now()
-    severity = Severity(data["severity"])
-    local = [await keep_evidence(context, str(file_id), str(unique)) for file_id, unique in photos]
-    zone = team.timezone or svc.settings.default_timezone
-    day = now.astimezone(ZoneInfo(zone)).strftime("%Y%m%d")
-    hazard = await hazard_repo.create_hazard(
-        session, unit_id=team.id or 0, reporter_id=person.id or 0, severity=severity,
-        category=str(data["category"]), location_text=data.get("location"),
-        latitude=data.get("latitude"), longitude=data.get("longitude"),
-        description=data.get("description"),
-        photos=[(str(f), str(u), path) for (f, u), path in zip(photos, local, strict=True)],
-        now=now, day=day, policy=escalation_policy().for_severity(severity))
-    await _post_card(context, session, hazard, team, person, data, str(photos[0][0]))
-    return hazard
+async def _actor(update: Update, context: Context) -> Actor | None:
+    async with services(context).db.transaction() as session:
+        return await actor_of(session, update, context)
 
 
-async def _post_card(context: Context, session: Any, hazard: Hazard, team: Unit,
-                     reporter: Person, data: dict[str, Any], photo_id: str) -> None:
-    """The hazard card in the team group (photo, facts, acknowledge button)."""
-    svc = services(context)
-    group = await org_repo.chat_of_unit(session, team.id or 0)
-    if group is None or not group.active:
-        return
-    lang = org_repo.unit_language(team, group, svc.settings.default_language)
-    found = category(hazard.category)
-    card = svc.renderer.html(
-        "hazard.card", lang, code=hazard.code,
-        severity=svc.renderer.plain(f"severity.{hazard.severity}", lang),
-        category=found.name(lang) if found else hazard.category,
-        location=hazard.location_text or "", description=hazard.description,
-        reporter=reporter.name, deadline=hazard.watch_deadline)
-    markup = step_keyboard(labels(svc.renderer, lang), hazard.id or 0, CARD_STEPS, per_row=3)
-    key = f"hazard-card:{hazard.id}"
-    await outbox_repo.enqueue(session, chat_id=group.chat_id, method="sendPhoto",
-                              params={"photo": photo_id, "caption": f"⚠️ {hazard.code}"},
-                              now=svc.clock.now(), purpose="hazard.card", dedupe_key=f"{key}:photo")
-    await outbox_repo.enqueue_text(session, chat_id=group.chat_id, html=card,
-                                   now=svc.clock.now(), purpose="hazard.card",
-                                   reply_markup=markup, dedupe_key=key)
+async def _may_delete(context: Context, chat_id: int) -> bool:
+    """Whether the bot may delete other people's messages in this group (an admin with
+    the right to), as Telegram says now."""
+    try:
+        member = await context.bot.get_chat_member(chat_id, context.bot.id)
+    except TelegramError:
+        return False
+    if member.status == ChatMemberStatus.OWNER:
+        return True
+    return member.status == ChatMemberStatus.ADMINISTRATOR and \
+        bool(getattr(member, "can_delete_messages", False))
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
@@ -375,4 +253,3 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(report_clicked, pattern=r"^hr:"))
     image = filters.PHOTO | filters.Document.IMAGE
     application.add_handler(MessageHandler(image & filters.CaptionRegex(HASHTAG), hashtag_photo))
-

@@ -14,7 +14,6 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from domain import invites
-from domain.durations import parse_duration
 from domain.org import UnitKind
 from handlers.common import (
     Context,
@@ -104,7 +103,7 @@ async def _issue(session: AsyncSession, context: Context, person: Person, unit: 
         return svc.renderer.html("invite.team_bound", lang, unit=unit.name)
     now = svc.clock.now()
     code = invites.new_code()
-    expires_at = now + parse_duration(svc.settings.invite_valid_for)
+    expires_at = now + svc.settings.invite_valid_for
     await invite_repo.create(session, code=code, unit_id=unit.id or 0, new_team=new_team,
                              created_by=person.id or 0, now=now, expires_at=expires_at)
     link = f"https://t.me/{context.bot.username}?startgroup={code}"

@@ -6,10 +6,13 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from handlers.common import Context, is_group, learn_person, reply, sender, services
+from handlers.hazard_report import report_in_private
+from services.hazard_reports import unit_of_payload
 
 
 async def start(update: Update, context: Context) -> None:
-    """Private: open the channel for notifications. Group: say what the bot is."""
+    """Private: open the channel for notifications (``report_<unit>``: and report a
+    hazard for that team, the group's deep link). Group: say what the bot is."""
     if is_group(update.effective_chat):
         await reply(update, context, "start.group")
         return
@@ -24,6 +27,10 @@ async def start(update: Update, context: Context) -> None:
             person.updated_at = svc.clock.now()
             session.add(person)
         name = person.name
+    report_for = unit_of_payload(context.args[0]) if context.args else None
+    if report_for is not None:
+        await report_in_private(update, context, report_for)
+        return
     await reply(update, context, "start.private", name=name)
 
 

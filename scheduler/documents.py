@@ -9,11 +9,11 @@ services/reading.py). Roll-call edits are the roll-call sweep's
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 
 from content.render import Renderer
-from domain.durations import parse_duration
+from domain.durations import as_duration, as_durations
 from scheduler.timetable import SweepFunction
 from services.reading import ask_late_members, deliver_outstanding, remind_or_report
 from storage import documents as doc_repo
@@ -24,12 +24,12 @@ MAX_BATCHES = 1000  # a guard only: each batch moves its posts on
 
 
 def document_sweep(db: Database, renderer: Renderer, *, default_language: str,
-                   reminders: str, reminder_grace: str,
+                   reminders: str | Sequence[timedelta], reminder_grace: str | timedelta,
                    wake: Callable[[], None]) -> SweepFunction:
     """Late joiners, late-bound teams, reminders and due-date reports (roll-call edits
     are the roll-call sweep's)."""
-    offsets = tuple(parse_duration(part) for part in reminders.split(",") if part.strip())
-    grace = parse_duration(reminder_grace)
+    offsets = as_durations(reminders)
+    grace = as_duration(reminder_grace)
 
     async def sweep(now: datetime) -> None:
         queued = False

@@ -9,11 +9,11 @@ out on SQLite for the whole sweep.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from content.render import Renderer
 from domain.clock import ManualClock
-from domain.durations import parse_duration
+from domain.durations import as_duration
 from scheduler.timetable import SweepFunction
 from services import handovers as handover_service
 from services.base import Runtime
@@ -25,13 +25,13 @@ BATCH = 50
 MOST_PER_SWEEP = 10_000
 
 
-def handover_sweep(db: Database, renderer: Renderer, *, escalate_after: str,
+def handover_sweep(db: Database, renderer: Renderer, *, escalate_after: str | timedelta,
                    default_language: str,
                    wake: Callable[[], None]) -> SweepFunction:
     """A sweep over handovers nobody accepted: first a reminder, then the workshop."""
     # The reminder time is set when the handover is posted (HANDOVER_REMIND_AFTER);
     # the sweep only needs the escalation delay.
-    escalate = parse_duration(escalate_after)
+    escalate = as_duration(escalate_after)
 
     async def sweep(now: datetime) -> None:
         rt = Runtime(db=db, renderer=renderer, clock=ManualClock(now),

@@ -20,7 +20,7 @@ from typing import TypeVar
 
 from content.render import Renderer
 from domain.clock import ManualClock
-from domain.durations import parse_duration
+from domain.durations import as_duration
 from domain.risk_cards import RiskCard
 from scheduler.timetable import SweepFunction
 from services import meetings as meeting_service
@@ -39,14 +39,15 @@ _T = TypeVar("_T")
 
 
 def pre_shift_sweep(db: Database, renderer: Renderer, *, default_language: str,
-                    default_timezone: str, reminder_grace: str, meeting_grace: str,
+                    default_timezone: str, reminder_grace: str | timedelta,
+                    meeting_grace: str | timedelta,
                     wake: Callable[[], None],
                     risk_cards: Sequence[RiskCard] = ()) -> SweepFunction:
     """Briefings before shifts, escalation of meetings not held, post-shift prompts.
 
     ``risk_cards`` are the plant's risk notification cards; a briefing lists its team's.
     """
-    grace, held_within = parse_duration(reminder_grace), parse_duration(meeting_grace)
+    grace, held_within = as_duration(reminder_grace), as_duration(meeting_grace)
 
     async def sweep(now: datetime) -> None:
         # The clock is the sweep's ``now``: a service reads no other time.

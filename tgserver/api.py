@@ -19,7 +19,7 @@ from tgserver.world import PRESENT, BotState, Chat, Message, StoredFile, World
 
 JSON_FIELDS = frozenset({"reply_markup", "entities", "caption_entities", "allowed_updates",
                          "scope", "media", "options", "reply_parameters",
-                         "link_preview_options", "commands", "menu_button"})
+                         "link_preview_options", "commands", "menu_button", "message_ids"})
 Method = Callable[["Api", BotState, dict[str, Any]], Awaitable[Any]]
 
 
@@ -36,8 +36,12 @@ def decode_params(raw: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def member_dict(user: dict[str, Any], status: str) -> dict[str, Any]:
-    """A ChatMember object complete enough for any client library."""
+def member_dict(user: dict[str, Any], status: str,
+                rights: dict[str, bool] | None = None) -> dict[str, Any]:
+    """A ChatMember object complete enough for any client library.
+
+    An administrator has every right unless ``rights`` takes some away.
+    """
     data: dict[str, Any] = {"user": user, "status": status}
     if status == "creator":
         data["is_anonymous"] = False
@@ -49,6 +53,7 @@ def member_dict(user: dict[str, Any], status: str) -> dict[str, Any]:
             "can_pin_messages")})
         data["can_be_edited"] = False
         data["is_anonymous"] = False
+        data.update(rights or {})
     elif status == "kicked":
         data["until_date"] = 0
     return data
@@ -331,12 +336,40 @@ class Api:
     async def m_editMessageReplyMarkup(self, bot: BotState, params: dict[str, Any]) -> Any:
         return self._edit(bot, params, None)
 
+    @staticmethod
+    def may_delete(bot: BotState, chat: Chat, message: Message) -> bool:
+        """Telegram's rule: in a group a bot deletes others' messages only as an admin
+        with ``can_delete_messages``; its own messages and private ones always."""
+        if chat.type == "private" or message.by_bot_id == bot.user.id:
+            return True
+        status = chat.status(bot.user.id)
+        if status == "creator":
+            return True
+        return status == "administrator" and \
+            chat.rights.get(bot.user.id, {}).get("can_delete_messages", True)
+
     async def m_deleteMessage(self, bot: BotState, params: dict[str, Any]) -> Any:
         chat = self.chat_for_sending(bot, params)
         message = self.world.find_message(chat.id, int(params.get("message_id") or 0))
         if message is None:
             raise bad_request("message to delete not found")
+        if not self.may_delete(bot, chat, message):
+            raise bad_request("message can't be deleted")
         message.deleted = True
+        self.world.touch()
+        return True
+
+    async def m_deleteMessages(self, bot: BotState, params: dict[str, Any]) -> Any:
+        chat = self.chat_for_sending(bot, params)
+        ids = params.get("message_ids")
+        if not isinstance(ids, list) or not 1 <= len(ids) <= 100:
+            raise bad_request("message identifiers are not specified")
+        found = [m for m in (self.world.find_message(chat.id, int(i)) for i in ids)
+                 if m is not None]  # Telegram skips the ones it cannot find
+        if any(not self.may_delete(bot, chat, m) for m in found):
+            raise bad_request("message can't be deleted")
+        for message in found:
+            message.deleted = True
         self.world.touch()
         return True
 
@@ -387,11 +420,11 @@ class Api:
         user = self.world.users.get(user_id)
         if user is None:
             raise bad_request("user not found")
-        return member_dict(user.to_dict(), chat.status(user_id))
+        return member_dict(user.to_dict(), chat.status(user_id), chat.rights.get(user_id))
 
     async def m_getChatAdministrators(self, bot: BotState, params: dict[str, Any]) -> Any:
         chat = self.known_chat(params)
-        return [member_dict(self.world.users[uid].to_dict(), status)
+        return [member_dict(self.world.users[uid].to_dict(), status, chat.rights.get(uid))
                 for uid, status in chat.statuses.items()
                 if status in ("creator", "administrator") and uid in self.world.users]
 

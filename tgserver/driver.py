@@ -66,6 +66,20 @@ class ChatHandle:
         self.driver._post(self.chat, by.user,
                           extra={"new_chat_members": [bot.user.to_dict()]})
 
+    def promote_bot(self, by: UserHandle, *, can_delete_messages: bool = True) -> None:
+        """An admin makes the bot an administrator (``my_chat_member``), with or without
+        the right to delete messages."""
+        bot = self.driver.bot
+        old = self.chat.status(bot.user.id)
+        self.chat.statuses[bot.user.id] = "administrator"
+        self.chat.rights[bot.user.id] = {"can_delete_messages": can_delete_messages}
+        self.driver._chat_member_update("my_chat_member", self.chat, by.user, bot.user, old,
+                                        "administrator")
+
+    def visible_messages(self) -> list[Message]:
+        """Every message in this chat that is not deleted, from anyone."""
+        return [m for m in self.driver.world.messages.get(self.id, []) if not m.deleted]
+
     def add_bot_via_link(self, by: UserHandle, start_parameter: str) -> Message:
         """A member adds the bot through ``t.me/<bot>?startgroup=PARAM``: the bot is added,
         then the client sends ``/start@<bot> PARAM`` in the group from that member."""
@@ -416,7 +430,8 @@ class Driver:
             return  # Telegram tells only admin bots about other people's membership
         payload = {"chat": chat.to_dict(), "from": actor.to_dict(), "date": int(time.time()),
                    "old_chat_member": member_dict(subject.to_dict(), old),
-                   "new_chat_member": member_dict(subject.to_dict(), new)}
+                   "new_chat_member": member_dict(subject.to_dict(), new,
+                                                  chat.rights.get(subject.id))}
         self.world.push(self.bot, kind, payload)
         self._remember_last()
 

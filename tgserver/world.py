@@ -51,6 +51,7 @@ class Chat:
     first_name: str | None = None
     is_forum: bool = False
     statuses: dict[int, str] = field(default_factory=dict)  # user id → status
+    rights: dict[int, dict[str, bool]] = field(default_factory=dict)  # admin rights taken away
     migrated_to: int | None = None
 
     def to_dict(self) -> dict[str, Any]:

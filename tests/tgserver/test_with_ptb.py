@@ -98,3 +98,36 @@ async def test_privacy_mode_hides_plain_group_messages(server: TelegramTestServe
     alice.send(group, "hey @QuietBot")
     alice.send(group, "/cmd")
     assert len(quiet.queue) == before + 2
+
+
+async def test_deleting_follows_the_admin_rights(server: TelegramTestServer) -> None:
+    account = server.create_bot(username="TidyBot")
+    d = server.driver(account)
+    alice = d.user("Alice")
+    group = d.group("G", members=[alice], admins=[alice])
+    group.add_bot(by=alice)
+    async with Bot(account.token, base_url=server.base_url,
+                   base_file_url=server.base_file_url) as bot:
+        own = await bot.send_message(group.id, "mine")
+        theirs = alice.send(group, "hers")
+        # A plain member deletes its own messages, never other people's.
+        with pytest.raises(BadRequest, match="can't be deleted"):
+            await bot.delete_message(group.id, theirs.message_id)
+        assert await bot.delete_message(group.id, own.message_id)
+        member = await bot.get_chat_member(group.id, account.user.id)
+        assert member.status == "member"
+
+        group.promote_bot(by=alice, can_delete_messages=False)
+        member = await bot.get_chat_member(group.id, account.user.id)
+        assert member.status == "administrator" and not member.can_delete_messages  # type: ignore[attr-defined]
+        with pytest.raises(BadRequest, match="can't be deleted"):
+            await bot.delete_messages(group.id, [theirs.message_id])
+
+        group.promote_bot(by=alice)
+        member = await bot.get_chat_member(group.id, account.user.id)
+        assert member.can_delete_messages  # type: ignore[attr-defined]
+        other = alice.send(group, "again")
+        # deleteMessages skips what is already gone.
+        assert await bot.delete_messages(group.id, [theirs.message_id, other.message_id,
+                                                    own.message_id])
+        assert [m.text for m in group.visible_messages() if m.text] == []
