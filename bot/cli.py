@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from content.render import Renderer
+    from services.base import Runtime
+    from storage.db import Database
     from storage.models import Unit
 
 EXIT_OK = 0
@@ -205,6 +207,15 @@ def _renderer(settings: Settings, lang: str | None = None) -> Renderer:
                     timezone=settings.default_timezone)
 
 
+def _runtime(settings: Settings, db: Database, lang: str | None = None) -> Runtime:
+    """What services are given from the command line (no outbox sender to wake)."""
+    from services.base import Runtime
+
+    return Runtime(db=db, renderer=_renderer(settings, lang), clock=clock(),
+                   default_language=settings.default_language,
+                   default_timezone=settings.default_timezone)
+
+
 async def _units(session: AsyncSession, keys: list[str]) -> list[Unit]:
     """The units of the given keys, in order; an unknown key is a configuration error."""
     from storage import org as org_repo
@@ -221,13 +232,12 @@ async def _units(session: AsyncSession, keys: list[str]) -> list[Unit]:
 async def _ledger_export(settings: Settings, args: argparse.Namespace) -> str:
     from datetime import timedelta
 
-    from content.hazards import ledger_file
-    from domain.clock import SystemClock
     from domain.dates import DateError, parse_period
+    from services.ledger import UnknownUnit, export_units
     from storage.db import Database
     from storage.migrate import upgrade
 
-    now = SystemClock().now()
+    now = clock().now()
     since = args.since or f"{now - timedelta(days=90):%Y-%m-%d}"
     until = args.until or f"{now:%Y-%m-%d}"
     try:
@@ -239,11 +249,11 @@ async def _ledger_export(settings: Settings, args: argparse.Namespace) -> str:
     db = Database(settings.database_url)
     try:
         await upgrade(db)
-        async with db.session() as session:
-            roots = await _units(session, args.unit)
-            ledger = await ledger_file(
-                session, _renderer(settings, lang), roots=roots, since=period[0],
-                until=period[1], lang=lang, timezone=settings.default_timezone, now=now)
+        try:
+            ledger = await export_units(_runtime(settings, db, lang), args.unit,
+                                        since=period[0], until=period[1], lang=lang)
+        except UnknownUnit as exc:
+            raise CliError(f"no unit with the key {exc.key!r}", EXIT_CONFIG) from exc
     finally:
         await db.dispose()
     out = args.out or Path(f"ledger-{'-'.join(args.unit)}-{now:%Y%m%d}.xlsx")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,7 +19,7 @@ from telegram import (
 )
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from content.hazards import category, escalation_policy, ledger_file
+from content.hazards import category, escalation_policy
 from domain.dates import MAX_DEADLINE, DateError, parse_deadline, parse_period
 from domain.escalation import escalate_due
 from domain.hazard import (
@@ -33,9 +33,10 @@ from domain.hazard import (
     Severity,
     decide,
 )
-from domain.org import Role, UnitKind, has_role_over, highest_role_over, role_rank
+from domain.org import Role, UnitKind, has_role_over, highest_role_over
 from handlers.common import (
     Context,
+    actor_of,
     bound_unit,
     button_press,
     is_bot_admin,
@@ -45,11 +46,13 @@ from handlers.common import (
     learn_person,
     photo_of,
     reply,
+    runtime,
     sender,
     services,
 )
 from handlers.conversations import Say
 from scheduler.finished import remove_buttons
+from services import ledger as ledger_service
 from services.buttons import int_arg, pack
 from storage import drafts as drafts_repo
 from storage import hazards as hazard_repo
@@ -609,24 +612,14 @@ async def export_command(update: Update, context: Context) -> None:
             f"dates.error.{problem.code}", lang, **problem.params))
         return
     async with svc.db.transaction() as session:
-        person = await learn_person(session, user, context)
-        lang = await language_of(session, update, context)
-        if await is_bot_admin(session, user.id, context):
-            roots = [u for u in await org_repo.all_units(session) if u.parent_id is None]
-        else:
-            rows = await org_repo.role_rows_of(session, person.id or 0)
-            roots = [u for g, u in rows if role_rank(g.role) >= role_rank(Role.TEAM_LEADER)]
-        if not roots:
-            await reply(update, context, "export.not_allowed")
-            return
-        ledger = await ledger_file(session, svc.renderer, roots=roots, since=period[0],
-                                   until=period[1], lang=lang,
-                                   timezone=svc.settings.default_timezone, now=now)
-    last_day = period[1] - timedelta(seconds=1)
-    caption = svc.renderer.html("export.caption", lang, units=" / ".join(r.name for r in roots),
-                                since=f"{period[0]:%Y-%m-%d}", until=f"{last_day:%Y-%m-%d}",
-                                hazards=ledger.hazards, handovers=ledger.handovers,
-                                meetings=ledger.meetings)
-    await message.reply_document(document=ledger.data, filename=f"ledger-{now:%Y%m%d}.xlsx",
-                                 caption=caption)
-
+        actor = await actor_of(session, update, context)
+    if actor is None:
+        return
+    done = await ledger_service.export_for(runtime(context), actor, since=period[0],
+                                           until=period[1])
+    if done.file is None:
+        await reply(update, context, done.key, **done.values)
+        return
+    caption = svc.renderer.html(done.key, actor.language, **done.values)
+    await message.reply_document(document=done.file.data,
+                                 filename=f"ledger-{now:%Y%m%d}.xlsx", caption=caption)
