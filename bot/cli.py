@@ -162,41 +162,36 @@ def _read(path: Path) -> str:
 
 
 async def _org_import(settings: Settings, path: Path, text: str) -> str:
-    from domain.clock import SystemClock
-    from domain.orgfile import OrgFileError, parse_org
+    from domain.orgfile import OrgFileError
+    from services.org import import_file
+    from services.orgfile import parse_org
     from storage.db import Database
     from storage.migrate import upgrade
-    from storage.orgsync import import_org
 
     try:
-        spec = parse_org(text, str(path))
+        parse_org(text, str(path))  # a broken file is refused before touching the database
     except OrgFileError as exc:
         raise CliError(str(exc), EXIT_CONFIG) from exc
     db = Database(settings.database_url)
     try:
         await upgrade(db)
-        async with db.transaction() as session:
-            report = await import_org(session, spec, now=SystemClock().now())
+        report = await import_file(_runtime(settings, db), text, str(path))
     finally:
         await db.dispose()
     return report.summary()
 
 
 async def _org_export(settings: Settings) -> str:
-    from domain.orgfile import dump_org
+    from services.org import export_file
     from storage.db import Database
     from storage.migrate import upgrade
-    from storage.orgsync import export_org
 
     db = Database(settings.database_url)
     try:
         await upgrade(db)
-        async with db.session() as session:
-            spec = await export_org(session, timezone=settings.default_timezone,
-                                    language=settings.default_language)
+        return await export_file(_runtime(settings, db))
     finally:
         await db.dispose()
-    return dump_org(spec)
 
 
 def _renderer(settings: Settings, lang: str | None = None) -> Renderer:
