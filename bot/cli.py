@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from content.render import Renderer
+    from services.base import Runtime
+    from storage.db import Database
     from storage.models import Unit
 
 EXIT_OK = 0
@@ -160,41 +162,36 @@ def _read(path: Path) -> str:
 
 
 async def _org_import(settings: Settings, path: Path, text: str) -> str:
-    from domain.clock import SystemClock
-    from domain.orgfile import OrgFileError, parse_org
+    from domain.orgfile import OrgFileError
+    from services.org import import_file
+    from services.orgfile import parse_org
     from storage.db import Database
     from storage.migrate import upgrade
-    from storage.orgsync import import_org
 
     try:
-        spec = parse_org(text, str(path))
+        parse_org(text, str(path))  # a broken file is refused before touching the database
     except OrgFileError as exc:
         raise CliError(str(exc), EXIT_CONFIG) from exc
     db = Database(settings.database_url)
     try:
         await upgrade(db)
-        async with db.transaction() as session:
-            report = await import_org(session, spec, now=SystemClock().now())
+        report = await import_file(_runtime(settings, db), text, str(path))
     finally:
         await db.dispose()
     return report.summary()
 
 
 async def _org_export(settings: Settings) -> str:
-    from domain.orgfile import dump_org
+    from services.org import export_file
     from storage.db import Database
     from storage.migrate import upgrade
-    from storage.orgsync import export_org
 
     db = Database(settings.database_url)
     try:
         await upgrade(db)
-        async with db.session() as session:
-            spec = await export_org(session, timezone=settings.default_timezone,
-                                    language=settings.default_language)
+        return await export_file(_runtime(settings, db))
     finally:
         await db.dispose()
-    return dump_org(spec)
 
 
 def _renderer(settings: Settings, lang: str | None = None) -> Renderer:
@@ -203,6 +200,15 @@ def _renderer(settings: Settings, lang: str | None = None) -> Renderer:
 
     return Renderer(default_language=lang or settings.default_language,
                     timezone=settings.default_timezone)
+
+
+def _runtime(settings: Settings, db: Database, lang: str | None = None) -> Runtime:
+    """What services are given from the command line (no outbox sender to wake)."""
+    from services.base import Runtime
+
+    return Runtime(db=db, renderer=_renderer(settings, lang), clock=clock(),
+                   default_language=settings.default_language,
+                   default_timezone=settings.default_timezone)
 
 
 async def _units(session: AsyncSession, keys: list[str]) -> list[Unit]:
@@ -221,13 +227,12 @@ async def _units(session: AsyncSession, keys: list[str]) -> list[Unit]:
 async def _ledger_export(settings: Settings, args: argparse.Namespace) -> str:
     from datetime import timedelta
 
-    from content.hazards import ledger_file
-    from domain.clock import SystemClock
     from domain.dates import DateError, parse_period
+    from services.ledger import UnknownUnit, export_units
     from storage.db import Database
     from storage.migrate import upgrade
 
-    now = SystemClock().now()
+    now = clock().now()
     since = args.since or f"{now - timedelta(days=90):%Y-%m-%d}"
     until = args.until or f"{now:%Y-%m-%d}"
     try:
@@ -239,11 +244,11 @@ async def _ledger_export(settings: Settings, args: argparse.Namespace) -> str:
     db = Database(settings.database_url)
     try:
         await upgrade(db)
-        async with db.session() as session:
-            roots = await _units(session, args.unit)
-            ledger = await ledger_file(
-                session, _renderer(settings, lang), roots=roots, since=period[0],
-                until=period[1], lang=lang, timezone=settings.default_timezone, now=now)
+        try:
+            ledger = await export_units(_runtime(settings, db, lang), args.unit,
+                                        since=period[0], until=period[1], lang=lang)
+        except UnknownUnit as exc:
+            raise CliError(f"no unit with the key {exc.key!r}", EXIT_CONFIG) from exc
     finally:
         await db.dispose()
     out = args.out or Path(f"ledger-{'-'.join(args.unit)}-{now:%Y%m%d}.xlsx")

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cache
 from pathlib import Path
 
 import yaml
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from content.render import CONTENT_DIR, Renderer
+from content.render import CONTENT_DIR
 from domain.escalation import EscalationPolicy, parse_policy
-from domain.ledger import ledger_workbook
-from storage import org as org_repo
-from storage.ledger import handover_rows, ledger_rows, meeting_rows
-from storage.models import Unit
 
 POLICY_FILE = CONTENT_DIR / "escalation.yaml"
 
@@ -71,45 +64,3 @@ def escalation_policy() -> EscalationPolicy:
     """The escalation policy in force (``ESCALATION_FILE``; by default the shipped
     ``content/escalation.yaml``)."""
     return load_escalation_policy(_policy_file[0])
-
-
-def ledger_names(renderer: Renderer, lang: str) -> Callable[[str, str], str]:
-    """``(kind, key) -> name`` for the ledger: categories, severities and states."""
-
-    def name_of(kind: str, key: str) -> str:
-        if kind == "category":
-            found = category(key)
-            return found.name(lang) if found else key
-        return renderer.plain(f"{kind}.{key}", lang)
-
-    return name_of
-
-
-@dataclass(frozen=True)
-class LedgerFile:
-    """The ledger workbook and how many rows each sheet has."""
-
-    data: bytes
-    hazards: int
-    handovers: int
-    meetings: int
-
-
-async def ledger_file(session: AsyncSession, renderer: Renderer, *, roots: Sequence[Unit],
-                      since: datetime, until: datetime, lang: str, timezone: str,
-                      now: datetime) -> LedgerFile:
-    """The XLSX ledger of everything under ``roots`` in [since, until).
-
-    Hazards by report date, handovers by when they were made, meetings by shift start.
-    """
-    unit_ids = [u.id or 0 for root in roots for u in await org_repo.subtree(session, root)]
-    name_of = ledger_names(renderer, lang)
-    rows = await ledger_rows(session, unit_ids=unit_ids, since=since, until=until,
-                             name_of=name_of)
-    handovers = await handover_rows(session, unit_ids=unit_ids, since=since, until=until,
-                                    name_of=name_of)
-    meetings = await meeting_rows(session, unit_ids=unit_ids, since=since, until=until)
-    title = "隐患台账" if lang == "zh" else "Hazard ledger"
-    data = ledger_workbook(rows, lang=lang, timezone=timezone, now=now, title=title,
-                           handovers=handovers, meetings=meetings)
-    return LedgerFile(data, len(rows), len(handovers), len(meetings))

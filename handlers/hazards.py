@@ -7,17 +7,17 @@ decides and writes; this module only says the outcome in the chat.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardMarkup, Message, MessageEntity, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from content.hazards import category, ledger_file
+from content.hazards import category
 from domain.dates import MAX_DEADLINE, DateError, parse_deadline, parse_period
 from domain.hazard import EventKind
-from domain.org import Role, UnitKind, has_role_over, role_rank
+from domain.org import Role, UnitKind, has_role_over
 from handlers.common import (
     Context,
     actor_of,
@@ -36,6 +36,7 @@ from handlers.common import (
 )
 from handlers.conversations import Say
 from services import hazards as hazard_service
+from services import ledger as ledger_service
 from services.base import Actor
 from services.buttons import int_arg
 from services.finished import remove_buttons
@@ -381,24 +382,14 @@ async def export_command(update: Update, context: Context) -> None:
             f"dates.error.{problem.code}", lang, **problem.params))
         return
     async with svc.db.transaction() as session:
-        person = await learn_person(session, user, context)
-        lang = await language_of(session, update, context)
-        if await is_bot_admin(session, user.id, context):
-            roots = [u for u in await org_repo.all_units(session) if u.parent_id is None]
-        else:
-            rows = await org_repo.role_rows_of(session, person.id or 0)
-            roots = [u for g, u in rows if role_rank(g.role) >= role_rank(Role.TEAM_LEADER)]
-        if not roots:
-            await reply(update, context, "export.not_allowed")
-            return
-        ledger = await ledger_file(session, svc.renderer, roots=roots, since=period[0],
-                                   until=period[1], lang=lang,
-                                   timezone=svc.settings.default_timezone, now=now)
-    last_day = period[1] - timedelta(seconds=1)
-    caption = svc.renderer.html("export.caption", lang, units=" / ".join(r.name for r in roots),
-                                since=f"{period[0]:%Y-%m-%d}", until=f"{last_day:%Y-%m-%d}",
-                                hazards=ledger.hazards, handovers=ledger.handovers,
-                                meetings=ledger.meetings)
-    await message.reply_document(document=ledger.data, filename=f"ledger-{now:%Y%m%d}.xlsx",
-                                 caption=caption)
-
+        actor = await actor_of(session, update, context)
+    if actor is None:
+        return
+    done = await ledger_service.export_for(runtime(context), actor, since=period[0],
+                                           until=period[1])
+    if done.file is None:
+        await reply(update, context, done.key, **done.values)
+        return
+    caption = svc.renderer.html(done.key, actor.language, **done.values)
+    await message.reply_document(document=done.file.data,
+                                 filename=f"ledger-{now:%Y%m%d}.xlsx", caption=caption)

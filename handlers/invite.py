@@ -4,111 +4,110 @@ Someone who may bind groups to a unit (domain.org.may_bind_group) creates the
 code in a private chat and hands it to the admin of the team's group, who adds
 the bot through the link (Telegram then sends ``/start CODE`` in the group) or
 sends ``/setup CODE`` there. The code names a team, or "a new team under" a
-workshop, lives ``INVITE_VALID_FOR`` and binds one group once.
+workshop, lives ``INVITE_VALID_FOR`` and binds one group once. The rules live in
+services/binding.py.
 """
 
 from __future__ import annotations
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from datetime import timedelta
+
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
-from domain import invites
-from domain.org import UnitKind
 from handlers.common import (
     Context,
-    button_press,
+    actor_of,
+    is_chat_admin,
     is_group,
     language_of,
-    learn_person,
     reply,
+    runtime,
     send_html,
     sender,
     services,
 )
-from handlers.setup import bindable_units, may_bind_to, start_with_code
-from services.buttons import int_arg, pack
-from storage import invites as invite_repo
-from storage import org as org_repo
-from storage.models import Person, Unit
+from services import binding
+from services.binding import Chat, InvitePick
 
-MAX_CHOICES = 16  # more units than this: name the unit's key
+
+def _valid_for(context: Context) -> timedelta:
+    return services(context).settings.invite_valid_for
 
 
 async def invite_command(update: Update, context: Context) -> None:
     """Offer the units one may invite a group to, or create the code for ``/invite KEY``."""
-    user = sender(update)
     if is_group(update.effective_chat):
         await reply(update, context, "invite.only_private")
         return
-    if user is None or update.effective_message is None:
+    if update.effective_message is None:
         return
     svc = services(context)
-    key = (context.args or [""])[0]
     async with svc.db.transaction() as session:
-        person = await learn_person(session, user, context)
-        lang = await language_of(session, update, context)
-        if key:
-            unit = await org_repo.get_unit_by_key(session, key)
-            if unit is None or unit.kind not in (UnitKind.TEAM.value, UnitKind.WORKSHOP.value):
-                html = svc.renderer.html("invite.unknown_unit" if unit is None
-                                         else "invite.bad_unit", lang, key=key)
-            else:
-                html = await _issue(session, context, person, unit,
-                                    new_team=unit.kind == UnitKind.WORKSHOP.value, lang=lang)
-            markup = None
-        else:
-            teams, workshops = await bindable_units(session, user.id, person.id or 0, context)
-            choices = [(svc.renderer.plain("invite.new_team_button", lang, unit=w.name),
-                        pack("inv", "w", w.id or 0)) for w in workshops]
-            choices += [(t.name, pack("inv", "t", t.id or 0)) for t in teams]
-            if choices:
-                html = svc.renderer.html("invite.choose", lang, more=len(choices) > MAX_CHOICES)
-                markup = InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)]
-                                               for label, data in choices[:MAX_CHOICES]])
-            else:
-                html, markup = svc.renderer.html("invite.not_allowed_any", lang), None
-    await send_html(update.effective_message, html, reply_markup=markup)
+        actor = await actor_of(session, update, context)
+    if actor is None:
+        return
+    key = (context.args or [""])[0]
+    if key:
+        screen = await binding.invite_by_key(runtime(context), actor, key,
+                                             valid_for=_valid_for(context),
+                                             bot_username=context.bot.username)
+    else:
+        screen = await binding.invite_menu(runtime(context), actor)
+    markup = (InlineKeyboardMarkup.de_json(screen.markup, context.bot)
+              if screen.markup is not None else None)
+    await send_html(update.effective_message,
+                    svc.renderer.html(screen.key, screen.lang, **screen.values),
+                    reply_markup=markup)
 
 
 async def invite_clicked(update: Update, context: Context) -> None:
     """A unit was picked from the /invite buttons: create its code."""
-    query, user, chat, svc, lang, parts = await button_press(update, context, "inv")
-    unit_id = int_arg(parts, 1) if parts else None
-    if parts is None or parts[0] not in ("t", "w") or unit_id is None or user is None \
-            or is_group(chat):
+    query = update.callback_query
+    assert query is not None
+    svc = services(context)
+    async with svc.db.transaction() as session:
+        lang = await language_of(session, update, context)
+        actor = (await actor_of(session, update, context)
+                 if not is_group(update.effective_chat) else None)
+    pick = InvitePick.unpack(query.data)
+    if pick is None or actor is None:
         await query.answer(svc.renderer.plain("callback.stale", lang), show_alert=True)
         return
-    async with svc.db.transaction() as session:
-        unit = await org_repo.get_unit(session, unit_id)
-        wanted = UnitKind.TEAM if parts[0] == "t" else UnitKind.WORKSHOP
-        if unit is None or unit.kind != wanted.value:
-            await query.answer(svc.renderer.plain("callback.stale", lang), show_alert=True)
-            return
-        person = await learn_person(session, user, context)
-        html = await _issue(session, context, person, unit, new_team=parts[0] == "w",
-                            lang=lang)
+    screen = await binding.invite_for(runtime(context), actor, pick,
+                                      valid_for=_valid_for(context),
+                                      bot_username=context.bot.username)
+    if screen.key == "callback.stale":
+        await query.answer(svc.renderer.plain("callback.stale", lang), show_alert=True)
+        return
     await query.answer()
-    await query.edit_message_text(html)
+    await query.edit_message_text(svc.renderer.html(screen.key, lang, **screen.values))
 
 
-async def _issue(session: AsyncSession, context: Context, person: Person, unit: Unit, *,
-                 new_team: bool, lang: str) -> str:
-    """Create a code for ``unit`` and return the text that shows it, or the refusal."""
-    svc = services(context)
-    if not await may_bind_to(session, person.telegram_id, person.id or 0, unit,
-                             new_team=new_team, context=context):
-        return svc.renderer.html("invite.not_allowed", lang, unit=unit.name)
-    if not new_team and await org_repo.chat_of_unit(session, unit.id or 0) is not None:
-        return svc.renderer.html("invite.team_bound", lang, unit=unit.name)
-    now = svc.clock.now()
-    code = invites.new_code()
-    expires_at = now + svc.settings.invite_valid_for
-    await invite_repo.create(session, code=code, unit_id=unit.id or 0, new_team=new_team,
-                             created_by=person.id or 0, now=now, expires_at=expires_at)
-    link = f"https://t.me/{context.bot.username}?startgroup={code}"
-    return svc.renderer.html("invite.created", lang, unit=unit.name, new_team=new_team,
-                             code=code, link=link, expires_at=expires_at, tz=unit.timezone)
+async def start_with_code(update: Update, context: Context) -> None:
+    """``/start CODE`` in a group: what Telegram sends when the bot is added through an
+    invitation link (``?startgroup=CODE``). Only a named admin of the group may use it."""
+    chat, user = update.effective_chat, sender(update)
+    if chat is None or user is None:
+        await reply(update, context, "setup.anonymous")
+        return
+    if not await is_chat_admin(context, chat.id, user.id):
+        await reply(update, context, "setup.not_admin")
+        return
+    async with services(context).db.transaction() as session:
+        actor = await actor_of(session, update, context)
+    assert actor is not None  # a named sender
+    screen = await binding.bind_with_code(
+        runtime(context), actor, Chat(chat.id, chat.title or "", chat.type),
+        (context.args or [""])[0])
+    if not screen.ok:
+        await reply(update, context, screen.key, **screen.values)
+        return
+    if update.effective_message is not None and screen.markup is not None:
+        await send_html(update.effective_message,
+                        services(context).renderer.html(screen.key, screen.lang,
+                                                        **screen.values),
+                        reply_markup=InlineKeyboardMarkup.de_json(screen.markup, context.bot))
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

@@ -6,7 +6,7 @@ Members are learned from every group update (messages, joins, leaves and
 
 from __future__ import annotations
 
-from telegram import ChatMemberUpdated, Update
+from telegram import Chat, Update, User
 from telegram.constants import ChatMemberStatus
 from telegram.ext import (
     Application,
@@ -16,10 +16,12 @@ from telegram.ext import (
     filters,
 )
 
-from domain.org import Role, path_ids
-from handlers.common import Context, bound_unit, is_group, learn_person, sender, services
+from domain.people import display_name
+from handlers.common import Context, is_group, learn_person, runtime, sender, services
+from services import membership
+from services.binding import Chat as GroupRef
+from services.membership import Member
 from storage import org as org_repo
-from storage import outbox as outbox_repo
 
 # Learning runs before every feature handler and never stops propagation.
 LEARN_GROUP = -10
@@ -47,22 +49,24 @@ async def learn_from_update(update: Update, context: Context) -> None:
                                              now=svc.clock.now())
 
 
+def _member(user: User) -> Member:
+    return Member(telegram_id=user.id, name=display_name(user.first_name, user.last_name),
+                  username=user.username, language_code=user.language_code)
+
+
+def _chat(chat: Chat) -> GroupRef:
+    return GroupRef(chat_id=chat.id, title=chat.title or "", chat_type=chat.type)
+
+
 async def members_joined(update: Update, context: Context) -> None:
     """``new_chat_members``: everyone added (except the bot itself) is a member."""
     message = update.effective_message
     chat = update.effective_chat
     if message is None or chat is None:
         return
-    svc = services(context)
-    async with svc.db.transaction() as session:
-        group = await org_repo.upsert_group_chat(session, chat_id=chat.id, title=chat.title or "",
-                                                 chat_type=chat.type, now=svc.clock.now())
-        for user in message.new_chat_members:
-            if user.is_bot:
-                continue
-            person = await learn_person(session, user, context)
-            await org_repo.record_membership(session, chat=group, person=person, active=True,
-                                             now=svc.clock.now())
+    await membership.members_changed(
+        runtime(context), _chat(chat),
+        [_member(user) for user in message.new_chat_members if not user.is_bot], present=True)
 
 
 async def member_left(update: Update, context: Context) -> None:
@@ -74,7 +78,8 @@ async def member_left(update: Update, context: Context) -> None:
     user = message.left_chat_member
     if user.id == context.bot.id:
         return  # the bot's own removal arrives as my_chat_member
-    await _set_membership(update, context, chat.id, user_active=False)
+    await membership.members_changed(runtime(context), _chat(chat), [_member(user)],
+                                     present=False, known_groups_only=True)
 
 
 async def chat_member_changed(update: Update, context: Context) -> None:
@@ -82,27 +87,9 @@ async def chat_member_changed(update: Update, context: Context) -> None:
     change = update.chat_member
     if change is None or change.new_chat_member.user.is_bot:
         return
-    await _set_membership(update, context, change.chat.id,
-                          user_active=change.new_chat_member.status in PRESENT,
-                          change=change)
-
-
-async def _set_membership(update: Update, context: Context, chat_id: int, *, user_active: bool,
-                          change: ChatMemberUpdated | None = None) -> None:
-    message = update.effective_message
-    if change is not None:
-        user = change.new_chat_member.user
-    else:
-        assert message is not None and message.left_chat_member is not None
-        user = message.left_chat_member
-    svc = services(context)
-    async with svc.db.transaction() as session:
-        group = await org_repo.get_group_chat(session, chat_id)
-        if group is None:
-            return
-        person = await learn_person(session, user, context)
-        await org_repo.record_membership(session, chat=group, person=person, active=user_active,
-                                         now=svc.clock.now())
+    await membership.members_changed(
+        runtime(context), _chat(change.chat), [_member(change.new_chat_member.user)],
+        present=change.new_chat_member.status in PRESENT, known_groups_only=True)
 
 
 async def bot_status_changed(update: Update, context: Context) -> None:
@@ -113,76 +100,14 @@ async def bot_status_changed(update: Update, context: Context) -> None:
     was_in = change.old_chat_member.status in PRESENT
     is_in = change.new_chat_member.status in PRESENT
     if is_in and not was_in:
-        await _bot_added(update, context, change)
+        screen = await membership.bot_added(runtime(context), _chat(change.chat))
+        # A my_chat_member update has no message to reply to: post in the chat.
+        await context.bot.send_message(change.chat.id, services(context).renderer.html(
+            screen.key, screen.lang, **screen.values))
     elif was_in and not is_in:
-        await _bot_removed(context, change)
-
-
-async def _bot_added(update: Update, context: Context, change: ChatMemberUpdated) -> None:
-    svc = services(context)
-    chat = change.chat
-    async with svc.db.transaction() as session:
-        known = await org_repo.get_group_chat(session, chat.id)
-        # Back only where the bot really was: removed from the group, or it had learned
-        # members there. A group the org file bound before the bot ever came is new to it.
-        was_here = known is not None and (
-            not known.active or await org_repo.has_had_members(session, known.id or 0))
-        group = await org_repo.upsert_group_chat(session, chat_id=chat.id, title=chat.title or "",
-                                                 chat_type=chat.type, now=svc.clock.now())
-        unit = await org_repo.get_unit(session, group.unit_id) if group.unit_id else None
-        path = " › ".join(u.name for u in await org_repo.ancestors(session, unit)) if unit \
-            else ""
-    if unit is None:
-        await _say(update, context, "group.greeting")
-    elif was_here:
-        await _say(update, context, "group.rejoined", unit=unit.name)
-    else:
-        await _say(update, context, "group.arrived", unit=unit.name, path=path)
-
-
-async def _say(update: Update, context: Context, key: str, **values: str) -> None:
-    """Post in the chat of a my_chat_member update (it has no message to reply to)."""
-    chat = update.effective_chat
-    assert chat is not None
-    svc = services(context)
-    async with svc.db.session() as session:
-        group, unit = await bound_unit(session, chat.id)
-        lang = org_repo.unit_language(unit, group, svc.settings.default_language)
-    await context.bot.send_message(chat.id, svc.renderer.html(key, lang, **values))
-
-
-async def _bot_removed(context: Context, change: ChatMemberUpdated) -> None:
-    """Stop posting there and tell the people responsible for the unit."""
-    svc = services(context)
-    now = svc.clock.now()
-    async with svc.db.transaction() as session:
-        group = await org_repo.get_group_chat(session, change.chat.id)
-        if group is None:
-            return
-        reason = str(change.new_chat_member.status)
-        if not await org_repo.deactivate_chat(session, group, reason=reason, now=now):
-            return
-        unit = await org_repo.get_unit(session, group.unit_id) if group.unit_id else None
-        if unit is None:
-            return
-        holders = await org_repo.role_holders(
-            session, path_ids(unit.path),
-            [Role.TEAM_LEADER, Role.SAFETY_OFFICER, Role.MANAGER, Role.ADMIN])
-        stamp = int(change.date.timestamp())
-        told: set[int] = set()
-        for person, grant in holders:
-            if person.id in told or (grant.role == Role.TEAM_LEADER.value
-                                     and grant.unit_id != unit.id):
-                continue
-            told.add(person.id or 0)
-            lang = person.language or svc.settings.default_language
-            html = svc.renderer.html("group.removed_notice", lang, unit=unit.name,
-                                     chat_title=group.title)
-            await outbox_repo.enqueue_text(
-                session, chat_id=person.telegram_id, html=html, now=now,
-                purpose="group.removed", person_id=person.id,
-                dedupe_key=f"group-removed:{group.id}:{stamp}:{person.id}")
-    svc.wake_outbox()
+        await membership.bot_removed(runtime(context), change.chat.id,
+                                     reason=str(change.new_chat_member.status),
+                                     stamp=int(change.date.timestamp()))
 
 
 async def group_migrated(update: Update, context: Context) -> None:
@@ -196,10 +121,7 @@ async def group_migrated(update: Update, context: Context) -> None:
         old_id, new_id = message.migrate_from_chat_id, message.chat.id
     else:
         return
-    svc = services(context)
-    async with svc.db.transaction() as session:
-        await org_repo.migrate_chat(session, old_chat_id=old_id, new_chat_id=new_id,
-                                    now=svc.clock.now())
+    await membership.group_migrated(runtime(context), old_chat_id=old_id, new_chat_id=new_id)
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

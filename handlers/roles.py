@@ -5,26 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import MessageEntity, Update, User
 from telegram.ext import Application, CommandHandler
 
-from domain.org import Role, may_grant, parse_role, path_ids
+from domain.org import Role, parse_role, path_ids
 from domain.people import is_person
 from handlers.common import (
     Context,
+    actor_of,
     bound_unit,
     is_bot_admin,
     is_group,
     learn_person,
     reply,
+    runtime,
     sender,
     services,
     team_here,
 )
+from services import roles as roles_service
 from storage import org as org_repo
-from storage import people as people_repo
-from storage.models import Person, Unit
+from storage.models import Person
 
 REVOKE_WORDS = frozenset({"revoke", "remove", "收回", "撤销", "取消"})
 
@@ -99,53 +100,18 @@ async def role_command(update: Update, context: Context) -> None:
     if request.target_user is not None and request.target_user.is_bot:
         await reply(update, context, "role.not_person")
         return
-    svc = services(context)
-    now = svc.clock.now()
-    async with svc.db.transaction() as session:
-        granter = await learn_person(session, user, context)
-        unit = await _target_unit(session, update, request.unit_key)
-        if isinstance(unit, str):
-            await reply(update, context, unit, key=request.unit_key or "")
-            return
-        if request.target_user is not None:
-            target: Person | None = await learn_person(session, request.target_user, context)
-        else:
-            target = await people_repo.find_by_username(session, request.target_username or "")
-        if target is None:
-            await reply(update, context, "role.unknown_person",
-                        who=f"@{request.target_username}")
-            return
-        grants = await org_repo.grants_of(session, granter.id or 0)
-        admin = await is_bot_admin(session, user.id, context)
-        if not may_grant(grants, unit.path, request.role, is_bot_admin=admin):
-            await reply(update, context, "role.not_allowed", role=request.role.value,
-                        unit=unit.name)
-            return
-        if request.revoke:
-            changed = await org_repo.revoke_role(session, person=target, unit=unit,
-                                                 role=request.role)
-            key = "role.revoked" if changed else "role.not_held"
-        else:
-            changed = await org_repo.grant_role(session, person=target, unit=unit,
-                                                role=request.role, now=now, granted_by=granter)
-            key = "role.granted" if changed else "role.already"
-        values: dict[str, Any] = {"person": target.name, "person_id": target.telegram_id,
-                                  "unit": unit.name,
-                  "role": request.role.value}
-    await reply(update, context, key, **values)
-
-
-async def _target_unit(session: AsyncSession, update: Update, key: str | None) -> Unit | str:
-    if key:
-        unit = await org_repo.get_unit_by_key(session, key)
-        return unit if unit is not None else "role.unknown_unit"
     chat = update.effective_chat
-    if is_group(chat):
-        assert chat is not None
-        _, unit = await bound_unit(session, chat.id)
-        if unit is not None:
-            return unit
-    return "role.no_unit"
+    async with services(context).db.transaction() as session:
+        actor = await actor_of(session, update, context)
+        target = (await learn_person(session, request.target_user, context)
+                  if request.target_user is not None else None)
+    assert actor is not None  # a named sender
+    done = await roles_service.change_role(
+        runtime(context), actor, request.role, revoke=request.revoke,
+        person_id=target.id if target is not None else None,
+        username=request.target_username, unit_key=request.unit_key,
+        chat_id=chat.id if is_group(chat) and chat is not None else None)
+    await reply(update, context, done.key, **done.values)
 
 
 async def whoami(update: Update, context: Context) -> None:

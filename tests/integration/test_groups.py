@@ -381,7 +381,7 @@ units:
 
 async def test_first_arrival_in_a_group_the_org_file_bound_is_a_greeting_not_a_return(
         bot: BotUnderTest) -> None:
-    from domain.orgfile import parse_org
+    from services.orgfile import parse_org
     from storage.orgsync import import_org
 
     d = bot.driver
@@ -407,7 +407,7 @@ async def test_first_arrival_in_a_group_the_org_file_bound_is_a_greeting_not_a_r
 
 async def test_back_in_a_group_where_it_had_been_active_even_if_the_removal_was_missed(
         bot: BotUnderTest) -> None:
-    from domain.orgfile import parse_org
+    from services.orgfile import parse_org
     from storage.orgsync import import_org
 
     d = bot.driver

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from domain.orgfile import dump_org, parse_org
+from services.orgfile import dump_org, parse_org
 from storage import org as org_repo
 from storage.db import Database
 from storage.orgsync import export_org, import_org

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from domain import orgfile
-from domain.orgfile import (
+from services import orgfile
+from services.orgfile import (
     CHILD_KINDS,
     ROLE_RANK,
     OrgFileError,

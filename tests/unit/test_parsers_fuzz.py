@@ -27,9 +27,9 @@ from domain.documents import MAX_DUE, MAX_VERSION, DocumentError, parse_document
 from domain.durations import MAX_DURATION, DurationError, parse_duration
 from domain.escalation import PolicyError, parse_policy
 from domain.language import parse_language_choice
-from domain.orgfile import OrgFileError, parse_org
 from domain.shifts import MAX_LEAD, ScheduleError, parse_schedule, schedule_from_text
 from services.buttons import MAX_ARG, int_arg
+from services.orgfile import OrgFileError, parse_org
 
 NOW = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)
 ZONE = "Asia/Shanghai"

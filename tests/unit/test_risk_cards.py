@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from content.risk_cards import SHIPPED_RISK_CARDS, load_risk_cards
-from domain.orgfile import iter_units, parse_org
 from domain.risk_cards import RiskCardError, RiskLevel, cards_for, parse_risk_cards, unknown_units
+from services.orgfile import iter_units, parse_org
 
 EXAMPLE_ORG = Path(__file__).resolve().parents[2] / "content" / "examples" / "org.yaml"
 

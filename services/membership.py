@@ -1,0 +1,129 @@
+"""Group membership events: people joining and leaving, the bot added, removed, migrated.
+
+The edge turns Telegram's updates into these plain calls; what a person looks like
+on Telegram (name, username, language code) comes in as a :class:`Member`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from domain.org import Role, path_ids
+from domain.reach import unit_language
+from services.base import Outcome, Runtime
+from services.binding import Chat, Screen
+from storage import grants as grant_repo
+from storage import groups as group_repo
+from storage import outbox as outbox_repo
+from storage import people as people_repo
+from storage import units as unit_repo
+
+TOLD_WHEN_REMOVED = (Role.TEAM_LEADER, Role.SAFETY_OFFICER, Role.MANAGER, Role.ADMIN)
+
+
+@dataclass(frozen=True)
+class Member:
+    """A human as Telegram describes them."""
+
+    telegram_id: int
+    name: str
+    username: str | None = None
+    language_code: str | None = None
+
+
+async def members_changed(rt: Runtime, chat: Chat, members: Sequence[Member], *,
+                          present: bool, known_groups_only: bool = False) -> Outcome:
+    """Note that people joined (``present``) or left a group.
+
+    A join also records the group; a leave (``known_groups_only``) is ignored for a
+    group the bot never knew.
+    """
+    now = rt.clock.now()
+    changed = 0
+    async with rt.db.transaction() as session:
+        if known_groups_only:
+            group = await group_repo.get_group_chat(session, chat.chat_id)
+            if group is None:
+                return Outcome.refused("group.unknown")
+        else:
+            group = await group_repo.upsert_group_chat(
+                session, chat_id=chat.chat_id, title=chat.title, chat_type=chat.chat_type,
+                now=now)
+        for member in members:
+            person = await people_repo.upsert_person(
+                session, telegram_id=member.telegram_id, name=member.name,
+                username=member.username, language_code=member.language_code, now=now)
+            changed += await group_repo.record_membership(session, chat=group, person=person,
+                                                          active=present, now=now)
+    return Outcome.done("group.members", changed=changed)
+
+
+async def bot_added(rt: Runtime, chat: Chat) -> Screen:
+    """The bot joined a group: the greeting to post, in the group's language.
+
+    ``group.greeting`` for an unbound group, ``group.rejoined`` where the bot had
+    really been before, ``group.arrived`` for a group the org file bound in advance.
+    """
+    async with rt.db.transaction() as session:
+        known = await group_repo.get_group_chat(session, chat.chat_id)
+        # Back only where the bot really was: removed from the group, or it had learned
+        # members there. A group the org file bound before the bot ever came is new to it.
+        was_here = known is not None and (
+            not known.active or await group_repo.has_had_members(session, known.id or 0))
+        group = await group_repo.upsert_group_chat(
+            session, chat_id=chat.chat_id, title=chat.title, chat_type=chat.chat_type,
+            now=rt.clock.now())
+        unit = await unit_repo.get_unit(session, group.unit_id) if group.unit_id else None
+        path = (" › ".join(u.name for u in await unit_repo.ancestors(session, unit))
+                if unit else "")
+        lang = unit_language(unit, group, rt.default_language)
+    if unit is None:
+        return Screen(True, "group.greeting", lang=lang)
+    if was_here:
+        return Screen(True, "group.rejoined", {"unit": unit.name}, lang=lang)
+    return Screen(True, "group.arrived", {"unit": unit.name, "path": path}, lang=lang)
+
+
+async def bot_removed(rt: Runtime, chat_id: int, *, reason: str, stamp: int) -> Outcome:
+    """Stop posting in a group and tell the people responsible for its unit (queued).
+
+    ``stamp`` identifies the removal, so a redelivered update tells nobody twice.
+    """
+    now = rt.clock.now()
+    queued = 0
+    async with rt.db.transaction() as session:
+        group = await group_repo.get_group_chat(session, chat_id)
+        if group is None or not await group_repo.deactivate_chat(session, group, reason=reason,
+                                                                 now=now):
+            return Outcome.refused("group.unknown")
+        unit = await unit_repo.get_unit(session, group.unit_id) if group.unit_id else None
+        if unit is None:
+            return Outcome.done("group.removed")
+        holders = await grant_repo.role_holders(session, path_ids(unit.path),
+                                                list(TOLD_WHEN_REMOVED))
+        told: set[int] = set()
+        for person, grant in holders:
+            # A team leader of another team below is not this group's business.
+            if person.id in told or (grant.role == Role.TEAM_LEADER.value
+                                     and grant.unit_id != unit.id):
+                continue
+            told.add(person.id or 0)
+            html = rt.renderer.html("group.removed_notice",
+                                    person.language or rt.default_language,
+                                    unit=unit.name, chat_title=group.title)
+            await outbox_repo.enqueue_text(
+                session, chat_id=person.telegram_id, html=html, now=now,
+                purpose="group.removed", person_id=person.id,
+                dedupe_key=f"group-removed:{group.id}:{stamp}:{person.id}")
+            queued += 1
+    rt.wake()
+    return Outcome.done("group.removed", queued=queued)
+
+
+async def group_migrated(rt: Runtime, *, old_chat_id: int, new_chat_id: int) -> Outcome:
+    """A group became a supergroup: its binding, language and members follow the new id."""
+    async with rt.db.transaction() as session:
+        await group_repo.migrate_chat(session, old_chat_id=old_chat_id,
+                                      new_chat_id=new_chat_id, now=rt.clock.now())
+    return Outcome.done("group.migrated")

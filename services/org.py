@@ -1,0 +1,33 @@
+"""The organisation as a whole: importing and exporting the org file.
+
+The other organisation actions have their own modules: binding groups and
+invitation codes (services/binding.py), roles (services/roles.py), languages
+(services/people.py) and group membership (services/membership.py).
+"""
+
+from __future__ import annotations
+
+from services.base import Runtime
+from services.orgfile import dump_org, parse_org
+from storage.orgsync import ImportReport, export_org, import_org
+
+__all__ = ["ImportReport", "export_file", "import_file"]
+
+
+async def import_file(rt: Runtime, text: str, filename: str) -> ImportReport:
+    """Create or update units, bindings, people, admins and roles from an org file.
+
+    Raises:
+        domain.orgfile.OrgFileError: the file is not a valid org file (nothing written).
+    """
+    spec = parse_org(text, filename)
+    async with rt.db.transaction() as session:
+        return await import_org(session, spec, now=rt.clock.now())
+
+
+async def export_file(rt: Runtime) -> str:
+    """The organisation in the database as an org file (it imports back unchanged)."""
+    async with rt.db.session() as session:
+        spec = await export_org(session, timezone=rt.default_timezone,
+                                language=rt.default_language)
+    return dump_org(spec)
