@@ -13,22 +13,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from handlers.common import (
     Context,
     actor_of,
-    is_chat_admin,
     is_group,
     language_of,
     reply,
     runtime,
     send_html,
-    sender,
     services,
 )
 from services import binding
-from services.binding import Chat, InvitePick
+from services.binding import InvitePick
 
 
 def _valid_for(context: Context) -> timedelta:
@@ -84,38 +82,7 @@ async def invite_clicked(update: Update, context: Context) -> None:
     await query.edit_message_text(svc.renderer.html(screen.key, lang, **screen.values))
 
 
-async def start_with_code(update: Update, context: Context) -> None:
-    """``/start CODE`` in a group: what Telegram sends when the bot is added through an
-    invitation link (``?startgroup=CODE``). Only a named admin of the group may use it."""
-    chat, user = update.effective_chat, sender(update)
-    if chat is None or user is None:
-        await reply(update, context, "setup.anonymous")
-        return
-    if not await is_chat_admin(context, chat.id, user.id):
-        await reply(update, context, "setup.not_admin")
-        return
-    async with services(context).db.transaction() as session:
-        actor = await actor_of(session, update, context)
-    assert actor is not None  # a named sender
-    screen = await binding.bind_with_code(
-        runtime(context), actor, Chat(chat.id, chat.title or "", chat.type),
-        (context.args or [""])[0])
-    if not screen.ok:
-        await reply(update, context, screen.key, **screen.values)
-        return
-    if update.effective_message is not None and screen.markup is not None:
-        await send_html(update.effective_message,
-                        services(context).renderer.html(screen.key, screen.lang,
-                                                        **screen.values),
-                        reply_markup=InlineKeyboardMarkup.de_json(screen.markup, context.bot))
-
-
 def register(application: Application) -> None:  # type: ignore[type-arg]
-    """Add /invite, its buttons, and ``/start CODE`` in groups.
-
-    Registered before /start, whose plain handler would otherwise take the code.
-    """
-    application.add_handler(CommandHandler("start", start_with_code, has_args=True,
-                                           filters=filters.ChatType.GROUPS))
+    """Add /invite and its buttons (the code is used through handlers/setup.py)."""
     application.add_handler(CommandHandler("invite", invite_command))
     application.add_handler(CallbackQueryHandler(invite_clicked, pattern=r"^inv:"))

@@ -50,10 +50,10 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(MessageHandler(filters.UpdateType.EDITED, ignore_edit),
                             group=EDITS_GROUP)
     membership.register(application)
-    invite.register(application)  # before start: it takes /start CODE in groups
+    setup.register(application)  # before start: it takes /start CODE in groups
+    invite.register(application)
     my.register(application)  # before start: it takes /start my, its deep link
     start.register(application)
-    setup.register(application)
     language.register(application)
     roles.register(application)
     hazards.register(application)

@@ -8,7 +8,7 @@ Each button click is checked again: anyone can press, or forge, a button.
 from __future__ import annotations
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from handlers.common import (
     Context,
@@ -136,7 +136,22 @@ async def bind_with_code(update: Update, context: Context, text: str) -> None:
     await _show(update, context, screen, None)
 
 
+async def start_with_code(update: Update, context: Context) -> None:
+    """``/start CODE`` in a group: what Telegram sends when the bot is added through an
+    invitation link (``?startgroup=CODE``). Only a named admin of the group may use it."""
+    refusal = await _may_setup(update, context)
+    if refusal:
+        await reply(update, context, refusal)
+        return
+    await bind_with_code(update, context, (context.args or [""])[0])
+
+
 def register(application: Application) -> None:  # type: ignore[type-arg]
-    """Add /setup and its buttons."""
+    """Add /setup, its buttons, and ``/start CODE`` in groups.
+
+    Registered before /start, whose plain handler would otherwise take the code.
+    """
+    application.add_handler(CommandHandler("start", start_with_code, has_args=True,
+                                           filters=filters.ChatType.GROUPS))
     application.add_handler(CommandHandler("setup", setup_command))
     application.add_handler(CallbackQueryHandler(setup_clicked, pattern=r"^setup:"))
