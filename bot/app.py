@@ -5,18 +5,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from telegram import Update
 from telegram.constants import ParseMode
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import HTTPXRequest
 
+from bot.context import BotContext
 from bot.errors import CallbackAwareBot, on_error
 from bot.menus import publish_menus
 from bot.outbox import OutboxDispatcher
-from bot.services import SERVICES_KEY, Services, get_services
+from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings
+from bot.updates import OrderedUpdateProcessor
 from content.hazards import use_escalation_file
 from content.render import Renderer
 from content.risk_cards import load_risk_cards
@@ -31,7 +32,6 @@ from scheduler.housekeeping import forget_old_updates
 from scheduler.meetings import pre_shift_sweep
 from scheduler.roll_calls import roll_call_sweep
 from scheduler.timetable import Timetable
-from storage import updates as updates_repo
 from storage.db import Database
 from storage.migrate import upgrade
 
@@ -39,40 +39,15 @@ log = logging.getLogger(__name__)
 
 
 class SafetyApplication(Application):  # type: ignore[type-arg]
-    """PTB's Application, made safe against an update delivered twice.
+    """PTB's Application with the bot's update processor (see :mod:`bot.updates`):
+    updates handled concurrently, in order per chat, each at most once."""
 
-    Telegram redelivers updates whose offset was not confirmed (for example
-    after a crash); each update id is recorded once it was handled, and a
-    repeat is dropped before any handler sees it.
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.after_update: list[Callable[[object], None]] = []
-
-    async def process_update(self, update: object) -> None:
-        """Handle an update unless it was handled before, then remember it."""
-        services = get_services(self.bot_data)
-        if isinstance(update, Update):
-            async with services.db.session() as session:
-                if await updates_repo.was_processed(session, bot_id=self.bot.id,
-                                                    update_id=update.update_id):
-                    log.info("update %s was handled before; skipped", update.update_id)
-                    self._notify(update)
-                    return
-        try:
-            await super().process_update(update)
-        finally:
-            if isinstance(update, Update):
-                async with services.db.transaction() as session:
-                    await updates_repo.mark_processed(session, bot_id=self.bot.id,
-                                                      update_id=update.update_id,
-                                                      now=services.clock.now())
-            self._notify(update)
-
-    def _notify(self, update: object) -> None:
-        for callback in self.after_update:
-            callback(update)
+    @property
+    def after_update(self) -> list[Callable[[object], None]]:
+        """Called with each update once it was handled (or dropped as a repeat)."""
+        processor = self.update_processor
+        assert isinstance(processor, OrderedUpdateProcessor)
+        return processor.after_update
 
 
 def flood_limiter(overall_per_second: float, group_per_minute: float,
@@ -181,7 +156,9 @@ def build_application(
         ApplicationBuilder()
         .application_class(application_class)
         .bot(bot)
-        .concurrent_updates(False)
+        .concurrent_updates(OrderedUpdateProcessor(
+            services.db, clock, concurrency=settings.update_concurrency))
+        .context_types(ContextTypes(context=BotContext))
         .post_init(post_init)
         .post_stop(post_stop)
         .build()

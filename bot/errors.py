@@ -7,8 +7,9 @@ from typing import Any
 
 from telegram import Update
 from telegram.error import BadRequest, Forbidden
-from telegram.ext import ContextTypes, ExtBot
+from telegram.ext import ExtBot
 
+from bot.context import BotContext
 from bot.services import get_services
 
 log = logging.getLogger("safetybot.errors")
@@ -91,7 +92,7 @@ def describe(update: object) -> str:
     return ", ".join(parts)
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: BotContext) -> None:
     """Log what failed; tell the user in one sentence in their language.
 
     "Not modified" is success, and a press answered too late is one short line,

@@ -9,6 +9,8 @@ from bot.settings import Settings
 from content.render import Renderer
 from domain.clock import Clock
 from services.base import Runtime
+from services.meetings import CheckInDesk
+from services.membership import MemberSightings
 from storage.db import Database
 
 if TYPE_CHECKING:
@@ -28,6 +30,13 @@ class Services:
     clock: Clock
     timetable: Timetable
     outbox: OutboxDispatcher | None = field(default=None)
+    # Writes that many updates make at once (a shift start's taps), batched.
+    sightings: MemberSightings = field(init=False)
+    check_ins: CheckInDesk = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sightings = MemberSightings(self.runtime())
+        self.check_ins = CheckInDesk(self.runtime())
 
     def runtime(self) -> Runtime:
         """What service functions are given (plain collaborators, no bot)."""

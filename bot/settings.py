@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     # with 429 (see bot.app.flood_limiter and bench/briefing_fanout.py).
     flood_overall_per_second: float = 28.5
     flood_group_per_minute: float = 20.0
+    # Updates handled at once (in order per chat; see bot.updates). A shift start's
+    # taps wait on the database, not on each other.
+    update_concurrency: int = Field(default=64, ge=1, le=1024)
 
     @field_validator("bot_admin_ids", mode="before")
     @classmethod

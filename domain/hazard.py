@@ -147,13 +147,18 @@ def decide(action: HazardAction, hazard: HazardFacts, actor: Actor) -> Decision:
     target = TRANSITIONS.get((hazard.state, action))
     if target is None:
         return Decision(False, refusal="hazard.refused.state")
-    refusal = _refusal(action, hazard, actor)
+    refusal = rights_refusal(action, hazard, actor)
     if refusal is not None:
         return Decision(False, refusal=refusal)
     return Decision(True, target)
 
 
-def _refusal(action: HazardAction, hazard: HazardFacts, actor: Actor) -> str | None:
+def rights_refusal(action: HazardAction, hazard: HazardFacts, actor: Actor) -> str | None:
+    """Why ``actor`` may never take ``action`` on this hazard (a missing role), or None.
+
+    Checked before the state where both could refuse: someone without the right is
+    told so, not that somebody else was quicker.
+    """
     if action in (HazardAction.ACKNOWLEDGE, HazardAction.REJECT, HazardAction.CLOSE):
         return None if actor.at_least(Role.TEAM_LEADER) else "hazard.refused.leader_only"
     if action in (HazardAction.START, HazardAction.SUBMIT_FIX):

@@ -11,8 +11,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import CallbackQuery, Chat, ForceReply, Message, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import ContextTypes
 
+from bot.context import BotContext
 from bot.errors import is_not_modified
 from bot.services import Services, get_services
 from content.render import mention
@@ -27,7 +27,7 @@ from storage import people as people_repo
 from storage.models import GroupChat, Person, Unit
 
 log = logging.getLogger(__name__)
-Context = ContextTypes.DEFAULT_TYPE
+Context = BotContext
 GROUP_TYPES = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
 
 
@@ -112,8 +112,32 @@ async def team_here(update: Update, context: Context,
     return group, unit
 
 
+def _resolved(context: Context) -> dict[str, Any]:
+    """What was already looked up for this update (see bot.context.BotContext)."""
+    return context.resolved if isinstance(context, BotContext) else {}
+
+
+async def update_language(update: Update, context: Context) -> str:
+    """:func:`language_of`, opening a session only when it was not looked up yet."""
+    known = _resolved(context).get("lang")
+    if isinstance(known, str):
+        return known
+    async with services(context).db.session() as session:
+        return await language_of(session, update, context)
+
+
 async def language_of(session: AsyncSession, update: Update, context: Context) -> str:
-    """The language to answer in: the group's in groups, the person's in private chats."""
+    """The language to answer in: the group's in groups, the person's in private chats.
+
+    Looked up once per update; a handler that changes it calls ``context.forget()``.
+    """
+    resolved = _resolved(context)
+    if "lang" not in resolved:
+        resolved["lang"] = await _look_up_language(session, update, context)
+    return str(resolved["lang"])
+
+
+async def _look_up_language(session: AsyncSession, update: Update, context: Context) -> str:
     default = services(context).settings.default_language
     chat = update.effective_chat
     if is_group(chat):
@@ -130,11 +154,15 @@ async def language_of(session: AsyncSession, update: Update, context: Context) -
 
 
 async def is_bot_admin(session: AsyncSession, telegram_id: int, context: Context) -> bool:
-    """Bot admins come from the settings or the org file."""
+    """Bot admins come from the settings or the org file (looked up once per update)."""
     if telegram_id in services(context).settings.bot_admin_ids:
         return True
-    person = await people_repo.get_person(session, telegram_id)
-    return bool(person and person.is_admin)
+    resolved = _resolved(context)
+    key = f"bot_admin:{telegram_id}"
+    if key not in resolved:
+        person = await people_repo.get_person(session, telegram_id)
+        resolved[key] = bool(person and person.is_admin)
+    return bool(resolved[key])
 
 
 async def is_chat_admin(context: Context, chat_id: int, user_id: int) -> bool:
@@ -215,8 +243,7 @@ async def reply(update: Update, context: Context, key: str, /, *, force_reply: b
     markup = values.pop("reply_markup", None)
     if force_reply and markup is None:
         markup = ForceReply(selective=True)
-    async with services(context).db.session() as session:
-        lang = await language_of(session, update, context)
+    lang = await update_language(update, context)
     html = services(context).renderer.html(key, lang, **values)
     clicker = sender(update) if update.callback_query is not None else None
     if clicker is not None and isinstance(markup, ForceReply) and markup.selective \
@@ -261,7 +288,6 @@ async def button_press(update: Update, context: Context, feature: str) -> Button
     query = update.callback_query
     assert query is not None
     svc = services(context)
-    async with svc.db.session() as session:
-        lang = await language_of(session, update, context)
+    lang = await update_language(update, context)
     return ButtonPress(query, sender(update), update.effective_chat, svc, lang,
                        unpack(query.data, feature))

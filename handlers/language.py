@@ -86,6 +86,7 @@ async def _apply(update: Update, context: Context, actor: Actor | None, scope: s
                  choice: str) -> Outcome:
     """Store the choice; the confirmation is said in the new language."""
     rt = runtime(context)
+    context.forget()  # what this update says next is in the new language
     chat = update.effective_chat
     if scope == "g" and chat is not None:
         return await people_service.set_group_language(

@@ -18,10 +18,12 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler
 
-from handlers.common import Context, language_of, learn_person, runtime, sender
+from domain.people import display_name
+from handlers.common import Context, language_of, learn_person, runtime, sender, services
 from services import meetings as meeting_service
-from services.base import Actor
-from services.meetings import MeetingButton
+from services.base import Actor, Outcome
+from services.meetings import CheckInTap, MeetingButton
+from services.membership import Member
 
 Command = Callable[[Update, Context], Coroutine[Any, Any, None]]
 # A refusal shown in a box the clicker must dismiss; other answers are a short toast.
@@ -43,22 +45,28 @@ def meeting_clicked(start_handover: Command, report_hazard: Command) -> Command:
             await (start_handover if button.action == "ho" else report_hazard)(update, context)
             return
         rt = runtime(context)
-        async with rt.db.transaction() as session:
-            lang = await language_of(session, update, context)
-            if button is None or user is None:
-                outcome = None
-            else:
-                # One transaction per press: learning the clicker, the check-in and the
-                # roll call's edit queued together.
-                person = await learn_person(session, user, context)
-                actor = Actor(person_id=person.id or 0, telegram_id=user.id, name=person.name,
-                              language=lang)
-                record = meeting_service.record_check_in if button.action == "in" \
-                    else meeting_service.record_held
-                outcome = await record(session, rt, actor, button.meeting_id)
+        outcome: Outcome | None = None
+        lang: str | None = None
+        if button is not None and user is not None and button.action == "in":
+            # The busiest tap of the day: stored together with the taps arriving now,
+            # answered once committed (no session of its own, no wait on a send).
+            answer = await services(context).check_ins.tap(CheckInTap(
+                button.meeting_id, member=Member(
+                    telegram_id=user.id, name=display_name(user.first_name, user.last_name),
+                    username=user.username, language_code=user.language_code)))
+            outcome, lang = answer.outcome, answer.language
+        if lang is None:
+            async with rt.db.transaction() as session:
+                lang = await language_of(session, update, context)
+                if button is not None and user is not None and button.action == "held":
+                    # Learning the clicker and closing the meeting in one transaction.
+                    person = await learn_person(session, user, context)
+                    actor = Actor(person_id=person.id or 0, telegram_id=user.id,
+                                  name=person.name, language=lang)
+                    outcome = await meeting_service.record_held(session, rt, actor,
+                                                                button.meeting_id)
         if outcome is None:
-            await query.answer(rt.renderer.plain("callback.stale", lang), show_alert=True)
-            return
+            outcome = Outcome.refused("callback.stale")
         await query.answer(rt.renderer.plain(outcome.key, lang, **outcome.values),
                            show_alert=outcome.key in _ALERTS)
         if outcome.queued:

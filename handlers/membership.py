@@ -17,11 +17,10 @@ from telegram.ext import (
 )
 
 from domain.people import display_name
-from handlers.common import Context, is_group, learn_person, runtime, sender, services
+from handlers.common import Context, is_group, runtime, sender, services
 from services import membership
 from services.binding import Chat as GroupRef
 from services.membership import Member
-from storage import org as org_repo
 
 # Learning runs before every feature handler and never stops propagation.
 LEARN_GROUP = -10
@@ -39,14 +38,9 @@ async def learn_from_update(update: Update, context: Context) -> None:
     if message is not None and (message.left_chat_member or message.migrate_to_chat_id):
         return  # handled below; the sender of a "left" message may be the leaver
     user = sender(update)
-    svc = services(context)
-    async with svc.db.transaction() as session:
-        group = await org_repo.upsert_group_chat(session, chat_id=chat.id, title=chat.title or "",
-                                                 chat_type=chat.type, now=svc.clock.now())
-        if user is not None:
-            person = await learn_person(session, user, context)
-            await org_repo.record_membership(session, chat=group, person=person, active=True,
-                                             now=svc.clock.now())
+    # In memory when nothing changed: a shift start's taps write nothing here.
+    await services(context).sightings.saw(membership.Sighting(
+        _chat(chat), _member(user) if user is not None else None))
 
 
 def _member(user: User) -> Member:
@@ -78,6 +72,7 @@ async def member_left(update: Update, context: Context) -> None:
     user = message.left_chat_member
     if user.id == context.bot.id:
         return  # the bot's own removal arrives as my_chat_member
+    services(context).sightings.forget(chat.id, user.id)
     await membership.members_changed(runtime(context), _chat(chat), [_member(user)],
                                      present=False, known_groups_only=True)
 
@@ -87,6 +82,7 @@ async def chat_member_changed(update: Update, context: Context) -> None:
     change = update.chat_member
     if change is None or change.new_chat_member.user.is_bot:
         return
+    services(context).sightings.forget(change.chat.id, change.new_chat_member.user.id)
     await membership.members_changed(
         runtime(context), _chat(change.chat), [_member(change.new_chat_member.user)],
         present=change.new_chat_member.status in PRESENT, known_groups_only=True)
@@ -105,6 +101,7 @@ async def bot_status_changed(update: Update, context: Context) -> None:
         await context.bot.send_message(change.chat.id, services(context).renderer.html(
             screen.key, screen.lang, **screen.values))
     elif was_in and not is_in:
+        services(context).sightings.forget(change.chat.id)
         await membership.bot_removed(runtime(context), change.chat.id,
                                      reason=str(change.new_chat_member.status),
                                      stamp=int(change.date.timestamp()))
@@ -121,6 +118,8 @@ async def group_migrated(update: Update, context: Context) -> None:
         old_id, new_id = message.migrate_from_chat_id, message.chat.id
     else:
         return
+    services(context).sightings.forget(old_id)
+    services(context).sightings.forget(new_id)
     await membership.group_migrated(runtime(context), old_chat_id=old_id, new_chat_id=new_id)
 
 

@@ -115,6 +115,7 @@ async def setup_clicked(update: Update, context: Context) -> None:
     else:
         screen = await binding.bind(rt, actor, _chat(update), step.arg,
                                     new_team=step.action == "w", lang=lang)
+        context.forget()  # the group's unit, and so its language, may have changed
         if not screen.ok:
             await query.answer(svc.renderer.plain(screen.key, lang, **screen.values),
                                show_alert=True)
@@ -130,6 +131,7 @@ async def bind_with_code(update: Update, context: Context, text: str) -> None:
     """
     screen = await binding.bind_with_code(runtime(context), await _actor(update, context),
                                           _chat(update), text)
+    context.forget()  # the group's unit, and so its language, may have changed
     if not screen.ok:
         await reply(update, context, screen.key, **screen.values)
         return

@@ -30,6 +30,7 @@ from domain.hazard import (
     HazardState,
     Severity,
     decide,
+    rights_refusal,
 )
 from domain.hazard import Actor as RoleActor
 from domain.org import Role, highest_role_over
@@ -167,6 +168,9 @@ async def acknowledge(rt: Runtime, actor: Actor, hazard_id: int, *,
         loaded = await load(session, actor, hazard_id)
         if loaded is None:
             return _refused("callback.stale")
+        rights = rights_refusal(HazardAction.ACKNOWLEDGE, loaded.facts, loaded.who)
+        if rights is not None:
+            return _refused(rights)
         late = await already_acknowledged(session, loaded, rt.default_timezone)
         if late is not None:
             return _refused("hazard.already_acknowledged", **late)

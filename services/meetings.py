@@ -39,6 +39,8 @@ from services import shifts
 from services.base import Actor, Outcome, Runtime
 from services.buttons import Button, keyboard
 from services.finished import last_part
+from services.group_commit import GroupCommit
+from services.membership import Member
 from storage import documents as doc_repo
 from storage import hazards as hazard_repo
 from storage import meetings as meeting_repo
@@ -277,20 +279,68 @@ async def _closed(session: AsyncSession, rt: Runtime,
                            tz=(unit.timezone if unit else None) or rt.default_timezone)
 
 
-async def record_check_in(session: AsyncSession, rt: Runtime, actor: Actor,
-                          meeting_id: int) -> Outcome:
-    """:func:`check_in` inside the caller's transaction (the chat edge shares the one in
-    which it learnt the clicker). ``queued`` is 1 when a roll-call edit was queued."""
+@dataclass(frozen=True)
+class CheckInTap:
+    """One press of "check in": at which meeting, by whom.
+
+    The chat edge gives the clicker as Telegram describes them (``member``: learned
+    in the same transaction); the CLI and the sandbox give a known ``person_id``.
+    """
+
+    meeting_id: int
+    member: Member | None = None
+    person_id: int | None = None
+
+
+@dataclass(frozen=True)
+class CheckInAnswer:
+    """What a tap did, and the meeting's language to say it in (None: no such meeting)."""
+
+    outcome: Outcome
+    language: str | None
+
+
+async def check_in_taps(rt: Runtime, taps: Sequence[CheckInTap]) -> list[CheckInAnswer]:
+    """Check in everyone who tapped, in one transaction: each stored once however
+    often they tap, one answer per tap in order.
+
+    A meeting's first new check-in in a batch refreshes its roll call (an edit queued
+    when none was within ``EDIT_EVERY``, else marked for the roll-call sweep), so a
+    batch of a thousand taps costs a handful of statements, not thousands.
+    """
     now = rt.clock.now()
-    meeting = await meeting_repo.get(session, meeting_id)
-    if meeting is None:
-        return Outcome.refused("callback.stale")
-    if meeting.held_at is not None:
-        return await _closed(session, rt, meeting)
-    if not await meeting_repo.check_in_once(session, meeting_id, actor.person_id, now):
-        return Outcome.done("meeting.already")
-    queued = await refresh_roll_call(session, rt.renderer, meeting, now)
-    return Outcome.done("meeting.checked_in", queued=int(queued))
+    async with rt.db.transaction() as session:
+        learned = await people_repo.learn_people(session, [
+            (t.member.telegram_id, t.member.name, t.member.username, t.member.language_code)
+            for t in taps if t.member is not None], now)
+        person_of = [t.person_id if t.member is None else learned[t.member.telegram_id].id
+                     for t in taps]
+        meetings = await meeting_repo.get_many(session, [t.meeting_id for t in taps])
+        open_taps = [(t.meeting_id, person or 0) for t, person in zip(taps, person_of,
+                                                                      strict=True)
+                     if t.meeting_id in meetings and meetings[t.meeting_id].held_at is None]
+        new = await meeting_repo.check_in_many(session, open_taps, now)
+        edits = {meeting_id: await refresh_roll_call(session, rt.renderer,
+                                                     meetings[meeting_id], now)
+                 for meeting_id in sorted({m for m, _ in new})}
+        answers: list[CheckInAnswer] = []
+        for tap, person in zip(taps, person_of, strict=True):
+            meeting = meetings.get(tap.meeting_id)
+            if meeting is None:
+                answers.append(CheckInAnswer(Outcome.refused("callback.stale"), None))
+            elif meeting.held_at is not None:
+                answers.append(CheckInAnswer(await _closed(session, rt, meeting),
+                                             meeting.language))
+            elif (tap.meeting_id, person) in new:
+                new.discard((tap.meeting_id, person))  # a second tap in the batch: already
+                answers.append(CheckInAnswer(Outcome.done(
+                    "meeting.checked_in", queued=int(edits.pop(tap.meeting_id, False))),
+                    meeting.language))
+            else:
+                answers.append(CheckInAnswer(Outcome.done("meeting.already"), meeting.language))
+    if any(answer.outcome.queued for answer in answers):
+        rt.wake()
+    return answers
 
 
 async def check_in(rt: Runtime, actor: Actor, meeting_id: int) -> Outcome:
@@ -299,11 +349,26 @@ async def check_in(rt: Runtime, actor: Actor, meeting_id: int) -> Outcome:
     The first check-in marks the roll call to be shown, and queues its edit when
     none was queued within ``EDIT_EVERY``.
     """
-    async with rt.db.transaction() as session:
-        outcome = await record_check_in(session, rt, actor, meeting_id)
-    if outcome.queued:
-        rt.wake()
-    return outcome
+    [answer] = await check_in_taps(rt, [CheckInTap(meeting_id, person_id=actor.person_id)])
+    return answer.outcome
+
+
+class CheckInDesk:
+    """Where the chat edge hands its check-in taps: the taps that arrive together
+    are stored in one transaction (see :class:`services.group_commit.GroupCommit`)."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self._commit: GroupCommit[CheckInTap, CheckInAnswer] = GroupCommit(
+            lambda taps: check_in_taps(rt, taps))
+
+    async def tap(self, tap: CheckInTap) -> CheckInAnswer:
+        """Store a tap with the others arriving now; its answer once committed."""
+        return await self._commit.submit(tap)
+
+    @property
+    def transactions(self) -> int:
+        """How many transactions the taps took so far."""
+        return self._commit.batches
 
 
 async def record_held(session: AsyncSession, rt: Runtime, actor: Actor,

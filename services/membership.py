@@ -6,13 +6,16 @@ on Telegram (name, username, language code) comes in as a :class:`Member`.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from domain.org import Role, path_ids
 from domain.reach import unit_language
 from services.base import Outcome, Runtime
 from services.binding import Chat, Screen
+from services.group_commit import GroupCommit
 from storage import grants as grant_repo
 from storage import groups as group_repo
 from storage import outbox as outbox_repo
@@ -30,6 +33,73 @@ class Member:
     name: str
     username: str | None = None
     language_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """Someone seen in a group (any group update): the group, and the human if any."""
+
+    chat: Chat
+    member: Member | None
+
+
+async def record_sightings(rt: Runtime, sightings: Sequence[Sighting]) -> list[None]:
+    """Record groups and their members as seen, in one transaction (writes only
+    what is new or changed)."""
+    now = rt.clock.now()
+    async with rt.db.transaction() as session:
+        groups = await group_repo.learn_group_chats(
+            session, [(s.chat.chat_id, s.chat.title, s.chat.chat_type) for s in sightings], now)
+        members = [s for s in sightings if s.member is not None]
+        people = await people_repo.learn_people(session, [
+            (m.telegram_id, m.name, m.username, m.language_code)
+            for m in (s.member for s in members) if m is not None], now)
+        await group_repo.record_presence(session, [
+            (groups[s.chat.chat_id].id or 0, people[s.member.telegram_id].id or 0)
+            for s in members if s.member is not None], now)
+    return [None] * len(sightings)
+
+
+class MemberSightings:
+    """Learns who is in which group from every group update, writing only on change.
+
+    What was recorded is remembered in memory, so a worker's tenth message (or a
+    whole shift's taps) costs no database work; a sighting is written again when
+    the person's name, username or language changed, after ``REFRESH`` (so
+    ``last_seen`` stays roughly true), and after :meth:`forget` (they left, the
+    group moved). The sightings that do need writing share transactions.
+    """
+
+    REFRESH = timedelta(hours=1)
+    KEPT = 200_000  # about 20 MB; the oldest are written again when seen again
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+        self._commit: GroupCommit[Sighting, None] = GroupCommit(
+            lambda batch: record_sightings(rt, batch))
+        self._recorded: OrderedDict[tuple[int, int], tuple[Sighting, datetime]] = OrderedDict()
+
+    async def saw(self, sighting: Sighting) -> None:
+        """Record a sighting unless the same was recorded within ``REFRESH``."""
+        key = (sighting.chat.chat_id,
+               sighting.member.telegram_id if sighting.member is not None else 0)
+        now = self._rt.clock.now()
+        known = self._recorded.get(key)
+        if known is not None and known[0] == sighting and now - known[1] < self.REFRESH:
+            return
+        await self._commit.submit(sighting)
+        self._recorded[key] = (sighting, now)
+        self._recorded.move_to_end(key)
+        if len(self._recorded) > self.KEPT:
+            self._recorded.popitem(last=False)
+
+    def forget(self, chat_id: int, telegram_id: int | None = None) -> None:
+        """Write the next sighting in this group (of this person, or of anyone)."""
+        if telegram_id is not None:
+            self._recorded.pop((chat_id, telegram_id), None)
+            return
+        for key in [k for k in self._recorded if k[0] == chat_id]:
+            del self._recorded[key]
 
 
 async def members_changed(rt: Runtime, chat: Chat, members: Sequence[Member], *,

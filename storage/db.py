@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -37,19 +38,39 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.sessions_opened = 0  # benchmarks and cost tests read it
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._writer: asyncio.Task[Any] | None = None
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
 
     def session(self) -> AsyncSession:
         """A new session; use ``async with`` and commit yourself."""
+        self.sessions_opened += 1
         return self._sessions()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on error."""
-        async with self._sessions() as session, session.begin():
-            yield session
+        """A session inside one transaction: committed on success, rolled back on error.
+
+        SQLite has one writer at a time and makes the others poll for the lock (its
+        busy timeout sleeps); with many updates handled at once, writers queue here
+        instead, in order. A transaction opened inside another one of the same task
+        does not wait for itself. PostgreSQL needs no such queue.
+        """
+        self.sessions_opened += 1
+        if self._write_lock is None or self._writer is asyncio.current_task():
+            async with self._sessions() as session, session.begin():
+                yield session
+            return
+        async with self._write_lock:
+            self._writer = asyncio.current_task()
+            try:
+                async with self._sessions() as session, session.begin():
+                    yield session
+            finally:
+                self._writer = None
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import insert_skipping_duplicates
 from storage.models import GroupChat, Membership, Person, Unit
 
 
@@ -27,19 +28,8 @@ async def upsert_group_chat(
     session: AsyncSession, *, chat_id: int, title: str, chat_type: str, now: datetime
 ) -> GroupChat:
     """Record that the bot is in a group (reactivating it if it had been removed)."""
-    chat = await get_group_chat(session, chat_id)
-    if chat is None:
-        chat = GroupChat(chat_id=chat_id, title=title, chat_type=chat_type, active=True,
-                         added_at=now, updated_at=now)
-        session.add(chat)
-        await session.flush()
-        return chat
-    if (chat.title, chat.chat_type, chat.active) != (title, chat_type, True):
-        chat.title, chat.chat_type = title, chat_type
-        chat.active, chat.inactive_reason = True, None
-        chat.updated_at = now
-        session.add(chat)
-    return chat
+    chats = await learn_group_chats(session, [(chat_id, title, chat_type)], now)
+    return chats[chat_id]
 
 
 async def inactive_chat_ids(session: AsyncSession, chat_ids: set[int]) -> set[int]:
@@ -175,3 +165,59 @@ async def active_members(session: AsyncSession, group_chat_id: int) -> list[Pers
         .order_by(Person.name)
     )
     return list(result.all())
+
+
+async def learn_group_chats(session: AsyncSession, seen: Sequence[tuple[int, str, str]],
+                            now: datetime) -> dict[int, GroupChat]:
+    """:func:`upsert_group_chat` for many ``(chat_id, title, chat_type)`` at once; the
+    group rows by chat id. Writes only what is new or changed."""
+    latest = {chat_id: (title, chat_type) for chat_id, title, chat_type in seen}
+    known = await _groups_by_chat_ids(session, list(latest))
+    missing = [chat_id for chat_id in latest if chat_id not in known]
+    if missing:
+        # Skipping duplicates: another transaction may record the same group now.
+        await insert_skipping_duplicates(session, GroupChat, ["chat_id"], [
+            {"chat_id": chat_id, "title": latest[chat_id][0], "chat_type": latest[chat_id][1],
+             "unit_id": None, "language": None, "active": True, "inactive_reason": None,
+             "added_at": now, "updated_at": now} for chat_id in missing])
+        known.update(await _groups_by_chat_ids(session, missing))
+    for chat_id, (title, chat_type) in latest.items():
+        chat = known[chat_id]
+        if (chat.title, chat.chat_type, chat.active) != (title, chat_type, True):
+            chat.title, chat.chat_type = title, chat_type
+            chat.active, chat.inactive_reason = True, None
+            chat.updated_at = now
+            session.add(chat)
+    return known
+
+
+async def _groups_by_chat_ids(session: AsyncSession,
+                              chat_ids: Sequence[int]) -> dict[int, GroupChat]:
+    result = await session.exec(select(GroupChat).where(col(GroupChat.chat_id).in_(chat_ids)))
+    return {chat.chat_id: chat for chat in result.all()}
+
+
+async def record_presence(session: AsyncSession, pairs: Sequence[tuple[int, int]],
+                          now: datetime) -> int:
+    """Note that each ``(group row id, person row id)`` was seen in the group now:
+    memberships created or reactivated, ``last_seen`` refreshed at most hourly.
+    Returns how many memberships changed."""
+    wanted = set(pairs)
+    if not wanted:
+        return 0
+    group_ids = sorted({g for g, _ in wanted})
+    person_ids = sorted({p for _, p in wanted})
+    result = await session.exec(select(Membership).where(
+        col(Membership.group_chat_id).in_(group_ids), col(Membership.person_id).in_(person_ids)))
+    known = {(m.group_chat_id, m.person_id): m for m in result.all()}
+    fresh = [pair for pair in wanted if pair not in known]
+    await insert_skipping_duplicates(session, Membership, ["group_chat_id", "person_id"], [
+        {"group_chat_id": g, "person_id": p, "active": True, "first_seen": now,
+         "last_seen": now} for g, p in sorted(fresh)])
+    changed = len(fresh)
+    for member in (known[pair] for pair in wanted if pair in known):
+        if not member.active or (now - member.last_seen).total_seconds() > 3600:
+            changed += not member.active
+            member.active, member.last_seen = True, now
+            session.add(member)
+    return changed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import or_, update
@@ -31,34 +32,29 @@ async def exists(session: AsyncSession, unit_id: int, shift_key: str,
     return result.first() is not None
 
 
-async def check_in(session: AsyncSession, meeting: PreShiftMeeting, person: Person,
-                   now: datetime) -> bool:
-    """Record a check-in once. False if the person had checked in already."""
-    result = await session.exec(select(Attendance.id).where(
-        Attendance.meeting_id == meeting.id, Attendance.person_id == person.id))
-    if result.first() is not None:
-        return False
-    session.add(Attendance(meeting_id=meeting.id or 0, person_id=person.id or 0,
-                           checked_in_at=now))
-    await session.flush()
-    return True
+async def get_many(session: AsyncSession, meeting_ids: Sequence[int]) -> dict[int, PreShiftMeeting]:
+    """The meetings with these ids, by id (unknown ids are absent)."""
+    if not meeting_ids:
+        return {}
+    result = await session.exec(select(PreShiftMeeting).where(
+        col(PreShiftMeeting.id).in_(sorted(set(meeting_ids)))))
+    return {m.id or 0: m for m in result.all()}
 
 
-async def check_in_once(session: AsyncSession, meeting_id: int, person_id: int,
-                        now: datetime) -> bool:
-    """Record a check-in in one statement; False if the person had checked in already.
-
-    The unique (meeting, person) key decides, so two taps at the same moment store
-    one attendance and neither fails.
-    """
+async def check_in_many(session: AsyncSession, pairs: Sequence[tuple[int, int]],
+                        now: datetime) -> set[tuple[int, int]]:
+    """Record many ``(meeting_id, person_id)`` check-ins in one statement; the pairs
+    that were new (the others had checked in already)."""
+    rows = [{"meeting_id": m, "person_id": p, "checked_in_at": now} for m, p in set(pairs)]
+    if not rows:
+        return set()
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     result = await session.exec(  # type: ignore[call-overload]
-        insert(Attendance).values(meeting_id=meeting_id, person_id=person_id,
-                                  checked_in_at=now)
+        insert(Attendance).values(rows)
         .on_conflict_do_nothing(index_elements=["meeting_id", "person_id"])
-        .returning(col(Attendance.id)))
-    return result.scalars().first() is not None
+        .returning(col(Attendance.meeting_id), col(Attendance.person_id)))
+    return {(int(m), int(p)) for m, p in result.all()}
 
 
 async def attendees(session: AsyncSession, meeting_id: int) -> list[Person]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import insert_skipping_duplicates
 from storage.models import Person
 
 
@@ -47,20 +48,50 @@ async def upsert_person(
     Only writes when something changed, so learning members from every group
     message stays cheap.
     """
-    person = await get_person(session, telegram_id)
-    username = username.lower() if username else None
-    if person is None:
-        person = Person(telegram_id=telegram_id, name=name, username=username,
-                        language_code=language_code, created_at=now, updated_at=now)
-        session.add(person)
-        await session.flush()
-        return person
-    if (person.name, person.username) != (name, username) or (
-        language_code and person.language_code != language_code
-    ):
-        person.name = name
-        person.username = username
-        person.language_code = language_code or person.language_code
-        person.updated_at = now
-        session.add(person)
-    return person
+    people = await learn_people(session, [(telegram_id, name, username, language_code)],
+                                now)
+    return people[telegram_id]
+
+
+Seen = tuple[int, str, str | None, str | None]  # telegram id, name, username, language code
+
+
+async def learn_people(session: AsyncSession, seen: Sequence[Seen],
+                       now: datetime) -> dict[int, Person]:
+    """Create or refresh many people at once: ``(telegram_id, name, username,
+    language_code)`` each; the people by Telegram id.
+
+    One read for the whole batch, and writes only for the new and the changed, so
+    a shift start's thousands of taps cost a statement or two per batch.
+    """
+    latest = {telegram_id: (name, username.lower() if username else None, code)
+              for telegram_id, name, username, code in seen}
+    known = await _people_by_telegram_ids(session, list(latest))
+    missing = [telegram_id for telegram_id in latest if telegram_id not in known]
+    if missing:
+        # Skipping duplicates: another transaction may learn the same newcomer now.
+        await insert_skipping_duplicates(session, Person, ["telegram_id"], [
+            {"telegram_id": telegram_id, "name": latest[telegram_id][0],
+             "username": latest[telegram_id][1], "language_code": latest[telegram_id][2],
+             "language": None, "started": False, "blocked": False, "is_admin": False,
+             "created_at": now, "updated_at": now} for telegram_id in missing])
+        known.update(await _people_by_telegram_ids(session, missing))
+    for telegram_id, (name, username, code) in latest.items():
+        person = known[telegram_id]
+        if (person.name, person.username) != (name, username) or (
+                code and person.language_code != code):
+            person.name, person.username = name, username
+            person.language_code = code or person.language_code
+            person.updated_at = now
+            session.add(person)
+    return known
+
+
+async def _people_by_telegram_ids(session: AsyncSession,
+                                  telegram_ids: Sequence[int]) -> dict[int, Person]:
+    known: dict[int, Person] = {}
+    for start in range(0, len(telegram_ids), 500):  # bound the IN list
+        result = await session.exec(select(Person).where(
+            col(Person.telegram_id).in_(telegram_ids[start:start + 500])))
+        known.update((p.telegram_id, p) for p in result.all())
+    return known

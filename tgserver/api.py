@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -375,9 +376,13 @@ class Api:
 
     async def m_answerCallbackQuery(self, bot: BotState, params: dict[str, Any]) -> Any:
         query_id = str(params.get("callback_query_id", ""))
-        if query_id not in bot.callback_queries or query_id in bot.callback_answers:
+        pressed_at = bot.callback_pressed_at.get(query_id)
+        late = pressed_at is not None and \
+            time.monotonic() - pressed_at > bot.callback_answer_window
+        if query_id not in bot.callback_queries or query_id in bot.callback_answers or late:
             raise bad_request("query is too old and response timeout expired or query ID is "
                               "invalid")
+        bot.callback_answered_at[query_id] = time.monotonic()
         bot.callback_answers[query_id] = {
             "text": params.get("text"),
             "show_alert": str(params.get("show_alert", "")).lower() in ("true", "1")}

@@ -262,6 +262,7 @@ class UserHandle:
                  "chat_instance": str(abs(message.chat.id) * 7919 % 10**12),
                  "message": message.to_dict(), "data": data}
         bot.callback_queries[query_id] = query
+        bot.callback_pressed_at[query_id] = time.monotonic()
         self.driver.world.push(bot, "callback_query", query)
         return query_id
 

@@ -188,6 +188,11 @@ class BotState:
         self.blocked: set[int] = set()
         self.callback_queries: dict[str, dict[str, Any]] = {}
         self.callback_answers: dict[str, dict[str, Any]] = {}
+        # When each press was made and answered (time.monotonic()): Telegram stops
+        # waiting for an answer after about 15 s, and a benchmark measures the wait.
+        self.callback_pressed_at: dict[str, float] = {}
+        self.callback_answered_at: dict[str, float] = {}
+        self.callback_answer_window = 15.0
         self.errors: list[ErrorRecord] = []
         self.arrived = asyncio.Event()
 

@@ -131,3 +131,27 @@ async def test_deleting_follows_the_admin_rights(server: TelegramTestServer) -> 
         assert await bot.delete_messages(group.id, [theirs.message_id, other.message_id,
                                                     own.message_id])
         assert [m.text for m in group.visible_messages() if m.text] == []
+
+
+async def test_a_press_is_answered_within_telegrams_window_only(
+        server: TelegramTestServer) -> None:
+    account = server.create_bot(username="WindowBot")
+    d = server.driver(account)
+    alice = d.user("Alice")
+    group = d.group("G", members=[alice], admins=[alice])
+    group.add_bot(by=alice)
+    async with Bot(account.token, base_url=server.base_url,
+                   base_file_url=server.base_file_url) as bot:
+        message = await bot.send_message(group.id, "check in", reply_markup=InlineKeyboardMarkup(
+            [[InlineKeyboardButton("in", callback_data="x")]]))
+        posted = group.bot_messages()[-1]
+        assert posted.message_id == message.message_id
+        in_time = alice.click(posted, "in")
+        assert await bot.answer_callback_query(in_time, text="ok")
+        assert account.callback_answered_at[in_time] >= account.callback_pressed_at[in_time]
+        # Telegram stops waiting after about 15 s; a window already closed shows it.
+        account.callback_answer_window = -1.0
+        too_late = alice.click(posted, "in")
+        with pytest.raises(BadRequest, match="too old"):
+            await bot.answer_callback_query(too_late, text="ok")
+        assert too_late not in account.callback_answered_at

@@ -1,0 +1,154 @@
+"""How updates are handled: many at once, in order per chat, each at most once.
+
+PTB's extension point for this is the update processor (``BaseUpdateProcessor``):
+the Application hands it every update with the coroutine that handles it.
+
+- Concurrency: at a shift start thousands of workers tap check-in within a
+  minute; handled one at a time, every tap waits for the ones before it and
+  Telegram gives up on the late ones (~15 s). Up to ``concurrency`` updates are
+  handled at once.
+- Order: messages in one chat are handled in the order they were sent (a
+  conversation's answers, a join before a message), and one person's button
+  presses in the order they pressed; different chats and different people's
+  presses do not wait for each other.
+- Once: Telegram delivers an update again when its offset was not confirmed
+  (a crash, a restart). The ids handled are remembered in memory and in the
+  database (written in batches), and a repeat is dropped before any handler
+  sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseUpdateProcessor
+
+from domain.clock import Clock
+from services.group_commit import GroupCommit
+from storage import updates as updates_repo
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+# Update ids this far below the newest are no longer kept in memory: Telegram only
+# redelivers what was not confirmed, which is the last batch or so.
+REMEMBERED_IDS = 100_000
+
+
+def order_key(update: object) -> Hashable:
+    """What an update must wait for: the chat's earlier messages, or for a button
+    press, the same person's earlier presses in that chat."""
+    if not isinstance(update, Update):
+        return None
+    chat = update.effective_chat
+    user = update.effective_user
+    if update.callback_query is not None or update.poll_answer is not None:
+        return ("person", chat.id if chat else None, user.id if user else None)
+    if chat is not None:
+        return ("chat", chat.id)
+    return ("person", None, user.id if user else None)
+
+
+class OrderedUpdateProcessor(BaseUpdateProcessor):
+    """Handles updates concurrently, in order per :func:`order_key`, each id once.
+
+    Args:
+        db: Where handled update ids are remembered across restarts.
+        clock: The one clock (the time stamp of a handled id).
+        concurrency: How many updates are handled at once.
+    """
+
+    def __init__(self, db: Database, clock: Clock, *, concurrency: int = 64) -> None:
+        # PTB's semaphore only admits; ordering and the real limit are ours, so a
+        # chat with a backlog does not hold slots other chats could use.
+        super().__init__(max_concurrent_updates=max(concurrency, 1) * 64)
+        self._db = db
+        self._clock = clock
+        self._slots = asyncio.BoundedSemaphore(max(concurrency, 1))
+        self._queues: dict[Hashable, tuple[asyncio.Lock, list[int]]] = {}
+        self._seen: set[int] = set()
+        self._loading: asyncio.Future[None] | None = None
+        self._bot_id = 0
+        self._marking: GroupCommit[int, None] = GroupCommit(self._mark_handled)
+        self.after_update: list[Callable[[object], None]] = []
+
+    async def initialize(self) -> None:
+        """Nothing to prepare: the handled ids are read when the first update comes."""
+
+    async def shutdown(self) -> None:
+        """Let the last batch of handled ids be written."""
+        await self._marking.close()
+
+    async def do_process_update(self, update: object,
+                                coroutine: Awaitable[Any]) -> None:
+        """Handle ``update`` after the updates it must follow, unless handled before."""
+        key = order_key(update)
+        lock, waiting = self._queues.setdefault(key, (asyncio.Lock(), [0]))
+        waiting[0] += 1
+        try:
+            async with lock, self._slots:
+                await self._handle_once(update, coroutine)
+        finally:
+            waiting[0] -= 1
+            if waiting[0] == 0:
+                del self._queues[key]
+
+    async def _handle_once(self, update: object, coroutine: Awaitable[Any]) -> None:
+        if not isinstance(update, Update):
+            await coroutine
+            return
+        update_id = update.update_id
+        if await self._handled_before(update):
+            log.info("update %s was handled before; skipped", update_id)
+            _close(coroutine)
+            self._notify(update)
+            return
+        self._seen.add(update_id)
+        try:
+            await coroutine
+        finally:
+            try:
+                await self._marking.submit(update_id)
+            finally:
+                self._notify(update)
+
+    async def _handled_before(self, update: Update) -> bool:
+        if self._loading is None:
+            # The first update since start: read which of the ids from here on a
+            # previous run handled (a redelivery can only be of those). Updates
+            # arriving meanwhile wait for the same read.
+            self._bot_id = update.get_bot().id
+            self._loading = asyncio.ensure_future(self._load(update.update_id))
+        await asyncio.shield(self._loading)
+        if update.update_id in self._seen:
+            return True
+        if len(self._seen) > 2 * REMEMBERED_IDS:
+            floor = max(self._seen) - REMEMBERED_IDS
+            self._seen = {i for i in self._seen if i >= floor}
+        return False
+
+    async def _load(self, first_update_id: int) -> None:
+        async with self._db.session() as session:
+            self._seen |= await updates_repo.handled_since(
+                session, bot_id=self._bot_id, first_update_id=first_update_id)
+
+    async def _mark_handled(self, update_ids: Sequence[int]) -> list[None]:
+        async with self._db.transaction() as session:
+            await updates_repo.mark_many(session, bot_id=self._bot_id, update_ids=update_ids,
+                                         now=self._clock.now())
+        return [None] * len(update_ids)
+
+    def _notify(self, update: object) -> None:
+        for callback in self.after_update:
+            callback(update)
+
+
+def _close(coroutine: Awaitable[Any]) -> None:
+    """Close a handling coroutine that will not run (no "never awaited" warning)."""
+    close = getattr(coroutine, "close", None)
+    if close is not None:
+        close()
