@@ -23,7 +23,12 @@ from telegram.ext import ExtBot
 from storage import hazards as hazard_repo
 from tests.integration.conftest import BotUnderTest
 from tests.integration.test_groups import last_text
-from tests.integration.test_hazards import hazards, report, setup_plant
+from tests.integration.test_hazards import (
+    hazards,
+    report,
+    report_the_first_photo_again,
+    setup_plant,
+)
 
 
 class TransactionSpy:
@@ -125,17 +130,9 @@ async def test_a_duplicate_report_downloads_nothing(bot: BotUnderTest,
     await report(bot, worker, group, description=None)
     assert len(spy.downloads) == 2
     # The same scene again an hour later: linked to the first hazard, nothing downloaded.
-    first_photo = next(m for m in bot.server.world.messages[group.id] if m.photo
-                       and m.by_bot_id is None)
     bot.clock.advance(timedelta(hours=1))
     leader.send(group, "/report")
     await bot.settle()
-    leader.send_photo(group, same_as=first_photo, reply_to=group.bot_messages()[-1])
-    await bot.settle()
-    leader.send(group, "同一处", reply_to=group.bot_messages()[-1])
-    await bot.settle()
-    for label in ("电气", "一般", "跳过", "✅ 提交"):
-        leader.click(group.bot_messages()[-1], label)
-        await bot.settle()
+    await report_the_first_photo_again(bot, leader, group)
     assert "已登记为隐患 YH-20261123-0001" in last_text(group)
     assert len(spy.downloads) == 2
