@@ -17,23 +17,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from _org import briefing_sweep, enterprise_and_workshop, team
 from sqlmodel import func, select
 from telegram.ext import ExtBot
 
 from bot.app import flood_limiter
 from bot.outbox import OutboxDispatcher
-from content.render import Renderer
 from domain.clock import SystemClock
-from domain.org import UnitKind
-from scheduler.meetings import pre_shift_sweep
-from storage import org as org_repo
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import OutboxMessage
@@ -59,23 +55,13 @@ async def run(groups: int, speed: float, budget: float) -> None:
         clock = SystemClock()
         now = clock.now()
         async with db.transaction() as s:
-            ent = await org_repo.create_unit(s, key="acme", kind=UnitKind.ENTERPRISE,
-                                             name="Acme", parent=None, now=now)
-            ws = await org_repo.create_unit(s, key="ws", kind=UnitKind.WORKSHOP, name="WS",
-                                            parent=ent, now=now)
+            _, ws = await enterprise_and_workshop(s, now)
             for n in range(groups):
                 chat = server.world.new_group(f"Team {n}")
                 chat.statuses[account.user.id] = "member"
-                team = await org_repo.create_unit(s, key=f"t{n}", kind=UnitKind.TEAM,
-                                                  name=f"Team {n}", parent=ws, now=now,
-                                                  timezone="UTC")
-                team.extra_json = json.dumps({"shifts": schedule_briefing_now(now)})
-                group = await org_repo.upsert_group_chat(s, chat_id=chat.id, title=chat.title
-                                                         or "", chat_type="group", now=now)
-                await org_repo.bind_chat(s, group, team, now=now)
-        sweep = pre_shift_sweep(db, Renderer(), default_language="zh", default_timezone="UTC",
-                                reminder_grace="30m", meeting_grace="30m", wake=lambda: None)
-        await sweep(clock.now())
+                await team(s, ws, n, now, shifts=schedule_briefing_now(now), timezone="UTC",
+                           chat_id=chat.id, chat_type="group")
+        await briefing_sweep(db, "UTC")(clock.now())
         limiter = flood_limiter(30 * budget, 20, speed)
         bot = ExtBot(account.token, base_url=server.base_url,
                      base_file_url=server.base_file_url, rate_limiter=limiter)

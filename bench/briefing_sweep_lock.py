@@ -11,25 +11,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from _org import briefing_sweep, enterprise_and_workshop, team
 from sqlalchemy import event
 
-from content.render import Renderer
-from domain.org import UnitKind
-from scheduler.meetings import pre_shift_sweep
-from storage import org as org_repo
 from storage.db import Database
 from storage.migrate import upgrade
 
 NOW = datetime(2026, 11, 23, 7, 45, tzinfo=UTC)  # 15 minutes before the 08:00 shift
-SHIFTS = {"shifts": {"briefing_before": "15m",
-                     "shifts": [{"name": "早班", "start": "08:00", "end": "16:00"}]}}
+SHIFTS = {"briefing_before": "15m",
+          "shifts": [{"name": "早班", "start": "08:00", "end": "16:00"}]}
 WRITES = ("INSERT", "UPDATE", "DELETE")
 
 
@@ -38,18 +34,9 @@ async def run(teams: int) -> None:
         db = Database(f"sqlite+aiosqlite:///{Path(folder) / 'sweep.db'}")
         await upgrade(db)
         async with db.transaction() as s:
-            ent = await org_repo.create_unit(s, key="acme", kind=UnitKind.ENTERPRISE,
-                                             name="Acme", parent=None, now=NOW)
-            ws = await org_repo.create_unit(s, key="ws", kind=UnitKind.WORKSHOP, name="WS",
-                                            parent=ent, now=NOW)
+            _, ws = await enterprise_and_workshop(s, NOW)
             for n in range(teams):
-                team = await org_repo.create_unit(s, key=f"t{n}", kind=UnitKind.TEAM,
-                                                  name=f"Team {n}", parent=ws, now=NOW,
-                                                  timezone="UTC")
-                team.extra_json = json.dumps(SHIFTS, ensure_ascii=False)
-                group = await org_repo.upsert_group_chat(s, chat_id=-1000 - n, title="g",
-                                                         chat_type="supergroup", now=NOW)
-                await org_repo.bind_chat(s, group, team, now=NOW)
+                await team(s, ws, n, NOW, shifts=SHIFTS, timezone="UTC", chat_id=-1000 - n)
         holds: list[float] = []
         first_write: list[float | None] = [None]
 
@@ -65,8 +52,7 @@ async def run(teams: int) -> None:
 
         event.listen(db.engine.sync_engine, "before_cursor_execute", executing)
         event.listen(db.engine.sync_engine, "commit", committed)
-        sweep = pre_shift_sweep(db, Renderer(), default_language="zh", default_timezone="UTC",
-                                reminder_grace="30m", meeting_grace="30m", wake=lambda: None)
+        sweep = briefing_sweep(db, "UTC")
         started = time.perf_counter()
         await sweep(NOW)
         elapsed = time.perf_counter() - started

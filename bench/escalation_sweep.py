@@ -18,8 +18,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from _org import enterprise_and_workshop, team
+
 from content.render import Renderer
-from domain.org import Role, UnitKind
+from domain.org import Role
 from scheduler.escalation import escalation_sweep
 from storage import org as org_repo
 from storage import people as people_repo
@@ -35,12 +37,8 @@ async def build(path: Path, total: int) -> Database:
     db = Database(f"sqlite+aiosqlite:///{path}")
     await upgrade(db)
     async with db.transaction() as s:
-        ent = await org_repo.create_unit(s, key="acme", kind=UnitKind.ENTERPRISE, name="Acme",
-                                         parent=None, now=NOW)
-        ws = await org_repo.create_unit(s, key="ws", kind=UnitKind.WORKSHOP, name="WS",
-                                        parent=ent, now=NOW)
-        teams = [await org_repo.create_unit(s, key=f"t{i}", kind=UnitKind.TEAM, name=f"T{i}",
-                                            parent=ws, now=NOW) for i in range(50)]
+        ent, ws = await enterprise_and_workshop(s, NOW)
+        teams = [await team(s, ws, i, NOW) for i in range(50)]
         for telegram_id, unit, role in ((1, ws, Role.SAFETY_OFFICER), (2, ent, Role.MANAGER)):
             person = await people_repo.upsert_person(s, telegram_id=telegram_id, name="P",
                                                      username=None, language_code=None, now=NOW)

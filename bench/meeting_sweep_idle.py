@@ -10,26 +10,23 @@ should cost well under a second at 2,000 teams.
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from content.render import Renderer
-from domain.org import UnitKind
-from scheduler.meetings import pre_shift_sweep
-from storage import org as org_repo
+from _org import briefing_sweep, enterprise_and_workshop, team
+
 from storage.db import Database
 from storage.migrate import upgrade
 
 NOW = datetime(2026, 11, 23, 3, 7, tzinfo=UTC)  # 11:07 in Shanghai: no briefing due
-SHIFTS = {"shifts": {"briefing_before": "15m", "shifts": [
+SHIFTS = {"briefing_before": "15m", "shifts": [
     {"name": "早班", "start": "08:00", "end": "16:00"},
     {"name": "中班", "start": "16:00", "end": "00:00"},
     {"name": "夜班", "start": "00:00", "end": "08:00"}],
-    "holidays": ["2026-10-01", "2026-10-02", "2026-10-03"]}}
+    "holidays": ["2026-10-01", "2026-10-02", "2026-10-03"]}
 STAMP = "%Y-%m-%d %H:%M:%S.000000"
 
 
@@ -40,16 +37,8 @@ async def idle_sweep_seconds(teams: int, days: int) -> float:
         db = Database(f"sqlite+aiosqlite:///{path}")
         await upgrade(db)
         async with db.transaction() as s:
-            ent = await org_repo.create_unit(s, key="acme", kind=UnitKind.ENTERPRISE,
-                                             name="Acme", parent=None, now=NOW)
-            ws = await org_repo.create_unit(s, key="ws", kind=UnitKind.WORKSHOP, name="WS",
-                                            parent=ent, now=NOW)
-            ids = []
-            for n in range(teams):
-                team = await org_repo.create_unit(s, key=f"t{n}", kind=UnitKind.TEAM,
-                                                  name=f"Team {n}", parent=ws, now=NOW)
-                team.extra_json = json.dumps(SHIFTS, ensure_ascii=False)
-                ids.append(team.id)
+            _, ws = await enterprise_and_workshop(s, NOW)
+            ids = [(await team(s, ws, n, NOW, shifts=SHIFTS)).id for n in range(teams)]
         await db.dispose()
         # The history goes in through sqlite3 directly: millions of rows, quickly.
         connection = sqlite3.connect(path)
@@ -70,9 +59,7 @@ async def idle_sweep_seconds(teams: int, days: int) -> float:
         connection.commit()
         connection.close()
         db = Database(f"sqlite+aiosqlite:///{path}")
-        sweep = pre_shift_sweep(db, Renderer(), default_language="zh",
-                                default_timezone="Asia/Shanghai", reminder_grace="30m",
-                                meeting_grace="30m", wake=lambda: None)
+        sweep = briefing_sweep(db, "Asia/Shanghai")
         await sweep(NOW)  # warm: schedules parsed, pages cached
         started = time.perf_counter()
         for _ in range(3):

@@ -1,1 +1,1 @@
-"""The Telegram edge, one module per feature: parse → call storage/domain → render → send."""
+"""The Telegram edge, one module per feature: parse the update → call a service → answer."""

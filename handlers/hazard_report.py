@@ -29,7 +29,6 @@ from handlers.common import (
     bound_unit,
     button_press,
     is_group,
-    keep_evidence,
     language_of,
     photo_of,
     reply,
@@ -38,6 +37,7 @@ from handlers.common import (
     services,
 )
 from handlers.conversations import Say
+from handlers.evidence import keep_photos
 from services import hazard_reports
 from services.base import Actor
 from services.buttons import keyboard
@@ -215,11 +215,10 @@ async def cancel_command(update: Update, context: Context) -> None:
 
 
 async def _submit(update: Update, context: Context, actor: Actor, chat_id: int) -> None:
-    """Download the photos (no transaction open), then register the report."""
-    rt = runtime(context)
-    photos = await hazard_reports.photos_to_keep(rt, actor, chat_id)
-    kept = {unique: await keep_evidence(context, file_id, unique) for file_id, unique in photos}
-    outcome = await hazard_reports.submit(rt, actor, chat_id, kept)
+    """Register the report, then download its photos (a new hazard's only: a duplicate or
+    a second press has none) once that has committed."""
+    outcome = await hazard_reports.submit(runtime(context), actor, chat_id)
+    await keep_photos(context, outcome.hazard_id, "before", outcome.photos)
     if outcome.key == "report.not_yours" or outcome.tidy:
         return  # pressed twice (the first press submitted), or the card says it all
     await reply(update, context, outcome.key, **outcome.values)

@@ -25,7 +25,6 @@ from handlers.common import (
     button_press,
     is_bot_admin,
     is_group,
-    keep_evidence,
     language_of,
     learn_person,
     photo_of,
@@ -35,6 +34,7 @@ from handlers.common import (
     services,
 )
 from handlers.conversations import Say
+from handlers.evidence import keep_photos
 from services import hazards as hazard_service
 from services import ledger as ledger_service
 from services.base import Actor
@@ -127,14 +127,26 @@ async def _card_done(session: AsyncSession, hazard_id: int, now: datetime) -> No
 
 async def continue_action(session: AsyncSession, update: Update, context: Context,
                           draft: ConversationDraft, message: Message) -> Say:
-    """The second half of reject (the reason), fix (the after-photo) and 五落实."""
-    key, values, markup = await _continue(session, update, context, draft, message)
-    return lambda: reply(update, context, key, reply_markup=markup,
-                         force_reply=key in PROMPT_KEYS, **values)
+    """The second half of reject (the reason), fix (the after-photo) and 五落实.
+
+    A fix is saved with the after-photo's Telegram ids; the photo itself is downloaded
+    once that has committed (never inside the conversation's transaction).
+    """
+    after: list[tuple[int, AfterPhoto]] = []
+    key, values, markup = await _continue(session, update, context, draft, message, after)
+
+    async def say() -> None:
+        for hazard_id, photo in after:
+            await keep_photos(context, hazard_id, "after", [(photo.file_id, photo.unique_id)])
+        await reply(update, context, key, reply_markup=markup,
+                    force_reply=key in PROMPT_KEYS, **values)
+    return say
 
 
 async def _continue(session: AsyncSession, update: Update, context: Context,
-                    draft: ConversationDraft, message: Message) -> Answer:
+                    draft: ConversationDraft, message: Message,
+                    after: list[tuple[int, AfterPhoto]]) -> Answer:
+    """Handle the answer; a fix saved appends its after-photo to ``after``, to download."""
     now = services(context).clock.now()
     lang = await language_of(session, update, context)
     name, _, raw_id = draft.step.partition(":")
@@ -156,9 +168,11 @@ async def _continue(session: AsyncSession, update: Update, context: Context,
     photo = photo_of(message)
     if not isinstance(photo, list):
         return "hazard.after_photo_needed", {}, None
-    local = await keep_evidence(context, photo[0], photo[1])
-    outcome = await hazard_service.submit_fix_in(
-        session, loaded.actor, loaded.hazard.id or 0, AfterPhoto(photo[0], photo[1], local), now)
+    fix = AfterPhoto(photo[0], photo[1])
+    outcome = await hazard_service.submit_fix_in(session, loaded.actor,
+                                                 loaded.hazard.id or 0, fix, now)
+    if outcome.ok:
+        after.append((outcome.hazard_id, fix))
     await drafts_repo.drop_draft(session, draft)
     return outcome.key, outcome.values, _next_steps(outcome, context, lang)
 

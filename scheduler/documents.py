@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from content.render import Renderer
-from domain.durations import as_duration, as_durations
 from scheduler.timetable import SweepFunction
 from services.reading import ask_late_members, deliver_outstanding, remind_or_report
 from storage import documents as doc_repo
@@ -24,12 +23,11 @@ MAX_BATCHES = 1000  # a guard only: each batch moves its posts on
 
 
 def document_sweep(db: Database, renderer: Renderer, *, default_language: str,
-                   reminders: str | Sequence[timedelta], reminder_grace: str | timedelta,
+                   reminders: Sequence[timedelta], reminder_grace: timedelta,
                    wake: Callable[[], None]) -> SweepFunction:
     """Late joiners, late-bound teams, reminders and due-date reports (roll-call edits
-    are the roll-call sweep's)."""
-    offsets = as_durations(reminders)
-    grace = as_duration(reminder_grace)
+    are the roll-call sweep's). Durations come parsed (the settings read them once)."""
+    offsets = tuple(reminders)
 
     async def sweep(now: datetime) -> None:
         queued = False
@@ -44,7 +42,7 @@ def document_sweep(db: Database, renderer: Renderer, *, default_language: str,
                 due = await doc_repo.posts_due(session, now, limit=BATCH)
                 for post in due:
                     queued |= await remind_or_report(session, renderer, post, now, offsets,
-                                                     grace, default_language)
+                                                     reminder_grace, default_language)
             if len(due) < BATCH:
                 break
         if queued:

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 
 from content.render import Renderer
 from domain.clock import ManualClock
-from domain.durations import as_duration
 from scheduler.timetable import SweepFunction
 from services import handovers as handover_service
 from services.base import Runtime
@@ -25,14 +24,12 @@ BATCH = 50
 MOST_PER_SWEEP = 10_000
 
 
-def handover_sweep(db: Database, renderer: Renderer, *, escalate_after: str | timedelta,
+def handover_sweep(db: Database, renderer: Renderer, *, escalate_after: timedelta,
                    default_language: str,
                    wake: Callable[[], None]) -> SweepFunction:
     """A sweep over handovers nobody accepted: first a reminder, then the workshop."""
     # The reminder time is set when the handover is posted (HANDOVER_REMIND_AFTER);
     # the sweep only needs the escalation delay.
-    escalate = as_duration(escalate_after)
-
     async def sweep(now: datetime) -> None:
         rt = Runtime(db=db, renderer=renderer, clock=ManualClock(now),
                      default_language=default_language, wake=wake)
@@ -41,6 +38,6 @@ def handover_sweep(db: Database, renderer: Renderer, *, escalate_after: str | ti
                                                               limit=MOST_PER_SWEEP)]
         for start in range(0, len(due), BATCH):
             await handover_service.remind_or_escalate(rt, due[start:start + BATCH], now,
-                                                      escalate=escalate)
+                                                      escalate=escalate_after)
 
     return sweep

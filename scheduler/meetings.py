@@ -20,7 +20,6 @@ from typing import TypeVar
 
 from content.render import Renderer
 from domain.clock import ManualClock
-from domain.durations import as_duration
 from domain.risk_cards import RiskCard
 from scheduler.timetable import SweepFunction
 from services import meetings as meeting_service
@@ -39,15 +38,14 @@ _T = TypeVar("_T")
 
 
 def pre_shift_sweep(db: Database, renderer: Renderer, *, default_language: str,
-                    default_timezone: str, reminder_grace: str | timedelta,
-                    meeting_grace: str | timedelta,
+                    default_timezone: str, reminder_grace: timedelta,
+                    meeting_grace: timedelta,
                     wake: Callable[[], None],
                     risk_cards: Sequence[RiskCard] = ()) -> SweepFunction:
     """Briefings before shifts, escalation of meetings not held, post-shift prompts.
 
     ``risk_cards`` are the plant's risk notification cards; a briefing lists its team's.
     """
-    grace, held_within = as_duration(reminder_grace), as_duration(meeting_grace)
 
     async def sweep(now: datetime) -> None:
         # The clock is the sweep's ``now``: a service reads no other time.
@@ -57,14 +55,14 @@ def pre_shift_sweep(db: Database, renderer: Renderer, *, default_language: str,
         async with db.session() as session:  # reads only: no write lock held
             teams = await org_repo.teams_with_groups(session)
         for batch in _batches(teams):
-            await meeting_service.post_briefings(rt, batch, now, grace=grace,
+            await meeting_service.post_briefings(rt, batch, now, grace=reminder_grace,
                                                  risk_cards=risk_cards)
         # Read after the briefings: a briefing caught up late may already be overdue.
         async with db.session() as session:
             late = [m.id or 0 for m in await meeting_repo.not_held(
-                session, now - held_within, now - held_within - LOOKBACK)]
+                session, now - meeting_grace, now - meeting_grace - LOOKBACK)]
         for ids in _batches(late):
-            await meeting_service.escalate_late(rt, ids, now, held_within=held_within)
+            await meeting_service.escalate_late(rt, ids, now, held_within=meeting_grace)
         async with db.session() as session:
             ended = [m.id or 0 for m in await meeting_repo.ended_without_summary(
                 session, now, now - LOOKBACK)]

@@ -1,7 +1,13 @@
 """The roll-call sweep: every ``EDIT_EVERY``, show the check-ins and reads a throttle held.
 
-The edits themselves are the services' (services/roll_calls.py for briefings,
-services/documents.py for documents); this only asks storage what is stale.
+Roll calls of briefings and documents are edited in place by one mechanism. A
+button press (check-in, "read and understood") marks its roll call dirty and,
+when it was not edited within ``EDIT_EVERY``, queues the edit at once through the
+outbox; otherwise this sweep queues it once the window has passed: at most one
+edit per window per message, and the last state is always shown. The edits are
+the services' (``services.meetings.refresh_roll_call`` for briefings,
+``services.documents.refresh_roll_call`` for documents); this only asks storage
+what is stale.
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ from datetime import datetime
 from content.render import Renderer
 from domain.roll_call import EDIT_EVERY
 from scheduler.timetable import SweepFunction
-from services.roll_calls import refresh_document_roll_call, refresh_meeting_roll_call
+from services.documents import refresh_roll_call as refresh_document_roll_call
+from services.meetings import refresh_roll_call as refresh_meeting_roll_call
 from storage import documents as doc_repo
 from storage import meetings as meeting_repo
 from storage.db import Database

@@ -4,8 +4,10 @@ Steps: photo(s) → place → category → severity → description (optional) �
 confirm → submit. The report in progress is a row in ``conversation_draft``
 (one per person per chat), so it survives a restart; the idle drop is a sweep.
 
-Photos are downloaded by the edge *before* :func:`submit` (no network I/O
-inside a transaction) and handed in as ``kept`` paths.
+Photos are downloaded by the edge *after* :func:`submit` has committed, and only
+for a new hazard (never for one linked as a duplicate, nor for a second press):
+the outcome names them, and the edge records where it saved them with
+``services.hazards.keep_photos`` (no network I/O inside a transaction).
 
 A report made in a group where the bot may delete messages is *tidy*: the
 draft remembers the ids of every prompt and answer (its ``trail``), and once
@@ -91,9 +93,14 @@ class Prompt:
 
 @dataclass
 class Submitted(Outcome):
-    """A submit's outcome; ``tidy`` when the card alone speaks for it in the group."""
+    """A submit's outcome; ``tidy`` when the card alone speaks for it in the group.
+
+    A new hazard names itself and its photos (file id, unique id) to download now.
+    """
 
     tidy: bool = False
+    hazard_id: int | None = None
+    photos: tuple[tuple[str, str], ...] = ()
 
 
 def deep_link_payload(unit_id: int) -> str:
@@ -286,24 +293,13 @@ async def remember_messages(rt: Runtime, person_id: int, chat_id: int,
 # ---------------------------------------------------------------- submitting
 
 
-async def photos_to_keep(rt: Runtime, actor: Actor, chat_id: int) -> list[tuple[str, str]]:
-    """The photos of a report ready to submit, to download before :func:`submit`."""
-    async with rt.db.session() as session:
-        draft = await drafts_repo.get_draft(session, chat_id, actor.person_id)
-        if draft is None or draft.step != "confirm":
-            return []
-        return [(str(f), str(u)) for f, u in drafts_repo.draft_data(draft).get("photos", [])]
-
-
-async def submit(rt: Runtime, actor: Actor, chat_id: int,
-                 kept: Mapping[str, str | None] | None = None) -> Submitted:
+async def submit(rt: Runtime, actor: Actor, chat_id: int) -> Submitted:
     """Register the report: a hazard code and its card queued for the team group.
 
     The same photo reported in the same team within 24 hours is linked to the
-    hazard already registered instead. ``kept`` maps a photo's unique id to where
-    the edge saved it (downloaded before this call, outside the transaction).
+    hazard already registered instead. A new hazard's outcome lists its photos,
+    for the edge to download once this has committed.
     """
-    kept = kept or {}
     now = rt.clock.now()
     async with rt.db.transaction() as session:
         draft = await drafts_repo.get_draft(session, chat_id, actor.person_id)
@@ -328,10 +324,11 @@ async def submit(rt: Runtime, actor: Actor, chat_id: int,
                 result = Submitted(True, "report.duplicate", {"code": duplicate.code},
                                    queued=queued)
             else:
-                hazard, cards = await _register(rt, session, team, actor, data, photos, kept)
+                hazard, cards = await _register(rt, session, team, actor, data, photos)
                 # Tidy: the card in the group is the confirmation; nothing else stays.
                 result = Submitted(True, "report.submitted", {"code": hazard.code},
-                                   queued=queued + cards, tidy=tidy)
+                                   queued=queued + cards, tidy=tidy, hazard_id=hazard.id,
+                                   photos=tuple(photos))
     if result.queued:
         rt.wake()
     return result
@@ -369,8 +366,8 @@ async def _tidy_up(session: AsyncSession, chat_id: int, draft: ConversationDraft
 
 
 async def _register(rt: Runtime, session: AsyncSession, team: Unit, actor: Actor,
-                    data: dict[str, Any], photos: list[tuple[str, str]],
-                    kept: Mapping[str, str | None]) -> tuple[Hazard, int]:
+                    data: dict[str, Any],
+                    photos: list[tuple[str, str]]) -> tuple[Hazard, int]:
     now = rt.clock.now()
     severity = Severity(data["severity"])
     zone = team.timezone or rt.default_timezone
@@ -380,7 +377,7 @@ async def _register(rt: Runtime, session: AsyncSession, team: Unit, actor: Actor
         category=str(data["category"]), location_text=data.get("location"),
         latitude=data.get("latitude"), longitude=data.get("longitude"),
         description=data.get("description"),
-        photos=[(f, u, kept.get(u)) for f, u in photos],
+        photos=[(f, u, None) for f, u in photos],
         now=now, day=day, policy=escalation_policy().for_severity(severity))
     cards = await _post_card(rt, session, hazard, team, actor, photos[0][0])
     return hazard, cards

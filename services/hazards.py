@@ -14,7 +14,7 @@ functions, which run inside the conversation's transaction; :func:`reject` and
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -362,7 +362,8 @@ async def reject(rt: Runtime, actor: Actor, hazard_id: int, reason: str, *,
 
 @dataclass(frozen=True)
 class AfterPhoto:
-    """The photo of the fix: Telegram's ids and where the bot keeps a copy."""
+    """The photo of the fix: Telegram's ids and where the bot keeps a copy (the chat edge
+    downloads it after the fix is committed and records the path with :func:`keep_photos`)."""
 
     file_id: str
     unique_id: str
@@ -393,6 +394,21 @@ async def submit_fix(rt: Runtime, actor: Actor, hazard_id: int,
     """:func:`submit_fix_in` in a transaction of its own."""
     async with rt.db.transaction() as session:
         return await submit_fix_in(session, actor, hazard_id, photo, rt.clock.now())
+
+
+async def keep_photos(rt: Runtime, hazard_id: int, kind: Literal["before", "after"],
+                      kept: Mapping[str, str | None]) -> None:
+    """Record where copies of a hazard's photos were saved, in a short transaction of its own.
+
+    The edge downloads a photo only after the step that registered it has committed (no
+    network I/O inside a transaction), then hands in ``kept``: unique id → local path,
+    None for a download that failed (the ledger then names the Telegram file).
+    """
+    paths = {unique: path for unique, path in kept.items() if path is not None}
+    if not paths:
+        return
+    async with rt.db.transaction() as session:
+        await hazard_repo.set_photo_paths(session, hazard_id, kind, paths)
 
 
 @dataclass(frozen=True)

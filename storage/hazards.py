@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -233,3 +233,19 @@ def add_photo(session: AsyncSession, hazard: Hazard, *, kind: str, file_id: str,
     """Attach a photo (``after`` for the fix) to a hazard."""
     session.add(HazardPhoto(hazard_id=hazard.id or 0, kind=kind, file_id=file_id,
                             file_unique_id=unique_id, local_path=local_path, created_at=now))
+
+
+async def set_photo_paths(session: AsyncSession, hazard_id: int, kind: str,
+                          paths: Mapping[str, str]) -> int:
+    """Record where the bot keeps copies of a hazard's photos (by unique id); photos
+    already kept are left alone. Returns how many rows changed."""
+    changed = 0
+    for unique_id, local_path in paths.items():
+        result = await session.exec(
+            update(HazardPhoto)
+            .where(col(HazardPhoto.hazard_id) == hazard_id, col(HazardPhoto.kind) == kind,
+                   col(HazardPhoto.file_unique_id) == unique_id,
+                   col(HazardPhoto.local_path).is_(None))
+            .values(local_path=local_path))
+        changed += result.rowcount or 0  # type: ignore[attr-defined]
+    return changed

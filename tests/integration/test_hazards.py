@@ -50,6 +50,19 @@ async def report(bot: BotUnderTest, worker, group, *, description: str | None = 
     await bot.settle()
 
 
+async def report_the_first_photo_again(bot: BotUnderTest, person, group) -> None:  # type: ignore[no-untyped-def]
+    """Answer the photo prompt with the group's first photo (the same file), and submit."""
+    first_photo = next(m for m in bot.server.world.messages[group.id] if m.photo
+                       and m.by_bot_id is None)
+    person.send_photo(group, same_as=first_photo, reply_to=group.bot_messages()[-1])
+    await bot.settle()
+    person.send(group, "同一处", reply_to=group.bot_messages()[-1])
+    await bot.settle()
+    for label in ("电气", "一般", "跳过", "✅ 提交"):
+        person.click(group.bot_messages()[-1], label)
+        await bot.settle()
+
+
 async def hazards(bot: BotUnderTest) -> list[Hazard]:
     async with bot.services.db.session() as s:
         return list((await s.exec(select(Hazard))).all())
@@ -480,8 +493,6 @@ async def test_the_same_photo_twice_and_an_image_file_too_big(bot: BotUnderTest)
     _, people, group = await setup_plant(bot)
     worker, leader = people["Worker Wu"], people["Leader Li"]
     await report(bot, worker, group, description=None)
-    first_photo = next(m for m in bot.server.world.messages[group.id] if m.photo
-                       and m.by_bot_id is None)
     # The leader snaps the same scene (the same file) an hour later: linked, not doubled.
     bot.clock.advance(timedelta(hours=1))
     leader.send(group, "/report")
@@ -490,13 +501,7 @@ async def test_the_same_photo_twice_and_an_image_file_too_big(bot: BotUnderTest)
                          file_size=30 * 1024 * 1024)
     await bot.settle()
     assert "超过 20 MB" in last_text(group)
-    leader.send_photo(group, same_as=first_photo, reply_to=group.bot_messages()[-1])
-    await bot.settle()
-    leader.send(group, "同一处", reply_to=group.bot_messages()[-1])
-    await bot.settle()
-    for label in ("电气", "一般", "跳过", "✅ 提交"):
-        leader.click(group.bot_messages()[-1], label)
-        await bot.settle()
+    await report_the_first_photo_again(bot, leader, group)
     assert "24 小时内已登记为隐患 YH-20261123-0001" in last_text(group)
     assert len(await hazards(bot)) == 1
     # After 24 hours the same photo is a new report.

@@ -73,8 +73,9 @@ async def test_publish_counts_late_members_and_versions(db: Database) -> None:
         assert group is not None
         await org_repo.record_membership(s, chat=group, person=people["Zhou"], active=True,
                                          now=T0)
-    sweep = document_sweep(db, renderer, default_language="zh", reminders="1d,2d",
-                           reminder_grace="30m", wake=lambda: None)
+    sweep = document_sweep(db, renderer, default_language="zh",
+                           reminders=(timedelta(days=1), timedelta(days=2)),
+                           reminder_grace=timedelta(minutes=30), wake=lambda: None)
     await sweep(T0 + timedelta(minutes=1))
     await sweep(T0 + timedelta(minutes=2))  # once
     async with db.session() as s:
@@ -190,8 +191,9 @@ async def test_a_sweep_reminds_every_due_post_however_many(db: Database,
                 "zh": {"title": key, "summary": "", "html": "正文"}}), audience=[ws],
                 publisher_id=None, now=T0, default_language="zh")
     monkeypatch.setattr(documents_sweep, "BATCH", 2)  # three posts due: two batches
-    sweep = document_sweep(db, renderer, default_language="zh", reminders="1d,2d",
-                           reminder_grace="30m", wake=lambda: None)
+    sweep = document_sweep(db, renderer, default_language="zh",
+                           reminders=(timedelta(days=1), timedelta(days=2)),
+                           reminder_grace=timedelta(minutes=30), wake=lambda: None)
     await sweep(T0 + timedelta(days=1, minutes=1))
     async with db.session() as s:
         posts = (await s.exec(select(DocumentPost))).all()

@@ -10,6 +10,7 @@ from sqlmodel import select
 from content.render import Renderer
 from domain.clock import ManualClock
 from services import hazard_reports as reports
+from services import hazards as hazard_service
 from services.base import Actor, Runtime
 from services.hazard_reports import Answer, ReportStep
 from storage import drafts as drafts_repo
@@ -60,10 +61,13 @@ async def test_a_report_from_start_to_card_and_the_same_photo_linked(db: Databas
     assert (await reports.press(rt, li, wu.telegram_id, ReportStep("ok"))).key \
         == "report.not_yours"
     await _walk(rt, wu, wu.telegram_id, ("F1", "U1"))
-    assert await reports.photos_to_keep(rt, wu, wu.telegram_id) == [("F1", "U1")]
-    done = await reports.submit(rt, wu, wu.telegram_id, {"U1": "/media/U1.jpg"})
+    done = await reports.submit(rt, wu, wu.telegram_id)
     assert done.ok and done.key == "report.submitted" and done.values["code"].startswith("YH-")
     assert woken == [1] and done.queued == 2 and not done.tidy
+    # The edge downloads the new hazard's photos after the commit, then records the paths.
+    assert done.hazard_id is not None and done.photos == (("F1", "U1"),)
+    await hazard_service.keep_photos(rt, done.hazard_id, "before",
+                                     {"U1": "/media/U1.jpg", "U9": None})
     async with db.session() as s:
         [hazard] = (await s.exec(select(Hazard))).all()
         assert (hazard.severity, hazard.category, hazard.location_text) == (
@@ -82,6 +86,7 @@ async def test_a_report_from_start_to_card_and_the_same_photo_linked(db: Databas
     await _walk(rt, li, GROUP, ("F2", "U1"))
     linked = await reports.submit(rt, li, GROUP)
     assert linked.key == "report.duplicate" and linked.values["code"] == hazard.code
+    assert linked.photos == () and linked.hazard_id is None  # nothing to download
     async with db.session() as s:
         assert len((await s.exec(select(Hazard))).all()) == 1
         actions = [e.action for e in (await s.exec(select(HazardEvent))).all()]

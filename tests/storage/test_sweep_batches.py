@@ -93,7 +93,8 @@ async def test_pre_shift_sweep_writes_briefings_escalations_and_prompts_in_batch
     monkeypatch.setattr(meetings_module, "BATCH", BATCH, raising=False)
     await _plant(db)
     sweep = pre_shift_sweep(db, Renderer(), default_language="zh", default_timezone="UTC",
-                            reminder_grace="30m", meeting_grace="30m", wake=lambda: None)
+                            reminder_grace=timedelta(minutes=30),
+                            meeting_grace=timedelta(minutes=30), wake=lambda: None)
     with rows_per_commit(db, "SELECT count(*) FROM pre_shift_meeting") as briefed:
         await sweep(BRIEFING)
     assert sum(briefed) == TEAMS and max(briefed) <= BATCH, briefed
@@ -117,8 +118,8 @@ async def test_handover_sweep_writes_reminders_in_batches(
         db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(handovers_module, "BATCH", BATCH, raising=False)
     await _plant(db)
-    sweep = handover_sweep(db, Renderer(), escalate_after="2h", default_language="zh",
-                           wake=lambda: None)
+    sweep = handover_sweep(db, Renderer(), escalate_after=timedelta(hours=2),
+                           default_language="zh", wake=lambda: None)
     with rows_per_commit(db, "SELECT count(*) FROM handover WHERE reminded_at IS NOT NULL"
                          ) as reminded:
         await sweep(BRIEFING + timedelta(minutes=30))
