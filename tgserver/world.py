@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -214,6 +215,14 @@ class World:
         self._group_ids = itertools.count(4000001)
         self._supergroup_ids = itertools.count(1000000001)
         self._callback_ids = itertools.count(1)
+        # Message dates come from here: the sandbox points it at the bot's clock.
+        self.clock: Callable[[], float] = time.time
+        # Called on every change (the sandbox page's live updates listen here).
+        self.listeners: list[Callable[[], None]] = []
+
+    def now(self) -> int:
+        """The server's time as a Unix timestamp (message dates)."""
+        return int(self.clock())
 
     # ---- making things
 
@@ -243,7 +252,7 @@ class World:
 
     def add_message(self, chat: Chat, sender: dict[str, Any], **fields: Any) -> Message:
         history = self.messages.setdefault(chat.id, [])
-        message = Message(chat=chat, message_id=len(history) + 1, date=int(time.time()),
+        message = Message(chat=chat, message_id=len(history) + 1, date=self.now(),
                           sender=sender, **fields)
         history.append(message)
         return message
@@ -264,6 +273,8 @@ class World:
     def touch(self) -> None:
         """Wake everyone waiting for the world to change."""
         self.changed.set()
+        for listener in list(self.listeners):
+            listener()
 
     # ---- updates
 
