@@ -41,7 +41,7 @@ from storage.db import Database
 from storage.migrate import upgrade
 from tgserver import TelegramTestServer
 from tgserver.driver import ChatHandle, Driver, UserHandle
-from tgserver.sandbox import Controls, Persona, SandboxWeb
+from tgserver.sandbox import UPLOAD_LIMIT, Controls, Persona, SandboxWeb
 from tgserver.world import Message
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,7 @@ class SandboxOptions:
     port: int = DEFAULT_PORT
     reset: bool = False
     start: datetime | None = None  # the clock's first moment; default: 07:30 today
+    upload_limit: int = UPLOAD_LIMIT
 
 
 class Sandbox:
@@ -183,7 +184,8 @@ class Sandbox:
         self.web = SandboxWeb(self.server, self.driver, self._personas(),
                               Controls(now=self.clock.now, advance=self.advance,
                                        timezone=settings.default_timezone),
-                              host=self.options.host, port=self.options.port)
+                              host=self.options.host, port=self.options.port,
+                              upload_limit=self.options.upload_limit)
         await self.web.start()
         self._saver = asyncio.create_task(self._save_now_and_then())
 
@@ -208,8 +210,13 @@ class Sandbox:
         """Move the bot's clock (the server's follows), run the sweeps, send what they queued."""
         self.clock.advance(delta)
         await self.services.timetable.run_due()
-        self.services.wake_outbox()
+        await self._send_queued()
         self._save_state()
+
+    async def _send_queued(self) -> None:
+        """Send what is due now, so the page shows it when the call returns."""
+        if self.services.outbox is not None:
+            await self.services.outbox.dispatch_due()
 
     # ---- the demo plant
 
@@ -295,6 +302,7 @@ class Sandbox:
         with contextlib.suppress(TimeoutError):
             await driver.until_delivered(timeout=30)
         await self._publish_demo_document()
+        await self._send_queued()
 
     async def _publish_demo_document(self) -> None:
         from content.documents import library

@@ -300,7 +300,9 @@ class UserHandle:
         poll["total_voter_count"] += 1
         self.driver.world.push(self.driver.bot, "poll_answer",
                                {"poll_id": poll["id"], "user": self.user.to_dict(),
-                                "option_ids": option_ids})
+                                "option_ids": option_ids,
+                                # Required since Bot API 9.6 (PTB refuses an answer without).
+                                "option_persistent_ids": [str(i) for i in option_ids]})
 
 
 class Driver:

@@ -9,10 +9,12 @@ from __future__ import annotations
 from tgserver.sandbox.web import (
     CLOCK_STEPS,
     SAMPLE_PHOTO,
+    UPLOAD_LIMIT,
     Controls,
     Persona,
     SandboxError,
     SandboxWeb,
 )
 
-__all__ = ["CLOCK_STEPS", "SAMPLE_PHOTO", "Controls", "Persona", "SandboxError", "SandboxWeb"]
+__all__ = ["CLOCK_STEPS", "SAMPLE_PHOTO", "UPLOAD_LIMIT", "Controls", "Persona", "SandboxError",
+           "SandboxWeb"]

@@ -126,6 +126,7 @@ class SandboxWeb:
         """Listen; the port is known afterwards."""
         routes: list[Any] = [
             (r"/", _IndexHandler),
+            (r"/favicon.ico", _NoIconHandler),
             (r"/static/(.*)", StaticFileHandler, {"path": str(STATIC)}),
             (r"/api/state", _StateHandler, {"web": self}),
             (r"/api/chats", _ChatsHandler, {"web": self}),
@@ -289,6 +290,12 @@ class _IndexHandler(RequestHandler):
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
         self.finish((STATIC / "index.html").read_bytes())
+
+
+class _NoIconHandler(RequestHandler):
+    def get(self) -> None:
+        self.set_status(204)
+        self.finish()
 
 
 class _StateHandler(_Base):

@@ -96,6 +96,7 @@ function renderSteps() {
 
 function showClock(iso) {
   const when = new Date(iso);
+  state.clock = when;
   const text = when.toLocaleString(state.lang === "zh" ? "zh-CN" : "en-GB", {
     timeZone: state.timezone, weekday: "short", month: "short", day: "numeric",
     hour: "2-digit", minute: "2-digit" });
@@ -206,9 +207,7 @@ function renderMessage(m) {
   if (m.buttons) box.append(renderButtons(m));
   const meta = document.createElement("div");
   meta.className = "meta";
-  const when = new Date(m.date * 1000).toLocaleTimeString(
-    state.lang === "zh" ? "zh-CN" : "en-GB", { timeZone: state.timezone, hour: "2-digit",
-                                               minute: "2-digit" });
+  const when = stamp(m.date);
   meta.textContent = (m.edited ? `${t("edited")} · ` : "") + when + " ";
   const reply = document.createElement("button");
   reply.type = "button";
@@ -218,6 +217,17 @@ function renderMessage(m) {
   meta.append(reply);
   box.append(meta);
   return box;
+}
+
+// A message's time; its day too when it is not the clock's day.
+function stamp(seconds) {
+  const locale = state.lang === "zh" ? "zh-CN" : "en-GB";
+  const day = (d) => d.toLocaleDateString(locale, { timeZone: state.timezone, month: "short",
+                                                    day: "numeric" });
+  const when = new Date(seconds * 1000);
+  const time = when.toLocaleTimeString(locale, { timeZone: state.timezone, hour: "2-digit",
+                                                 minute: "2-digit" });
+  return state.clock && day(when) !== day(state.clock) ? `${day(when)} ${time}` : time;
 }
 
 function renderButtons(m) {
