@@ -378,6 +378,7 @@ async function start() {
     localStorage.setItem("sandbox.persona", state.persona);
     state.chat = null;
     setReply(null);
+    $("toast").hidden = true; // the last persona's answer is not this one's
     await refresh();
   };
   $("lang").onclick = () => {
