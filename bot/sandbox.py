@@ -301,8 +301,24 @@ class Sandbox:
                 self.people[person.key].start_bot()
         with contextlib.suppress(TimeoutError):
             await driver.until_delivered(timeout=30)
+        await self._introduce_members()
         await self._publish_demo_document()
         await self._send_queued()
+
+    async def _introduce_members(self) -> None:
+        """The bot has seen everyone in its groups (as it learns from their joins and
+        messages), so roll calls know who is to check in and read."""
+        from services.binding import Chat
+        from services.membership import Member, members_changed
+
+        rt = self.services.runtime()
+        for title, handle in self.groups.items():
+            members = [Member(telegram_id=u.id, name=u.name, language_code=u.language_code)
+                       for uid, status in handle.chat.statuses.items()
+                       if status in ("creator", "administrator", "member")
+                       and (u := self.server.world.users[uid]) and not u.is_bot]
+            await members_changed(rt, Chat(handle.id, title, handle.chat.type), members,
+                                  present=True)
 
     async def _publish_demo_document(self) -> None:
         from content.documents import library
@@ -412,6 +428,9 @@ def banner(sandbox: Sandbox, *, why: str | None = None) -> str:
 
 async def serve(settings: Settings, options: SandboxOptions, *, why: str | None = None) -> None:
     """Run the sandbox until cancelled (Ctrl-C)."""
+    # The timetable's every-minute job lines would bury the banner; the bot's own
+    # warnings and errors still show.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     sandbox = Sandbox(settings, options)
     await sandbox.start()
     try:

@@ -163,15 +163,32 @@ async def test_a_report_from_the_page_climbs_to_the_workshop(sandbox: Sandbox,
     assert alert["date"] == int(datetime(2026, 11, 24, 23, 30, tzinfo=UTC).timestamp())
 
 
-async def test_a_briefing_arrives_when_the_clock_reaches_it(sandbox: Sandbox,
-                                                           web: httpx.AsyncClient) -> None:
+async def test_briefing_check_in_document_and_handover_from_the_page(
+        sandbox: Sandbox, web: httpx.AsyncClient) -> None:
     team = chat_id(sandbox, "合成甲班")
+
+    async def click(persona: str, message: dict[str, Any], label: str) -> str:
+        done = await ok(await web.post(f"/api/chats/{team}/click", json={
+            "persona": persona, "message_id": message["id"], "data": data_of(message, label)}))
+        return str((done["answer"] or {}).get("text") or "")
+
+    # The hot-work rule waits for the team; the worker reads it.
+    rule = await bot_said(sandbox, team, "已阅 0/4")
+    assert await click("wang", rule, "已阅并理解")
+    # 07:45: the 08:00 shift's briefing arrives; the worker checks in.
     before = len(sandbox.server.world.messages[team])
-    await ok(await web.post("/api/clock", json={"minutes": 15}))  # 07:45, the 08:00 shift
-    world = sandbox.server.world
-    await sandbox.driver.wait_for(  # type: ignore[union-attr]
-        lambda: any(m.by_bot_id and "班前会" in (m.text or "")
-                    for m in world.messages[team][before:]), timeout=15)
+    await ok(await web.post("/api/clock", json={"minutes": 15}))
+    briefing = await bot_said(sandbox, team, "班前会", after=before)
+    assert "已签到" in await click("wang", briefing, "签到")
+    # The leader hands over: each question is a ForceReply the page answers by reply.
+    await ok(await web.post(f"/api/chats/{team}/send", json={"persona": "li",
+                                                             "text": "/handover"}))
+    first = await bot_said(sandbox, team, "交接班 1/5")
+    assert (await view(web, "li", team))["reply_to"] == first["id"]
+    await ok(await web.post(f"/api/chats/{team}/send", json={
+        "persona": "li", "text": "正常", "reply_to": first["id"]}))
+    second = await bot_said(sandbox, team, "交接班 2/5")
+    assert (await view(web, "li", team))["reply_to"] == second["id"]
 
 
 async def test_privacy_mode_plain_talk_in_a_group_never_reaches_the_bot(
