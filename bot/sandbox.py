@@ -12,8 +12,9 @@
   any of those people and moves the bot's clock.
 
 The demo keeps its own database (``data/sandbox.db``), never the production one.
-Between runs the database, the clock and the update counter are kept; the chats'
-history is not (``--reset`` starts the whole demo afresh).
+Between runs the database, the clock, the chats and the files are kept
+(``data/sandbox-state.json``, ``data/sandbox-files/``); ``--reset`` starts the
+whole demo afresh.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from storage.migrate import upgrade
 from tgserver import TelegramTestServer
 from tgserver.driver import ChatHandle, Driver, UserHandle
 from tgserver.sandbox import UPLOAD_LIMIT, Controls, Persona, SandboxWeb
-from tgserver.world import Message
+from tgserver.world import StoredFile
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ BOT_TOKEN = "7000000001:SANDBOX-local-only"
 STATE_FILE = "sandbox-state.json"
 DATABASE_FILE = "sandbox.db"
 MEDIA_DIR = "sandbox-media"
+FILES_DIR = "sandbox-files"  # what people and the bot sent, kept between runs
 DEMO_DOCUMENT = "hot-work"
 
 
@@ -131,6 +133,10 @@ class Sandbox:
         return self.options.data_dir / DATABASE_FILE
 
     @property
+    def files_dir(self) -> Path:
+        return self.options.data_dir / FILES_DIR
+
+    @property
     def url(self) -> str:
         """Where the page is."""
         assert self.web is not None
@@ -151,7 +157,8 @@ class Sandbox:
         if state is None:  # nothing to continue from: the demo starts afresh
             for stale in (self.database_path, self.state_path):
                 stale.unlink(missing_ok=True)
-            shutil.rmtree(data / MEDIA_DIR, ignore_errors=True)
+            for folder in (MEDIA_DIR, FILES_DIR):
+                shutil.rmtree(data / folder, ignore_errors=True)
         data.mkdir(parents=True, exist_ok=True)
 
         await self.server.start()
@@ -355,47 +362,56 @@ class Sandbox:
         return state if isinstance(state, dict) else None
 
     def _restore(self, state: dict[str, Any]) -> None:
-        """Continue where the last run stopped: the clock, the update and message numbers."""
+        """Continue where the last run stopped: the clock, the chats, the files, and the
+        update and id numbers the bot's database remembers."""
         assert self.driver is not None
         world = self.server.world
         self.clock.set(datetime.fromisoformat(state["clock"]))
         self.driver.bot.next_update_id = int(state["next_update_id"])
         self.driver.bot.started.update(int(i) for i in state.get("started", []))
-        for raw_id, last in dict(state.get("messages", {})).items():
-            chat = world.chats.get(int(raw_id))
-            if chat is None:
-                continue
-            # The bot may still hold these message ids (cards it edits): they exist,
-            # deleted, so nothing new takes their number.
-            history = world.messages.setdefault(chat.id, [])
-            for number in range(len(history) + 1, int(last) + 1):
-                history.append(Message(chat=chat, message_id=number, date=0, sender={},
-                                       deleted=True))
-        for _ in range(int(state.get("file_counter", 0))):
-            world.file_ids()
+        world.import_history(state.get("messages", {}))
+        for file_id, (unique, path) in dict(state.get("files", {})).items():
+            try:
+                content = (self.files_dir / unique).read_bytes()
+            except OSError:
+                continue  # a file lost with the disk: the message shows without it
+            world.files[file_id] = StoredFile(file_id, unique, path, content)
+        world.skip_ids(int(state.get("id_mark", 1)))
 
     def _save_state(self) -> None:
         if self.driver is None:
             return
         world = self.server.world
-        state = {
-            "clock": self.clock.now().isoformat(),
-            "next_update_id": self.driver.bot.next_update_id,
-            "started": sorted(self.driver.bot.started),
-            "messages": {str(chat_id): len(history)
-                         for chat_id, history in world.messages.items() if history},
-            "file_counter": len(world.files) + 1000,
-        }
         try:
-            self.options.data_dir.mkdir(parents=True, exist_ok=True)
-            self.state_path.write_text(json.dumps(state, indent=1), encoding="utf-8")
+            self.files_dir.mkdir(parents=True, exist_ok=True)
+            for stored in list(world.files.values()):
+                target = self.files_dir / stored.file_unique_id
+                if not target.exists():
+                    target.write_bytes(stored.content)
+            state = {
+                "clock": self.clock.now().isoformat(),
+                "next_update_id": self.driver.bot.next_update_id,
+                "started": sorted(self.driver.bot.started),
+                "id_mark": world.id_mark,
+                "files": {f.file_id: [f.file_unique_id, f.path] for f in world.files.values()},
+                "messages": world.export_history(),
+            }
+            # Written aside, then renamed: a kill mid-write leaves the last good state.
+            partial = self.state_path.with_suffix(".tmp")
+            partial.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+            partial.replace(self.state_path)
         except OSError:
             log.warning("could not save the sandbox state", exc_info=True)
 
     async def _save_now_and_then(self) -> None:
-        # The state must survive a kill as well as Ctrl-C: it is small, write it often.
+        # The state must survive a kill as well as Ctrl-C: save it whenever the world
+        # changed, at most every few seconds.
+        changed = asyncio.Event()
+        self.server.world.listeners.append(changed.set)
         while True:
-            await asyncio.sleep(10)
+            await changed.wait()
+            await asyncio.sleep(5)
+            changed.clear()
             self._save_state()
 
 

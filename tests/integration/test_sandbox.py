@@ -310,6 +310,13 @@ async def test_a_restart_keeps_the_demo_and_reset_starts_afresh(tmp_path: Path) 
     first = Sandbox(settings, options(data))
     await first.start()
     try:
+        team = first.groups["合成甲班"].id
+        async with httpx.AsyncClient(base_url=first.url) as web:
+            sent = await ok(await web.post(f"/api/chats/{team}/send", json={
+                "persona": "wang", "sample_photo": True, "text": "配电箱"}))
+            await ok(await web.post(f"/api/chats/{team}/send",
+                                    json={"persona": "wang", "text": "/whoami"}))
+        answer = await bot_said(first, team, "王工")
         await first.advance(timedelta(hours=2))
     finally:
         await first.stop()
@@ -318,12 +325,18 @@ async def test_a_restart_keeps_the_demo_and_reset_starts_afresh(tmp_path: Path) 
     await again.start()
     try:
         assert again.clock.now() == datetime(2026, 11, 24, 1, 30, tzinfo=UTC)
-        team = again.groups["合成甲班"]
-        # The bot still answers: update numbers go on where they stopped.
+        assert again.groups["合成甲班"].id == team
         async with httpx.AsyncClient(base_url=again.url) as web:
-            await ok(await web.post(f"/api/chats/{team.id}/send",
+            # The chat is as it was, the photo included.
+            shown = (await view(web, "wang", team))["messages"]
+            assert {sent["message"]["id"], answer["id"]} <= {m["id"] for m in shown}
+            photo = next(m for m in shown if m["id"] == sent["message"]["id"])
+            assert (await web.get(photo["photo"])).content == SAMPLE_PHOTO.read_bytes()
+            # The bot still answers: update numbers go on where they stopped.
+            await ok(await web.post(f"/api/chats/{team}/send",
                                     json={"persona": "wang", "text": "/whoami"}))
-        await bot_said(again, team.id, "王工")
+        again_answer = await bot_said(again, team, "王工", after=answer["id"])
+        assert again_answer["id"] > answer["id"]
     finally:
         await again.stop()
 
