@@ -136,3 +136,23 @@ async def test_a_worker_reports_the_leader_acknowledges_the_workshop_hears(
     await page.click("#lang")
     await expect(page.locator("#send")).to_have_text("Send")
     await shot(page, "4-english")
+
+
+async def test_a_deep_link_button_continues_in_the_private_chat_with_a_location(
+        sandbox: Sandbox, page: Any) -> None:
+    # 李班长 has opened the bot before: /report in the group offers the private chat.
+    await be(page, "li", "合成甲班")
+    await page.fill("#text", "/report")
+    await page.click("#send")
+    await expect(bot_message(page, "私聊中继续上报")).to_be_visible(timeout=WAIT)
+    await press(page, "在私聊中上报")
+    await expect(page.locator("#chat-title")).to_have_text("安全助手", timeout=WAIT)
+    await expect(bot_message(page, "隐患照片")).to_be_visible(timeout=WAIT)
+    await page.click("#sample-photo")
+    await expect(bot_message(page, "隐患在哪里")).to_be_visible(timeout=WAIT)
+    # A location pin answers "where" (the page asks for the coordinates).
+    page.once("dialog", lambda dialog: dialog.accept("31.2304,121.4737"))
+    await page.click("#location")
+    await expect(page.locator(".msg.mine", has_text="31.23040")).to_be_visible(timeout=WAIT)
+    await expect(bot_message(page, "请选择隐患类别")).to_be_visible(timeout=WAIT)
+    await shot(page, "5-private-report")
