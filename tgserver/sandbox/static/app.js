@@ -145,8 +145,9 @@ async function loadMessages() {
   $("chat-title").textContent = data.chat.title;
   const box = $("messages");
   const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  state.stick = atBottom || loadMessages.first !== state.chat;
   box.replaceChildren(...data.messages.map(renderMessage));
-  if (atBottom || loadMessages.first !== state.chat) box.scrollTop = box.scrollHeight;
+  if (state.stick) box.scrollTop = box.scrollHeight;
   loadMessages.first = state.chat;
   // A ForceReply prompt opens a reply, as a Telegram client does.
   if (data.reply_to && !state.replyTo && state.dismissed !== data.reply_to) {
@@ -179,6 +180,8 @@ function renderMessage(m) {
     const img = document.createElement("img");
     img.src = m.photo;
     img.alt = "photo";
+    // A picture arriving after the scroll would push the newest message out of view.
+    img.onload = () => { if (state.stick) $("messages").scrollTop = $("messages").scrollHeight; };
     box.append(img);
   }
   if (m.document) {
@@ -396,6 +399,10 @@ async function start() {
   $("text").oninput = (e) => {
     const v = e.target.value;
     if (v.startsWith("/") && !v.includes(" ")) showMenu(v); else $("menu").hidden = true;
+  };
+  $("messages").onscroll = () => {
+    const box = $("messages");
+    state.stick = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
   };
   await refresh();
   const events = new EventSource("/api/events");
