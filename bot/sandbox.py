@@ -303,11 +303,13 @@ class Sandbox:
         opened the bot, and the hot-work rule was published to the plant."""
         driver = self.driver
         assert driver is not None
-        for person in PEOPLE:
-            if person.started:
-                self.people[person.key].start_bot()
-        with contextlib.suppress(TimeoutError):
+        greeted = [self.people[p.key] for p in PEOPLE if p.started]
+        for person in greeted:
+            person.start_bot()
+        with contextlib.suppress(TimeoutError):  # a slow machine: the page shows them later
             await driver.until_delivered(timeout=30)
+            await driver.wait_for(lambda: all(driver.private_messages(p) for p in greeted),
+                                  timeout=30)
         await self._introduce_members()
         await self._publish_demo_document()
         await self._send_queued()

@@ -220,6 +220,15 @@ async def test_uploads_documents_polls_and_deep_links(sandbox: Sandbox,
                                                       "image/png")}))
     assert "photo" in picture["message"]
 
+    # A document the bot sends opens from the page: the manager's ledger as XLSX.
+    boss = sandbox.people["qian"].id
+    await ok(await web.post(f"/api/chats/{boss}/send", json={"persona": "qian",
+                                                             "text": "/export"}))
+    await bot_said(sandbox, boss, "台账")
+    ledger = next(m for m in (await view(web, "qian", boss))["messages"] if "document" in m)
+    assert ledger["document"]["name"].endswith(".xlsx")
+    assert (await web.get(ledger["document"]["url"])).content.startswith(b"PK")
+
     # A t.me/<bot>?start=… button opens the private chat with /start and the parameter.
     started = await ok(await web.post("/api/start", json={"persona": "wang",
                                                           "payload": "hello"}))
