@@ -151,16 +151,12 @@ class Sandbox:
     # ---- life
 
     async def start(self) -> None:
-        """Start everything; on a first run the demo people say hello to the bot."""
+        """Start everything; on a first run the demo people say hello to the bot.
+
+        The page's port is taken first: when it is busy, nothing else was touched.
+        """
         data = self.options.data_dir
         state = None if self.options.reset else self._read_state()
-        if state is None:  # nothing to continue from: the demo starts afresh
-            for stale in (self.database_path, self.state_path):
-                stale.unlink(missing_ok=True)
-            for folder in (MEDIA_DIR, FILES_DIR):
-                shutil.rmtree(data / folder, ignore_errors=True)
-        data.mkdir(parents=True, exist_ok=True)
-
         await self.server.start()
         account = self.server.create_bot(username=BOT_USERNAME, first_name="安全助手",
                                          token=BOT_TOKEN)
@@ -169,7 +165,19 @@ class Sandbox:
         if state is not None:
             self._restore(state)
         self.server.world.clock = lambda: self.clock.now().timestamp()
+        self.web = SandboxWeb(self.server, self.driver, self._personas(),
+                              Controls(now=self.clock.now, advance=self.advance,
+                                       timezone=self.base_settings.default_timezone),
+                              host=self.options.host, port=self.options.port,
+                              upload_limit=self.options.upload_limit)
+        await self.web.start()
 
+        if state is None:  # nothing to continue from: the demo starts afresh
+            for stale in (self.database_path, self.state_path):
+                stale.unlink(missing_ok=True)
+            for folder in (MEDIA_DIR, FILES_DIR):
+                shutil.rmtree(data / folder, ignore_errors=True)
+        data.mkdir(parents=True, exist_ok=True)
         settings = self.base_settings.model_copy(update={
             "telegram_bot_token": SecretStr(account.token),
             "telegram_api_base_url": self.server.url,
@@ -187,13 +195,6 @@ class Sandbox:
         if state is None:
             await self._first_visit()
         self._save_state()
-
-        self.web = SandboxWeb(self.server, self.driver, self._personas(),
-                              Controls(now=self.clock.now, advance=self.advance,
-                                       timezone=settings.default_timezone),
-                              host=self.options.host, port=self.options.port,
-                              upload_limit=self.options.upload_limit)
-        await self.web.start()
         self._saver = asyncio.create_task(self._save_now_and_then())
 
     async def stop(self) -> None:
@@ -450,7 +451,11 @@ async def serve(settings: Settings, options: SandboxOptions, *, why: str | None 
     # warnings and errors still show.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     sandbox = Sandbox(settings, options)
-    await sandbox.start()
+    try:
+        await sandbox.start()
+    except BaseException:
+        await sandbox.stop()  # whatever had started (a busy port stops it early)
+        raise
     try:
         print(banner(sandbox, why=why), flush=True)
         await asyncio.Event().wait()

@@ -365,3 +365,24 @@ def test_the_banner_warns_when_the_page_is_reachable_from_elsewhere(tmp_path: Pa
     open_to_all = Sandbox(settings, SandboxOptions(data_dir=tmp_path, host="0.0.0.0"))
     open_to_all.web = type("W", (), {"url": "http://0.0.0.0:8080"})()  # type: ignore[assignment]
     assert "no login" in banner(open_to_all)
+
+
+async def test_a_busy_port_stops_the_start_before_anything_is_touched(tmp_path: Path) -> None:
+    import socket
+
+    from bot.sandbox import serve
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        data = tmp_path / "data"
+        data.mkdir()
+        (data / "sandbox.db").write_bytes(b"kept")  # --reset would delete it
+        with pytest.raises(OSError):
+            await serve(Settings(_env_file=None),  # type: ignore[call-arg]
+                        SandboxOptions(data_dir=data, port=taken.getsockname()[1],
+                                       reset=True))
+        assert (data / "sandbox.db").read_bytes() == b"kept"
+    finally:
+        taken.close()
