@@ -285,6 +285,11 @@ async def test_bad_input_gets_a_clear_json_error(sandbox: Sandbox, web: httpx.As
     await error(await web.post("/api/start", json={"persona": "wang", "payload": "a b"}), 400,
                 "start parameter")
     await error(await web.get("/api/nothing"), 404, "no such API")
+    await error(await web.post(f"/api/chats/{team}/send", headers={
+        "Origin": "https://evil.example"}, json={"persona": "wang", "text": "/report"}), 403,
+        "cross-site")
+    await ok(await web.post(f"/api/chats/{team}/send", headers={"Origin": sandbox.url},
+                            json={"persona": "wang", "text": "/whoami"}))
     await error(await web.get("/files/AgAC0000000000FILE"), 404, "no file")
     assert sandbox.services.clock.now() == START  # nothing moved
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tornado.httpserver import HTTPServer
 from tornado.iostream import StreamClosedError
@@ -246,6 +247,14 @@ class _Base(RequestHandler):
 
     def check_xsrf_cookie(self) -> None:  # a local API without cookies
         return
+
+    def prepare(self) -> None:
+        # Another web site open in the same browser may post here (a form needs no
+        # permission): only the page itself may act.
+        origin = self.request.headers.get("Origin")
+        if self.request.method == "POST" and origin and urlsplit(origin).netloc != \
+                self.request.host:
+            raise SandboxError(403, "cross-site request refused: use the sandbox page")
 
     def body(self) -> dict[str, Any]:
         if not self.request.body:
