@@ -1,9 +1,10 @@
-# Two commands for a newcomer: `make run` starts the bot, `make test` runs the tests.
+# Two commands for a newcomer: `make run` starts the bot (without a token: the local
+# sandbox on http://127.0.0.1:8080), `make test` runs the tests.
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test tgserver clean
+.PHONY: install run sandbox test tgserver clean
 
 $(BIN)/safetybot: pyproject.toml
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -15,6 +16,9 @@ install: $(BIN)/safetybot
 
 run: install
 	$(BIN)/safetybot run
+
+sandbox: install
+	$(BIN)/safetybot sandbox
 
 test: install
 	$(BIN)/ruff check .

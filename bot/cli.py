@@ -1,7 +1,9 @@
 """The ``safetybot`` command line.
 
 Commands:
-    run                 start the bot (long polling, or a webhook when WEBHOOK_URL is set)
+    run                 start the bot (long polling, or a webhook when WEBHOOK_URL is set);
+                        without TELEGRAM_BOT_TOKEN, the local sandbox
+    sandbox [--reset]   a local Telegram with a demo plant and a web page (SANDBOX_PORT)
     check-config        print the effective settings, secrets masked
     db upgrade          bring the database schema up to date
     org import FILE     create or update the organisation from a YAML file
@@ -61,7 +63,10 @@ def _settings() -> Settings:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="safetybot", description="Team safety bot.")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="start the bot")
+    sub.add_parser("run", help="start the bot (the local sandbox when no token is set)")
+    box = sub.add_parser("sandbox", help="a local Telegram with a demo plant, in the browser")
+    box.add_argument("--reset", action="store_true", help="start from a clean demo database")
+    box.add_argument("--port", type=int, help="the page's port (default: SANDBOX_PORT, 8080)")
     sub.add_parser("check-config", help="print the effective settings, secrets masked")
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command",
                                                                      required=True)
@@ -111,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
         if args.command == "run":
             return _run(settings)
+        if args.command == "sandbox":
+            return _sandbox(settings, reset=args.reset, port=args.port)
         if args.command == "check-config":
             for name, value in settings.masked().items():
                 print(f"{name}={value}")
@@ -337,10 +344,27 @@ async def _check_token(settings: Settings) -> None:
     log.info("connected as @%s (id %s)", me.username, me.id)
 
 
+def _sandbox(settings: Settings, *, reset: bool = False, port: int | None = None,
+             why: str | None = None) -> int:
+    """Run the local sandbox until Ctrl-C (see bot/sandbox.py)."""
+    from bot import sandbox
+
+    options = sandbox.SandboxOptions(host=settings.sandbox_host,
+                                     port=settings.sandbox_port if port is None else port,
+                                     reset=reset)
+    try:
+        asyncio.run(sandbox.serve(settings, options, why=why))
+    except OSError as exc:
+        raise CliError(f"cannot start the sandbox on {options.host}:{options.port}: "
+                       f"{exc.strerror or exc} (set SANDBOX_PORT to another port)") from exc
+    return EXIT_OK
+
+
 def _run(settings: Settings) -> int:
     if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value():
-        raise CliError("TELEGRAM_BOT_TOKEN is not set; get a token from @BotFather and put it "
-                       "in the environment or .env.", EXIT_CONFIG)
+        # Nothing to connect to yet: show the bot working locally instead of refusing.
+        return _sandbox(settings, why="TELEGRAM_BOT_TOKEN is not set, so this is the local "
+                                      "sandbox, not Telegram")
     from bot.app import ALLOWED_UPDATES, build_application
 
     asyncio.run(_check_token(settings))

@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     # Who hears about an unhandled hazard, and when (per severity). Checked at start-up.
     escalation_file: Path = POLICY_FILE
 
+    # The local sandbox (``safetybot sandbox``, or ``run`` without a token): its page.
+    # It has no login, so it listens on the loopback unless told otherwise.
+    sandbox_host: str = "127.0.0.1"
+    sandbox_port: int = Field(default=8080, ge=0, le=65535)
+
     outbox_max_attempts: int = 8
     outbox_poll_seconds: float = 2.0
     # Who this deployment is to the outbox. A restarted process with the same identity

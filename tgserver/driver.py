@@ -212,10 +212,25 @@ class UserHandle:
         return self.driver._post(self._chat(chat), self.user, caption=caption,
                                  reply_to=reply_to, extra={"document": document})
 
+    def send_photo_file(self, chat: ChatHandle | int, content: bytes, filename: str = "photo.jpg",
+                        caption: str | None = None, *,
+                        reply_to: Message | None = None) -> Message:
+        """A real picture as a compressed photo (the sandbox page's uploads): two sizes,
+        both showing these bytes."""
+        sizes = []
+        for width in (320, 1280):
+            stored = self.driver.server.api.new_file(content, "photos", filename)
+            sizes.append({"file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
+                          "width": width, "height": width * 3 // 4,
+                          "file_size": len(content)})
+        return self.driver._post(self._chat(chat), self.user, caption=caption,
+                                 caption_entities=command_entities(caption or ""),
+                                 reply_to=reply_to, extra={"photo": sizes})
+
     def send_location(self, chat: ChatHandle | int, latitude: float,
-                      longitude: float) -> Message:
+                      longitude: float, *, reply_to: Message | None = None) -> Message:
         """A location pin."""
-        return self.driver._post(self._chat(chat), self.user,
+        return self.driver._post(self._chat(chat), self.user, reply_to=reply_to,
                                  extra={"location": {"latitude": latitude,
                                                      "longitude": longitude}})
 
@@ -286,7 +301,9 @@ class UserHandle:
         poll["total_voter_count"] += 1
         self.driver.world.push(self.driver.bot, "poll_answer",
                                {"poll_id": poll["id"], "user": self.user.to_dict(),
-                                "option_ids": option_ids})
+                                "option_ids": option_ids,
+                                # Required since Bot API 9.6 (PTB refuses an answer without).
+                                "option_persistent_ids": [str(i) for i in option_ids]})
 
 
 class Driver:
@@ -429,7 +446,7 @@ class Driver:
         if kind == "chat_member" and chat.status(self.bot.user.id) not in (
                 "administrator", "creator"):
             return  # Telegram tells only admin bots about other people's membership
-        payload = {"chat": chat.to_dict(), "from": actor.to_dict(), "date": int(time.time()),
+        payload = {"chat": chat.to_dict(), "from": actor.to_dict(), "date": self.world.now(),
                    "old_chat_member": member_dict(subject.to_dict(), old),
                    "new_chat_member": member_dict(subject.to_dict(), new,
                                                   chat.rights.get(subject.id))}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -219,6 +220,14 @@ class World:
         self._group_ids = itertools.count(4000001)
         self._supergroup_ids = itertools.count(1000000001)
         self._callback_ids = itertools.count(1)
+        # Message dates come from here: the sandbox points it at the bot's clock.
+        self.clock: Callable[[], float] = time.time
+        # Called on every change (the sandbox page's live updates listen here).
+        self.listeners: list[Callable[[], None]] = []
+
+    def now(self) -> int:
+        """The server's time as a Unix timestamp (message dates)."""
+        return int(self.clock())
 
     # ---- making things
 
@@ -248,7 +257,7 @@ class World:
 
     def add_message(self, chat: Chat, sender: dict[str, Any], **fields: Any) -> Message:
         history = self.messages.setdefault(chat.id, [])
-        message = Message(chat=chat, message_id=len(history) + 1, date=int(time.time()),
+        message = Message(chat=chat, message_id=len(history) + 1, date=self.now(),
                           sender=sender, **fields)
         history.append(message)
         return message
@@ -258,6 +267,40 @@ class World:
             if message.message_id == message_id and not message.deleted:
                 return message
         return None
+
+    # ---- kept between runs (the sandbox)
+
+    def export_history(self) -> dict[str, list[dict[str, Any]]]:
+        """Every chat's messages as JSON-ready records (see :meth:`import_history`)."""
+        return {str(chat_id): [_record(m) for m in history]
+                for chat_id, history in self.messages.items() if history}
+
+    def import_history(self, data: dict[str, list[dict[str, Any]]]) -> None:
+        """Put back the messages of chats that exist (by id), replies linked again."""
+        for raw_id, records in data.items():
+            chat = self.chats.get(int(raw_id))
+            if chat is None:
+                continue
+            history: list[Message] = []
+            by_id: dict[int, Message] = {}
+            for record in records:
+                fields = dict(record)
+                reply_to = by_id.get(int(fields.pop("reply_to", 0) or 0))
+                message = Message(chat=chat, reply_to=reply_to, **fields)
+                history.append(message)
+                by_id[message.message_id] = message
+            self.messages[chat.id] = history
+
+    @property
+    def id_mark(self) -> int:
+        """The next number file and callback ids are made from."""
+        value = next(self._ids)
+        self._ids = itertools.count(value)
+        return value
+
+    def skip_ids(self, mark: int) -> None:
+        """Make new ids from ``mark`` on, so none repeats one from an earlier run."""
+        self._ids = itertools.count(max(mark, self.id_mark))
 
     def callback_id(self) -> str:
         return f"{next(self._callback_ids)}{next(self._ids):06d}"
@@ -269,6 +312,8 @@ class World:
     def touch(self) -> None:
         """Wake everyone waiting for the world to change."""
         self.changed.set()
+        for listener in list(self.listeners):
+            listener()
 
     # ---- updates
 
@@ -314,6 +359,17 @@ class World:
             return "@" not in command or command.split("@", 1)[1].lower() == \
                 (bot.user.username or "").lower()
         return f"@{(bot.user.username or '').lower()}" in text.lower()
+
+
+def _record(message: Message) -> dict[str, Any]:
+    return {"message_id": message.message_id, "date": message.date, "sender": message.sender,
+            "by_bot_id": message.by_bot_id, "text": message.text,
+            "entities": message.entities, "caption": message.caption,
+            "caption_entities": message.caption_entities,
+            "reply_markup": message.reply_markup,
+            "reply_to": message.reply_to.message_id if message.reply_to else None,
+            "thread_id": message.thread_id, "sender_chat": message.sender_chat,
+            "extra": message.extra, "deleted": message.deleted, "edits": message.edits}
 
 
 def command_entities(text: str) -> list[dict[str, Any]]:

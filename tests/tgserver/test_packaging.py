@@ -23,3 +23,13 @@ def test_the_server_does_not_load_the_driver() -> None:
 def test_tornado_is_a_declared_dependency() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert any(dep.startswith("tornado") for dep in project["project"]["dependencies"])
+
+
+def test_the_sandbox_page_ships_with_the_package() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = project["tool"]["setuptools"]["package-data"]["tgserver.sandbox"]
+    static = ROOT / "tgserver" / "sandbox" / "static"
+    files = sorted(p.name for p in static.iterdir())
+    assert {"index.html", "app.js", "app.css", "sample-hazard.png"} <= set(files)
+    for name in files:
+        assert any(Path("static", name).match(pattern) for pattern in patterns), name

@@ -31,11 +31,38 @@ def test_check_config_masks_secrets(env: Path, monkeypatch: pytest.MonkeyPatch,
     assert "DEFAULT_TIMEZONE=Asia/Shanghai" in out
 
 
-def test_run_without_token_is_one_sentence_and_exit_2(
-        env: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run"]) == 2
+def test_run_without_token_starts_the_sandbox_and_says_why(
+        env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot import sandbox
+
+    started: list[tuple[object, str | None]] = []
+
+    async def serve(settings: object, options: sandbox.SandboxOptions, *,
+                    why: str | None = None) -> None:
+        started.append((options, why))
+
+    monkeypatch.setattr(sandbox, "serve", serve)
+    monkeypatch.setenv("SANDBOX_PORT", "8099")
+    assert main(["run"]) == 0
+    [(options, why)] = started
+    assert isinstance(options, sandbox.SandboxOptions)
+    assert (options.host, options.port, options.reset) == ("127.0.0.1", 8099, False)
+    assert why is not None and "TELEGRAM_BOT_TOKEN is not set" in why
+    assert main(["sandbox", "--reset", "--port", "0"]) == 0
+    assert started[-1][0].reset and started[-1][0].port == 0  # type: ignore[attr-defined]
+
+
+def test_sandbox_on_a_busy_port_is_one_sentence(
+        env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot import sandbox
+
+    async def serve(*_args: object, **_kwargs: object) -> None:
+        raise OSError(98, "Address already in use")
+
+    monkeypatch.setattr(sandbox, "serve", serve)
+    assert main(["sandbox"]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "TELEGRAM_BOT_TOKEN is not set" in err
+    assert err.count("\n") == 1 and "Address already in use" in err and "SANDBOX_PORT" in err
 
 
 def test_bad_setting_is_one_sentence_and_exit_2(
