@@ -29,6 +29,7 @@ import asyncio
 import json
 import logging
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -60,6 +61,7 @@ class Plant:
     """The groups and workers one bot serves on the test server."""
 
     account: BotState
+    warm_up: Any = None  # taps once before the measurement: the bot is up and polling
     groups: list[int] = field(default_factory=list)
     workers: dict[int, list[Any]] = field(default_factory=dict)  # chat id -> user handles
 
@@ -89,6 +91,9 @@ def _plant(server: TelegramTestServer, account: BotState, groups: int,
         people = [d.user(f"W{g}-{w}", language_code="zh") for w in range(workers)]
         chat = d.group(f"Team {g}", members=people, admins=people[:1])
         chat.add_bot(by=people[0])
+        if plant.warm_up is None:
+            plant.warm_up = d.user("Warm-up", language_code="zh")
+            chat.add_member(plant.warm_up)
         plant.groups.append(chat.id)
         plant.workers[chat.id] = people
     account.queue.clear()  # the joins are not what is measured
@@ -156,6 +161,10 @@ async def _taps(server: TelegramTestServer, plant: Plant, prefix: str,
     if not await _until(lambda: all(buttons.values()) or _refresh(server, plant, prefix,
                                                                   buttons), 120):
         raise SystemExit(f"buttons missing in {sum(not b for b in buttons.values())} groups")
+    first_buttons = buttons[plant.groups[0]]
+    assert first_buttons is not None
+    warm = plant.warm_up.click_data(first_buttons, _callback(first_buttons, prefix))
+    await _until(lambda: _settled(account, [warm]), 60)
     pairs = [(c, w) for c in plant.groups for w in plant.workers[c]]
     half = len(pairs) // 2
     burst, steady = pairs[:half], pairs[half:]
@@ -223,23 +232,44 @@ async def _commands(server: TelegramTestServer, plant: Plant, count: int) -> flo
     return (replies() - before) / elapsed
 
 
+async def _snapshots(stats: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The bot's counters before and after the taps (it writes them on SIGUSR1)."""
+    await _until(lambda: stats.exists() and len(stats.read_text().splitlines()) >= 2, 30)
+    lines = stats.read_text().splitlines()  # noqa: ASYNC240 — a few bytes, once
+    return json.loads(lines[0]), json.loads(lines[1])
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _spawn(kind: str, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, __file__, "--child", kind, *args],
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    child = subprocess.Popen([sys.executable, __file__, "--child", kind, *args],
+                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    profile = os.environ.get("CHECKIN_TAPS_PROFILE")  # py-spy output for this bot's process
+    if profile and kind == "safety":
+        subprocess.Popen(["py-spy", "record", "--format", "raw", "-o", profile,
+                          "--pid", str(child.pid)])  # ends when the bot does
+    return child
 
 
-async def measure_bare(server: TelegramTestServer, groups: int, workers: int,
+async def measure_bare(server: TelegramTestServer, folder: Path, groups: int, workers: int,
                        commands: int) -> Result:
     account = server.create_bot(username="BareBot")
     plant = _plant(server, account, groups, workers)
-    child = _spawn("bare", account.token, server.base_url)
+    stats = folder / "bare.jsonl"
+    child = _spawn("bare", account.token, server.base_url, str(stats))
     try:
         from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
         async with Bot(account.token, base_url=server.base_url) as poster:
             for chat_id in plant.groups:
                 await poster.send_message(chat_id, "Check in", reply_markup=InlineKeyboardMarkup(
                     [[InlineKeyboardButton("✓", callback_data="in")]]))
-        result = await _taps(server, plant, "in", lambda: None)
+        result = await _taps(server, plant, "in", lambda: child.send_signal(signal.SIGUSR1))
+        before, after = await _snapshots(stats)
+        result.extra["cpu_ms_per_tap"] = (after["cpu"] - before["cpu"]) * 1000 \
+            / result.extra["taps"]
         result.commands_rate = await _commands(server, plant, commands)
     finally:
         child.send_signal(signal.SIGTERM)
@@ -259,9 +289,9 @@ async def measure_safety(server: TelegramTestServer, folder: Path, groups: int, 
         server.flood.enabled = True  # the briefings go out at Telegram's pace
         result = await _taps(server, plant, "pm:in:", lambda: child.send_signal(signal.SIGUSR1))
         server.flood.enabled = False
-        await _until(lambda: len(stats.read_text().splitlines()) >= 2
-                     if stats.exists() else False, 30)
-        before, after = (json.loads(line) for line in stats.read_text().splitlines()[:2])
+        before, after = await _snapshots(stats)
+        result.extra["cpu_ms_per_tap"] = (after["cpu"] - before["cpu"]) * 1000 \
+            / result.extra["taps"]
         result.extra["sessions_per_tap"] = (after["sessions"] - before["sessions"]) \
             / result.extra["taps"]
         result.extra["check_in_transactions"] = after["check_ins"] - before["check_ins"]
@@ -284,7 +314,7 @@ async def measure_safety(server: TelegramTestServer, folder: Path, groups: int, 
         async with db.session() as s:
             stored = (await s.exec(select(func.count()).select_from(Attendance))).one()
         await db.dispose()
-        result.extra["stored"] = stored
+        result.extra["stored"] = stored - 1  # not the warm-up tap
         result.commands_rate = await _commands(server, plant, commands)
     finally:
         child.send_signal(signal.SIGTERM)
@@ -297,7 +327,7 @@ async def run(groups: int, workers: int, commands: int) -> None:
     await server.start()
     server.flood.enabled = False
     with tempfile.TemporaryDirectory() as folder:
-        bare = await measure_bare(server, groups, workers, commands)
+        bare = await measure_bare(server, Path(folder), groups, workers, commands)
         safety = await measure_safety(server, Path(folder), groups, workers, commands)
     await server.stop()
     taps = groups * workers
@@ -309,6 +339,9 @@ async def run(groups: int, workers: int, commands: int) -> None:
     print(f"steady {STEADY_RATE:.0f} taps/s, tap to answer: p50 {safety.p50 * 1000:.0f} ms, "
           f"p99 {safety.p99 * 1000:.0f} ms (goal ≤ 1000 ms; bare p99 {bare.p99 * 1000:.0f} ms)")
     print(f"taps answered too late: this bot {safety.late}, bare {bare.late} (goal 0)")
+    print(f"bot CPU per tap (its process, threads included): bare "
+          f"{bare.extra['cpu_ms_per_tap']:.2f} ms, "
+          f"this bot {safety.extra['cpu_ms_per_tap']:.2f} ms")
     print(f"database sessions per tap: {safety.extra['sessions_per_tap']:.3f} "
           f"({safety.extra['check_in_transactions']} check-in transactions for "
           f"{safety.extra['taps']} taps)")
@@ -325,7 +358,7 @@ async def run(groups: int, workers: int, commands: int) -> None:
 # ------------------------------------------------------------------ the bots
 
 
-async def child_bare(token: str, base_url: str) -> None:
+async def child_bare(token: str, base_url: str, stats: str) -> None:
     """A bare PTB bot as its tutorial writes it: answers presses, replies to /help."""
     from telegram import Update
     from telegram.ext import ApplicationBuilder, CallbackQueryHandler, CommandHandler
@@ -342,7 +375,12 @@ async def child_bare(token: str, base_url: str) -> None:
            .rate_limiter(flood_limiter(28.5, 20)).build())
     app.add_handler(CallbackQueryHandler(pressed))
     app.add_handler(CommandHandler("help", help_command))
-    await _serve(app, lambda: None)
+
+    def snapshot() -> None:
+        with open(stats, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"cpu": _cpu_seconds()}) + "\n")
+
+    await _serve(app, snapshot)
 
 
 async def child_safety(token: str, api_url: str, db_url: str, stats: str) -> None:
@@ -358,7 +396,8 @@ async def child_safety(token: str, api_url: str, db_url: str, stats: str) -> Non
 
     def snapshot() -> None:
         with open(stats, "a", encoding="utf-8") as out:
-            out.write(json.dumps({"sessions": services.db.sessions_opened,
+            out.write(json.dumps({"cpu": _cpu_seconds(),
+                                  "sessions": services.db.sessions_opened,
                                   "check_ins": services.check_ins.transactions}) + "\n")
 
     await _serve(app, snapshot)
@@ -386,6 +425,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
     logging.getLogger("tornado.access").setLevel(logging.CRITICAL)
+    logging.getLogger("telegram.ext.Updater").setLevel(logging.CRITICAL)  # time-outs at stop
     if args.child:
         kind, *rest = args.child
         asyncio.run(child_bare(*rest) if kind == "bare" else child_safety(*rest))

@@ -138,6 +138,7 @@ def build_application(
         await publish_menus(app.bot, services.renderer, settings.default_language)
 
     async def post_stop(app: Application) -> None:  # type: ignore[type-arg]
+        await services.sightings.close()
         if services.outbox is not None:
             await services.outbox.stop()
 

@@ -111,10 +111,10 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
         try:
             await coroutine
         finally:
-            try:
-                await self._marking.submit(update_id)
-            finally:
-                self._notify(update)
+            # Written behind: a crash before the write makes a redelivery possible,
+            # which handlers survive (they are idempotent); waiting here would not.
+            self._marking.submit_nowait(update_id)
+            self._notify(update)
 
     async def _handled_before(self, update: Update) -> bool:
         if self._loading is None:

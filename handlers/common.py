@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import CallbackQuery, Chat, ForceReply, Message, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest
 
 from bot.context import BotContext
 from bot.errors import is_not_modified
@@ -188,19 +187,6 @@ def photo_of(message: Message) -> list[str] | str | None:
             return "too_big"
         return [document.file_id, document.file_unique_id]
     return None
-
-
-async def keep_evidence(context: Context, file_id: str, unique_id: str) -> str | None:
-    """Download a photo so the ledger keeps its evidence after Telegram forgets it."""
-    target = Path(services(context).settings.media_dir) / "hazards" / f"{unique_id}.jpg"
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        file = await context.bot.get_file(file_id)
-        await file.download_to_drive(target)
-    except (TelegramError, OSError):
-        log.warning("could not keep photo %s", unique_id, exc_info=True)
-        return None  # the file_id still works for a while; the ledger shows what is missing
-    return str(target)
 
 
 async def send_html(message: Message, html: str, **kwargs: Any) -> Message:

@@ -9,11 +9,30 @@ paths recorded in a short transaction of their own.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Literal
 
-from handlers.common import Context, keep_evidence, runtime
+from telegram.error import TelegramError
+
+from handlers.common import Context, runtime, services
 from services import hazards as hazard_service
+
+log = logging.getLogger(__name__)
+
+
+async def keep_evidence(context: Context, file_id: str, unique_id: str) -> str | None:
+    """Download a photo so the ledger keeps its evidence after Telegram forgets it."""
+    target = Path(services(context).settings.media_dir) / "hazards" / f"{unique_id}.jpg"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        file = await context.bot.get_file(file_id)
+        await file.download_to_drive(target)
+    except (TelegramError, OSError):
+        log.warning("could not keep photo %s", unique_id, exc_info=True)
+        return None  # the file_id still works for a while; the ledger shows what is missing
+    return str(target)
 
 
 async def keep_photos(context: Context, hazard_id: int | None, kind: Literal["before", "after"],

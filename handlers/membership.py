@@ -38,9 +38,13 @@ async def learn_from_update(update: Update, context: Context) -> None:
     if message is not None and (message.left_chat_member or message.migrate_to_chat_id):
         return  # handled below; the sender of a "left" message may be the leaver
     user = sender(update)
-    # In memory when nothing changed: a shift start's taps write nothing here.
-    await services(context).sightings.saw(membership.Sighting(
-        _chat(chat), _member(user) if user is not None else None))
+    sighting = membership.Sighting(_chat(chat), _member(user) if user is not None else None)
+    # In memory when nothing changed; a button press's answer does not wait for it
+    # (a shift start's taps), a message's handlers may rely on it.
+    if update.callback_query is not None:
+        services(context).sightings.saw_in_passing(sighting)
+    else:
+        await services(context).sightings.saw(sighting)
 
 
 def _member(user: User) -> Member:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +43,20 @@ class GroupCommit(Generic[Item, Result]):
 
     async def submit(self, item: Item) -> Result:
         """Store ``item`` with whatever else is waiting; its result once committed."""
+        return await self.submit_nowait(item)
+
+    def submit_nowait(self, item: Item) -> asyncio.Future[Result]:
+        """Queue ``item`` and return at once: the future resolves once it is committed.
+
+        For writes nobody needs to wait for (what the bot learned in passing); a
+        failure nobody awaits is logged. :meth:`close` stores what is queued.
+        """
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_log_unawaited_failure)
         self._waiting.append((item, future))
         if self._storing is None or self._storing.done():
             self._storing = asyncio.create_task(self._drain())
-        return await future
+        return future
 
     async def _drain(self) -> None:
         # One batch after another until nobody waits; callers arriving during a
@@ -80,6 +89,13 @@ class GroupCommit(Generic[Item, Result]):
                 future.set_exception(error)
 
     async def close(self) -> None:
-        """Let the batch being stored finish (at shutdown)."""
+        """Store everything queued so far (at shutdown)."""
         if self._storing is not None and not self._storing.done():
             await asyncio.wait({self._storing})
+
+
+def _log_unawaited_failure(future: asyncio.Future[Any]) -> None:
+    # Retrieving the exception here also keeps asyncio from warning about it; a
+    # caller that awaits the future still gets it.
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("a batched write failed", exc_info=future.exception())

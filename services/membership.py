@@ -81,14 +81,34 @@ class MemberSightings:
 
     async def saw(self, sighting: Sighting) -> None:
         """Record a sighting unless the same was recorded within ``REFRESH``."""
-        key = (sighting.chat.chat_id,
-               sighting.member.telegram_id if sighting.member is not None else 0)
-        now = self._rt.clock.now()
-        known = self._recorded.get(key)
-        if known is not None and known[0] == sighting and now - known[1] < self.REFRESH:
-            return
-        await self._commit.submit(sighting)
-        self._recorded[key] = (sighting, now)
+        if self._is_news(sighting):
+            await self._commit.submit(sighting)
+            self._remember(sighting)
+
+    def saw_in_passing(self, sighting: Sighting) -> None:
+        """:meth:`saw`, written behind the caller's back: for a button press, whose
+        answer must not wait (its own action learns the clicker where it matters)."""
+        if self._is_news(sighting):
+            self._commit.submit_nowait(sighting).add_done_callback(
+                lambda done: None if done.cancelled() or done.exception()
+                else self._remember(sighting))
+
+    async def close(self) -> None:
+        """Store the sightings still queued (at shutdown)."""
+        await self._commit.close()
+
+    def _key(self, sighting: Sighting) -> tuple[int, int]:
+        return (sighting.chat.chat_id,
+                sighting.member.telegram_id if sighting.member is not None else 0)
+
+    def _is_news(self, sighting: Sighting) -> bool:
+        known = self._recorded.get(self._key(sighting))
+        return known is None or known[0] != sighting \
+            or self._rt.clock.now() - known[1] >= self.REFRESH
+
+    def _remember(self, sighting: Sighting) -> None:
+        key = self._key(sighting)
+        self._recorded[key] = (sighting, self._rt.clock.now())
         self._recorded.move_to_end(key)
         if len(self._recorded) > self.KEPT:
             self._recorded.popitem(last=False)
