@@ -411,3 +411,29 @@ class ReadReceipt(SQLModel, table=True):
     required_at: datetime = Field(sa_column=_utc_column())
     late: bool = False  # joined (or was first seen) after the document was posted
     read_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class TrainingRecord(SQLModel, table=True):
+    """One entry of a worker's training record (安全培训档案): who, when, what, result.
+
+    Quiz answers, risk-card acknowledgements and drill attendance are written here;
+    meeting check-ins (``attendance``) and document acknowledgements (``read_receipt``)
+    stay in their own tables and join the record when it is read. Kept at least six
+    years: no sweep deletes these rows.
+    """
+
+    __tablename__ = "training_record"
+    __table_args__ = (Index("ix_training_record_person_at", "person_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id")
+    # The team the person belonged to when it happened (the record follows the
+    # person; the team's export reads this).
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    kind: str = Field(max_length=16)  # quiz, risk_card, drill, …
+    subject: str = Field(max_length=255)  # what: a question id, a card, a drill
+    result: str = Field(max_length=64)  # correct / wrong / acknowledged / attended / …
+    detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    at: datetime = Field(sa_column=_utc_column())
+    # Makes writing idempotent: Telegram may deliver an answer twice.
+    dedupe_key: str | None = Field(default=None, max_length=160, unique=True)
