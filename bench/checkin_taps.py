@@ -40,6 +40,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import event
 from sqlmodel import func, select
 
 from bot.app import flood_limiter
@@ -295,6 +296,8 @@ async def measure_safety(server: TelegramTestServer, folder: Path, groups: int, 
         result.extra["sessions_per_tap"] = (after["sessions"] - before["sessions"]) \
             / result.extra["taps"]
         result.extra["check_in_transactions"] = after["check_ins"] - before["check_ins"]
+        result.extra["statements_per_tap"] = (after["statements"] - before["statements"]) \
+            / result.extra["taps"]
         tapped = {c: {w.name for w in plant.workers[c]} for c in plant.groups}
 
         def all_shown() -> bool:
@@ -342,7 +345,8 @@ async def run(groups: int, workers: int, commands: int) -> None:
     print(f"bot CPU per tap (its process, threads included): bare "
           f"{bare.extra['cpu_ms_per_tap']:.2f} ms, "
           f"this bot {safety.extra['cpu_ms_per_tap']:.2f} ms")
-    print(f"database sessions per tap: {safety.extra['sessions_per_tap']:.3f} "
+    print(f"database sessions per tap: {safety.extra['sessions_per_tap']:.3f}, statements "
+          f"{safety.extra['statements_per_tap']:.2f} (the roll-call edits and sweeps included) "
           f"({safety.extra['check_in_transactions']} check-in transactions for "
           f"{safety.extra['taps']} taps)")
     print(f"check-ins stored: {safety.extra['stored']} for {taps} workers who tapped once "
@@ -393,10 +397,27 @@ async def child_safety(token: str, api_url: str, db_url: str, stats: str) -> Non
                         database_url=db_url, default_timezone="UTC")
     app = build_application(settings)
     services = get_services(app.bot_data)
+    statements = [0]
+
+    def count(*_args: Any) -> None:
+        statements[0] += 1
+
+    event.listen(services.db.engine.sync_engine, "before_cursor_execute", count)
+
+    import cProfile
+    profiler = cProfile.Profile() if os.environ.get("CHECKIN_TAPS_CPROFILE") else None
+    snapshots = [0]
 
     def snapshot() -> None:
+        snapshots[0] += 1
+        if profiler is not None:
+            if snapshots[0] == 1:
+                profiler.enable()
+            else:
+                profiler.disable()
+                profiler.dump_stats(os.environ["CHECKIN_TAPS_CPROFILE"])
         with open(stats, "a", encoding="utf-8") as out:
-            out.write(json.dumps({"cpu": _cpu_seconds(),
+            out.write(json.dumps({"cpu": _cpu_seconds(), "statements": statements[0],
                                   "sessions": services.db.sessions_opened,
                                   "check_ins": services.check_ins.transactions}) + "\n")
 
