@@ -58,11 +58,7 @@ class TelegramTestServer:
             (r"/bot([^/]+)/([A-Za-z]+)", _MethodHandler, {"server": self}),
             (r"/file/bot([^/]+)/(.+)", _FileHandler, {"server": self}),
         ], log_function=_log_request)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        sock.listen(128)
-        sock.setblocking(False)
+        sock = listening_socket(self.host, self.port)
         self.port = sock.getsockname()[1]
         self._http = HTTPServer(app, max_body_size=60 * 1024 * 1024)
         self._http.add_sockets([sock])
@@ -129,6 +125,16 @@ class TelegramTestServer:
             return error.code, body
         finally:
             self.world.touch()
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A non-blocking socket listening on ``host:port`` (port 0: any free port)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
 
 
 def _log_request(handler: RequestHandler) -> None:

@@ -28,7 +28,6 @@ import contextlib
 import json
 import logging
 import mimetypes
-import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -47,7 +46,7 @@ from tgserver.sandbox.view import (
     message_view,
     reply_suggestion,
 )
-from tgserver.server import TelegramTestServer
+from tgserver.server import TelegramTestServer, listening_socket
 from tgserver.world import Chat, Message
 
 log = logging.getLogger(__name__)
@@ -143,11 +142,7 @@ class SandboxWeb:
             (r"/api/.*", _NotFoundHandler, {"web": self}),
         ]
         app = Application(routes, log_function=_log_request)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        sock.listen(128)
-        sock.setblocking(False)
+        sock = listening_socket(self.host, self.port)
         self.port = sock.getsockname()[1]
         # Past the upload limit the handler still answers (413, in JSON); far past it
         # Tornado closes the connection before reading it all.
