@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from telegram.constants import ChatType
 from telegram.ext import Application, CallbackContext, ExtBot
+
+# The chats that are groups (the bot's team groups); private chats and channels are not.
+GROUP_TYPES = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],

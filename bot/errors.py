@@ -9,8 +9,9 @@ from telegram import Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ExtBot
 
-from bot.context import BotContext
+from bot.context import GROUP_TYPES, BotContext
 from bot.services import get_services
+from services.people import answer_language
 
 log = logging.getLogger("safetybot.errors")
 
@@ -119,10 +120,13 @@ async def on_error(update: object, context: BotContext) -> None:
     services = get_services(context.bot_data)
     lang = services.settings.default_language
     try:
-        from handlers.common import language_of  # handlers depend on bot, not the reverse
-
+        chat, user = update.effective_chat, update.effective_user
         async with services.db.session() as session:
-            lang = await language_of(session, update, context)
+            lang = await answer_language(
+                session, group_chat_id=chat.id if chat.type in GROUP_TYPES else None,
+                telegram_id=user.id if user is not None else None,
+                language_code=user.language_code if user is not None else None,
+                default=lang)
     except Exception:  # the database may be what failed; the default language will do
         log.debug("could not find the language for the error message", exc_info=True)
     try:

@@ -8,10 +8,10 @@ from typing import Any, NamedTuple
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import CallbackQuery, Chat, ForceReply, Message, Update, User
-from telegram.constants import ChatMemberStatus, ChatType
+from telegram.constants import ChatMemberStatus
 from telegram.error import BadRequest
 
-from bot.context import BotContext
+from bot.context import GROUP_TYPES, BotContext
 from bot.errors import is_not_modified
 from bot.services import Services, get_services
 from content.render import mention
@@ -19,6 +19,7 @@ from domain.language import negotiate
 from domain.org import Role, has_role_over, leads_team
 from domain.people import display_name, is_person
 from domain.telegram_html import split_message
+from services import people as people_service
 from services.base import Actor, Runtime
 from services.buttons import unpack
 from storage import org as org_repo
@@ -27,7 +28,6 @@ from storage.models import GroupChat, Person, Unit
 
 log = logging.getLogger(__name__)
 Context = BotContext
-GROUP_TYPES = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
 
 
 def services(context: Context) -> Services:
@@ -137,19 +137,12 @@ async def language_of(session: AsyncSession, update: Update, context: Context) -
 
 
 async def _look_up_language(session: AsyncSession, update: Update, context: Context) -> str:
-    default = services(context).settings.default_language
-    chat = update.effective_chat
-    if is_group(chat):
-        assert chat is not None
-        group, unit = await bound_unit(session, chat.id)
-        return org_repo.unit_language(unit, group, default)
-    user = update.effective_user
-    if user is None:
-        return default
-    person = await people_repo.get_person(session, user.id)
-    if person is not None and person.language:
-        return person.language
-    return negotiate(user.language_code, default)
+    chat, user = update.effective_chat, update.effective_user
+    return await people_service.answer_language(
+        session, group_chat_id=chat.id if chat is not None and is_group(chat) else None,
+        telegram_id=user.id if user is not None else None,
+        language_code=user.language_code if user is not None else None,
+        default=services(context).settings.default_language)
 
 
 async def is_bot_admin(session: AsyncSession, telegram_id: int, context: Context) -> bool:

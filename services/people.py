@@ -5,13 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from content.render import Renderer
-from domain.language import SUPPORTED_LANGUAGES
+from domain.language import SUPPORTED_LANGUAGES, negotiate
 from domain.org import Role, has_role_over
+from domain.reach import unit_language
 from services.base import Actor, Outcome, Runtime
 from services.buttons import Button, keyboard
 from storage import grants as grant_repo
 from storage import groups as group_repo
+from storage import people as people_repo
 from storage import units as unit_repo
 from storage.models import Person
 
@@ -26,6 +30,28 @@ class LanguagePick(Button, prefix="lang"):
 
     scope: Scope
     code: Code
+
+
+async def answer_language(session: AsyncSession, *, group_chat_id: int | None,
+                          telegram_id: int | None, language_code: str | None,
+                          default: str) -> str:
+    """The language to answer in, inside the caller's session.
+
+    In a group (``group_chat_id``): the group's own choice, its unit's, the default.
+    In a private chat: the person's choice, else their Telegram language where
+    supported, else the default.
+    """
+    if group_chat_id is not None:
+        group = await group_repo.get_group_chat(session, group_chat_id)
+        unit = await unit_repo.get_unit(session, group.unit_id) \
+            if group is not None and group.unit_id else None
+        return unit_language(unit, group, default)
+    if telegram_id is None:
+        return default
+    person = await people_repo.get_person(session, telegram_id)
+    if person is not None and person.language:
+        return person.language
+    return negotiate(language_code, default)
 
 
 def language_buttons(scope: Scope, renderer: Renderer, lang: str) -> dict[str, Any]:
