@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from content.render import Renderer
 from domain.durations import format_duration
+from domain.handover import HandoverState
 from domain.org import Role, leads_team
 from services import shifts
 from services.base import Actor, Outcome, Runtime
@@ -179,7 +180,7 @@ async def record_accept(session: AsyncSession, rt: Runtime, actor: Actor,
     now = rt.clock.now()
     handover = await handover_repo.get(session, handover_id)
     unit = await org_repo.get_unit(session, handover.unit_id) if handover else None
-    if handover is not None and unit is not None and handover.state == "accepted" \
+    if handover is not None and unit is not None and handover.state == HandoverState.ACCEPTED \
             and handover.accepted_at is not None:
         # A press on a button that outlived the handover: say who took over, and when.
         found = await people_repo.people_by_ids(
@@ -187,7 +188,7 @@ async def record_accept(session: AsyncSession, rt: Runtime, actor: Actor,
         return Outcome.refused("handover.already_accepted",
                                who=found[0].name if found else "", at=handover.accepted_at,
                                tz=unit.timezone or rt.default_timezone)
-    if handover is None or unit is None or handover.state != "awaiting":
+    if handover is None or unit is None or handover.state != HandoverState.AWAITING:
         return Outcome.refused("callback.stale")
     if handover.outgoing_id == actor.person_id:
         return Outcome.refused("handover.own")
@@ -219,8 +220,8 @@ async def _check(session: AsyncSession, rt: Runtime, handover_id: int, now: date
                  escalate: timedelta) -> bool:
     """One due handover's next step: a reminder, the workshop told, or a later look."""
     handover = await handover_repo.get(session, handover_id)
-    if handover is None or handover.state != "awaiting" or handover.next_check_at is None \
-            or handover.next_check_at > now:
+    if handover is None or handover.state != HandoverState.AWAITING \
+            or handover.next_check_at is None or handover.next_check_at > now:
         return False  # accepted (or moved on) since it was read
     unit = await org_repo.get_unit(session, handover.unit_id)
     group = await org_repo.get_group_chat(session, handover.chat_id)

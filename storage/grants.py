@@ -33,7 +33,7 @@ async def grant_role(
         RoleGrant.role == role.value))
     if existing.first() is not None:
         return False
-    session.add(RoleGrant(person_id=person.id or 0, unit_id=unit.id or 0, role=role.value,
+    session.add(RoleGrant(person_id=person.id or 0, unit_id=unit.id or 0, role=role,
                           source=source, granted_by=granted_by.id if granted_by else None,
                           granted_at=now))
     await session.flush()

@@ -9,6 +9,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.handover import HandoverState
 from storage.models import Handover
 
 
@@ -31,8 +32,8 @@ async def accept(session: AsyncSession, handover: Handover, *, person_id: int,
     result = await session.exec(
         update(Handover).where(col(Handover.id) == handover.id,
                                col(Handover.version) == handover.version,
-                               col(Handover.state) == "awaiting")
-        .values(state="accepted", accepted_at=now, accepted_by=person_id,
+                               col(Handover.state) == HandoverState.AWAITING)
+        .values(state=HandoverState.ACCEPTED, accepted_at=now, accepted_by=person_id,
                 next_check_at=None, version=handover.version + 1))
     if not result.rowcount:  # type: ignore[attr-defined]
         return False
@@ -49,7 +50,7 @@ async def advance(session: AsyncSession, handover: Handover, values: dict[str, A
     result = await session.exec(
         update(Handover).where(col(Handover.id) == handover.id,
                                col(Handover.version) == handover.version,
-                               col(Handover.state) == "awaiting")
+                               col(Handover.state) == HandoverState.AWAITING)
         .values(**values, version=handover.version + 1))
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -58,7 +59,7 @@ async def due(session: AsyncSession, now: datetime, limit: int = 500) -> list[Ha
     """Handovers awaiting acceptance whose next check has come."""
     result = await session.exec(
         select(Handover).where(col(Handover.next_check_at) <= now,
-                               Handover.state == "awaiting")
+                               Handover.state == HandoverState.AWAITING)
         .order_by(col(Handover.next_check_at)).limit(limit))
     return list(result.all())
 

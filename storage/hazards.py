@@ -50,8 +50,8 @@ async def create_hazard(
     """
     deadline = now + policy.acknowledge_within
     hazard = Hazard(code=await next_code(session, day), unit_id=unit_id, team_unit_id=unit_id,
-                    reporter_id=reporter_id, state=HazardState.REPORTED.value,
-                    severity=severity.value, category=category, location_text=location_text,
+                    reporter_id=reporter_id, state=HazardState.REPORTED,
+                    severity=severity, category=category, location_text=location_text,
                     latitude=latitude, longitude=longitude, description=description,
                     reported_at=now, updated_at=now,
                     **start_clock(policy, "ack", deadline, now))
@@ -86,7 +86,8 @@ async def record_event(session: AsyncSession, hazard: Hazard, *, at: datetime,
                        to_state: str | None = None, detail: dict[str, Any] | None = None) -> None:
     """Append one line to the hazard's history (never updated, never deleted)."""
     session.add(HazardEvent(hazard_id=hazard.id or 0, at=at, actor_id=actor_id, action=action,
-                            from_state=from_state, to_state=to_state,
+                            from_state=HazardState(from_state) if from_state else None,
+                            to_state=HazardState(to_state) if to_state else None,
                             detail=json.dumps(detail, ensure_ascii=False) if detail else None))
 
 

@@ -7,7 +7,11 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime
+from domain.delivery import OutboxStatus
+from domain.handover import HandoverState
+from domain.hazard import HazardState, Severity
+from domain.org import Role, UnitKind
+from storage.types import StrEnumType, UTCDateTime
 
 
 def _utc_column(nullable: bool = False, index: bool = False) -> Column[datetime]:
@@ -21,7 +25,7 @@ class Unit(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=64, unique=True)
-    kind: str = Field(max_length=16)
+    kind: UnitKind = Field(sa_column=Column(StrEnumType(UnitKind, 16), nullable=False))
     name: str = Field(max_length=100)
     parent_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
     # Materialised path "/1/4/9/": subtree = prefix match, ancestors = split.
@@ -80,7 +84,7 @@ class RoleGrant(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = Field(foreign_key="person.id", index=True)
     unit_id: int = Field(foreign_key="unit.id", index=True)
-    role: str = Field(max_length=32)
+    role: Role = Field(sa_column=Column(StrEnumType(Role, 32), nullable=False))
     source: str = Field(default="chat", max_length=16)  # "org" file or "chat" command
     granted_by: int | None = Field(default=None, foreign_key="person.id")
     granted_at: datetime = Field(sa_column=_utc_column())
@@ -139,7 +143,8 @@ class OutboxMessage(SQLModel, table=True):
     method: str = Field(default="sendMessage", max_length=32)
     # Bot API parameters as JSON (text, parse_mode, reply_markup, …): plain values only.
     payload: str = Field(sa_column=Column(Text, nullable=False))
-    status: str = Field(default="pending", max_length=16)
+    status: OutboxStatus = Field(default=OutboxStatus.PENDING, sa_column=Column(
+        StrEnumType(OutboxStatus, 16), nullable=False))
     attempts: int = 0
     next_attempt_at: datetime = Field(sa_column=_utc_column())
     # A claim: who is sending it and until when (safe with a second instance around).
@@ -176,8 +181,9 @@ class Hazard(SQLModel, table=True):
     unit_id: int = Field(foreign_key="unit.id", index=True)  # who owns it now
     team_unit_id: int = Field(foreign_key="unit.id")  # where it was reported
     reporter_id: int = Field(foreign_key="person.id", index=True)
-    state: str = Field(max_length=16, index=True)
-    severity: str = Field(max_length=16)
+    state: HazardState = Field(sa_column=Column(StrEnumType(HazardState, 16), nullable=False,
+                                                index=True))
+    severity: Severity = Field(sa_column=Column(StrEnumType(Severity, 16), nullable=False))
     category: str = Field(max_length=32)
     location_text: str | None = Field(default=None, max_length=200)
     latitude: float | None = None
@@ -235,8 +241,10 @@ class HazardEvent(SQLModel, table=True):
     at: datetime = Field(sa_column=_utc_column())
     actor_id: int | None = Field(default=None, foreign_key="person.id")
     action: str = Field(max_length=32)
-    from_state: str | None = Field(default=None, max_length=16)
-    to_state: str | None = Field(default=None, max_length=16)
+    from_state: HazardState | None = Field(default=None, sa_column=Column(
+        StrEnumType(HazardState, 16), nullable=True))
+    to_state: HazardState | None = Field(default=None, sa_column=Column(
+        StrEnumType(HazardState, 16), nullable=True))
     detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
@@ -285,7 +293,8 @@ class Handover(SQLModel, table=True):
     safety_notes: str = Field(sa_column=Column(Text, nullable=False))
     open_hazards: str = Field(sa_column=Column(Text, nullable=False))  # codes and a remark
     notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    state: str = Field(default="awaiting", max_length=16)
+    state: HandoverState = Field(default=HandoverState.AWAITING, sa_column=Column(
+        StrEnumType(HandoverState, 16), nullable=False))
     created_at: datetime = Field(sa_column=_utc_column())
     reminded_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     escalated_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))

@@ -46,7 +46,7 @@ async def enqueue(
     row = OutboxMessage(dedupe_key=dedupe_key, purpose=purpose, chat_id=chat_id,
                         person_id=person_id, method=method,
                         payload=json.dumps(dict(params), ensure_ascii=False),
-                        status=OutboxStatus.PENDING.value, next_attempt_at=now, created_at=now)
+                        status=OutboxStatus.PENDING, next_attempt_at=now, created_at=now)
     session.add(row)
     await session.flush()
     return row

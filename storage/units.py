@@ -34,7 +34,7 @@ async def create_unit(
     timezone: str | None = None,
 ) -> Unit:
     """Add a unit under ``parent`` and give it its materialised path."""
-    unit = Unit(key=key, kind=kind.value, name=name,
+    unit = Unit(key=key, kind=kind, name=name,
                 parent_id=parent.id if parent else None, language=language,
                 timezone=timezone, created_at=now)
     session.add(unit)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy.exc import StatementError
 from sqlmodel import SQLModel
 
 from domain.delivery import OutboxStatus
@@ -231,3 +233,19 @@ async def test_a_report_in_progress_survives_the_upgrade_to_conversation_drafts(
         draft = await drafts_repo.get_draft(s, -1, 1)
         assert draft is not None and draft.step == "location"
     await database.dispose()
+
+
+async def test_states_are_read_as_enums_and_unknown_ones_are_refused(db: Database) -> None:
+    async with db.transaction() as s:
+        row = await outbox_repo.enqueue(s, chat_id=-1, method="sendMessage",
+                                        params={"text": "x"}, now=T0, purpose="test")
+    assert row is not None
+    async with db.session() as s:
+        stored = await s.get(OutboxMessage, row.id)
+        assert stored is not None and stored.status is OutboxStatus.PENDING
+    with pytest.raises(StatementError, match="not a valid OutboxStatus"):
+        async with db.transaction() as s:
+            stored = await s.get(OutboxMessage, row.id)
+            assert stored is not None
+            stored.status = "sent-ish"  # type: ignore[assignment]
+            s.add(stored)
