@@ -12,6 +12,7 @@ from telegram.ext import (
 )
 
 from handlers import (
+    cards,
     conversations,
     documents,
     handover,
@@ -53,6 +54,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     setup.register(application)  # before start: it takes /start CODE in groups
     invite.register(application)
     my.register(application)  # before start: it takes /start my, its deep link
+    cards.register(application)  # before start: it takes /start cards
     start.register(application)
     language.register(application)
     roles.register(application)

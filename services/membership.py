@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from domain.org import Role, path_ids
 from domain.reach import unit_language
+from services import cards
 from services.base import Outcome, Runtime
 from services.binding import Chat, Screen
 from services.group_commit import GroupCommit
@@ -21,6 +22,7 @@ from storage import groups as group_repo
 from storage import outbox as outbox_repo
 from storage import people as people_repo
 from storage import units as unit_repo
+from storage.models import Person
 
 TOLD_WHEN_REMOVED = (Role.TEAM_LEADER, Role.SAFETY_OFFICER, Role.MANAGER, Role.ADMIN)
 
@@ -123,14 +125,18 @@ class MemberSightings:
 
 
 async def members_changed(rt: Runtime, chat: Chat, members: Sequence[Member], *,
-                          present: bool, known_groups_only: bool = False) -> Outcome:
+                          present: bool, known_groups_only: bool = False,
+                          bot_username: str = "",
+                          return_after: timedelta = cards.RETURN_AFTER) -> Outcome:
     """Note that people joined (``present``) or left a group.
 
     A join also records the group; a leave (``known_groups_only``) is ignored for a
-    group the bot never knew.
+    group the bot never knew. Joining a team group (入职), or coming back after
+    ``return_after`` unseen (复岗), opens a risk-card briefing round.
     """
     now = rt.clock.now()
     changed = 0
+    arrived: list[tuple[Person, cards.Reason]] = []
     async with rt.db.transaction() as session:
         if known_groups_only:
             group = await group_repo.get_group_chat(session, chat.chat_id)
@@ -144,9 +150,22 @@ async def members_changed(rt: Runtime, chat: Chat, members: Sequence[Member], *,
             person = await people_repo.upsert_person(
                 session, telegram_id=member.telegram_id, name=member.name,
                 username=member.username, language_code=member.language_code, now=now)
+            before = await group_repo.membership_of(session, group.id or 0, person.id or 0)
+            # Read before recording: the row is the same object record_membership changes.
+            was_in, last_seen = (before.active, before.last_seen) if before else (False, now)
             changed += await group_repo.record_membership(session, chat=group, person=person,
                                                           active=present, now=now)
-    return Outcome.done("group.members", changed=changed)
+            if not present:
+                continue
+            if not was_in:
+                arrived.append((person, "join"))
+            elif now - last_seen >= return_after:
+                arrived.append((person, "return"))
+        queued = await cards.arrivals(session, rt, group, arrived, now, bot_username) \
+            if arrived else 0
+    if queued:
+        rt.wake()
+    return Outcome.done("group.members", changed=changed, queued=queued)
 
 
 async def bot_added(rt: Runtime, chat: Chat) -> Screen:

@@ -113,6 +113,14 @@ async def has_had_members(session: AsyncSession, group_chat_id: int) -> bool:
     return result.first() is not None
 
 
+async def membership_of(session: AsyncSession, group_chat_id: int,
+                        person_id: int) -> Membership | None:
+    """A person's membership row in a group, if they were ever seen there."""
+    result = await session.exec(select(Membership).where(
+        Membership.group_chat_id == group_chat_id, Membership.person_id == person_id))
+    return result.first()
+
+
 async def record_membership(
     session: AsyncSession, *, chat: GroupChat, person: Person, active: bool, now: datetime
 ) -> bool:
