@@ -27,6 +27,7 @@ from handlers import (
     setup,
     shifts,
     start,
+    training,
 )
 from handlers.common import Context, button_press
 
@@ -67,6 +68,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
                       report_hazard=hazard_report.report_command)
     shifts.register(application)
     documents.register(application)
+    training.register(application)
     for prefix in ("rej", "fix", "five"):
         conversations.route(prefix, hazards.continue_action)
     conversations.route_default(hazard_report.continue_report)

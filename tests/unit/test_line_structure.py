@@ -76,6 +76,11 @@ SECTION_ROWS = [{"indent": "", "name": "ROW1", "read": 1, "required": 3, "percen
                  "missing": [], "more": 0}]
 LIST_CARD = {"post": "POST", "items": ["ITEM1", "ITEM2"], "mnemonic": "MNEMO"}
 CASES: dict[str, list[tuple[dict[str, Any], Lines]]] = {
+    "record.private": [({"name": "NAME", "total": 3, "more": 1,
+                         "summary": [{"kind": "K1", "count": 2}, {"kind": "K2", "count": 1}],
+                         "entries": [{"at": AT, "kind": "K1", "what": "W1", "result": "R1"},
+                                     {"at": AT, "kind": "K2", "what": "W2", "result": "R2"}]},
+                        lines(("NAME", "K1", "K2"), ("K1", "W1", "R1"), ("K2", "W2", "R2"), 0))],
     "cards.card_risk": [({"post": "POST", "level": "LEVEL", "factors": ["F1", "F2"],
                           "accidents": ["A1"], "measures": ["M1", "M2"], "emergency": ["E1"],
                           "report": "REPORT"},
