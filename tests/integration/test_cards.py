@@ -36,6 +36,9 @@ async def test_a_newcomer_is_briefed_on_the_cards_of_their_post(bot: BotUnderTes
     await bot.run_sweeps()
     [briefing] = briefings(group)
     assert "尚未完成岗位风险告知：New Ning" in briefing.text
+    newcomer.click(briefing, "签到")
+    await bot.settle()
+    bot.clock.advance(timedelta(minutes=1))
 
     # A worker cannot set posts; an unknown post is named; the leader can.
     worker.send(group, "/post @ning welder")
@@ -91,6 +94,21 @@ async def test_a_newcomer_is_briefed_on_the_cards_of_their_post(bot: BotUnderTes
     await bot.settle()
     shown = "\n".join(m.text for m in d.private_messages(newcomer)[-2:])
     assert all(title in shown for title in CARD_TITLES)
+
+    # The training record: the worker's own view and the team's sheet in the export.
+    newcomer.send(chat, "/myrecord")
+    await bot.settle()
+    record = d.private_messages(newcomer)[-1].text
+    assert "共 10 条" in record and "班前会 1" in record and "岗位风险卡 9" in record
+    assert "电焊工 · 应急处置卡 — 已确认" in record and "早班" in record
+    assert record.index("完成告知") < record.index("已签到")  # newest first
+    leader.send(d.private_chat(leader), "/export")
+    await bot.settle()
+    sent = d.private_messages(leader)[-1]
+    rows = read_sheet(bot.server.world.files[sent.document["file_id"]].content, "安全培训档案")
+    assert rows[0]["类别"] == "班前会" and rows[0]["结果"] == "已签到"
+    assert [r["姓名"] for r in rows] == ["New Ning"] * 10
+    assert rows[-1]["内容"] == "电焊工" and rows[-1]["结果"] == "完成告知"
 
 
 async def test_a_newcomer_who_never_pressed_start_is_mentioned(bot: BotUnderTest) -> None:
