@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+from pathlib import Path
+
+import pytest
 
 from sqlmodel import select
 
+from bot.cli import main
 from storage.models import Person, TrainingRecord
 from tests.integration.conftest import BotUnderTest
 from tests.integration.test_groups import last_text
@@ -129,10 +134,11 @@ async def test_a_newcomer_who_never_pressed_start_is_mentioned(bot: BotUnderTest
     assert "岗位风险告知卡 · 叉车司机" in d.private_messages(shy)[-1].text
 
 
-async def test_training_record_and_export(bot: BotUnderTest) -> None:
-    """/myrecord lists card confirmations and check-ins; the ledger has a training sheet."""
+async def test_training_record_and_export(bot: BotUnderTest, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """/myrecord lists card confirmations; the ledger (chat and CLI) has a training sheet."""
     _, people, group = await setup_plant(bot)
-    leader = people["Leader Li"]
+    leader, worker = people["Leader Li"], people["Worker Wu"]
     d = bot.driver
     newcomer = d.user("New Ning", username="ning")
     newcomer.start_bot()
@@ -153,3 +159,17 @@ async def test_training_record_and_export(bot: BotUnderTest) -> None:
     rows = read_sheet(bot.server.world.files[sent.document["file_id"]].content, "安全培训档案")
     assert [(r["姓名"], r["类别"], r["结果"]) for r in rows] == [
         ("New Ning", "岗位风险卡", "已确认")]
+
+    # The operator's export (CLI) has the same sheet, in English.
+    worker.send(group, "/myrecord")  # in a group: not here, the record is personal
+    await bot.settle()
+    assert "/myrecord" in last_text(group)
+    monkeypatch.setenv("DATABASE_URL", bot.db_url)
+    out = tmp_path / "team.xlsx"
+    code = await asyncio.to_thread(main, ["ledger", "export", "--unit", "team-a", "--from",
+                                          "2026-11-01", "--to", "2026-11-30", "--lang", "en",
+                                          "--out", str(out)])
+    assert code == 0
+    [row] = read_sheet(out.read_bytes(), "Training record")
+    assert (row["Who"], row["Kind"], row["What"], row["Result"]) == (
+        "New Ning", "Risk cards", "Electrician · risk notification card", "confirmed")
