@@ -45,9 +45,11 @@ class Sighting:
     member: Member | None
 
 
-async def record_sightings(rt: Runtime, sightings: Sequence[Sighting]) -> list[None]:
+async def record_sightings(rt: Runtime, sightings: Sequence[Sighting],
+                           return_after: timedelta = cards.RETURN_AFTER) -> list[None]:
     """Record groups and their members as seen, in one transaction (writes only
-    what is new or changed)."""
+    what is new or changed). A member back after ``return_after`` unseen (复岗) is
+    briefed on their cards again."""
     now = rt.clock.now()
     async with rt.db.transaction() as session:
         groups = await group_repo.learn_group_chats(
@@ -56,9 +58,21 @@ async def record_sightings(rt: Runtime, sightings: Sequence[Sighting]) -> list[N
         people = await people_repo.learn_people(session, [
             (m.telegram_id, m.name, m.username, m.language_code)
             for m in (s.member for s in members) if m is not None], now)
-        await group_repo.record_presence(session, [
-            (groups[s.chat.chat_id].id or 0, people[s.member.telegram_id].id or 0)
-            for s in members if s.member is not None], now)
+        pairs = [(groups[s.chat.chat_id].id or 0, people[s.member.telegram_id].id or 0)
+                 for s in members if s.member is not None]
+        # Read before recording: recording moves last_seen to now.
+        back = await group_repo.unseen_since(session, pairs, now - return_after)
+        await group_repo.record_presence(session, pairs, now)
+        queued = 0
+        by_id = {p.id: p for p in people.values()}
+        for group in groups.values():
+            arrived: list[tuple[Person, cards.Reason]] = [
+                (by_id[person_id], "return") for group_id, person_id in back
+                if group_id == group.id and person_id in by_id]
+            if arrived:
+                queued += await cards.arrivals(session, rt, group, arrived, now)
+    if queued:
+        rt.wake()
     return [None] * len(sightings)
 
 
@@ -75,10 +89,10 @@ class MemberSightings:
     REFRESH = timedelta(hours=1)
     KEPT = 200_000  # about 20 MB; the oldest are written again when seen again
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, return_after: timedelta = cards.RETURN_AFTER) -> None:
         self._rt = rt
         self._commit: GroupCommit[Sighting, None] = GroupCommit(
-            lambda batch: record_sightings(rt, batch))
+            lambda batch: record_sightings(rt, batch, return_after))
         self._recorded: OrderedDict[tuple[int, int], tuple[Sighting, datetime]] = OrderedDict()
 
     async def saw(self, sighting: Sighting) -> None:

@@ -205,6 +205,21 @@ async def _groups_by_chat_ids(session: AsyncSession,
     return {chat.chat_id: chat for chat in result.all()}
 
 
+async def unseen_since(session: AsyncSession, pairs: Sequence[tuple[int, int]],
+                       before: datetime) -> list[tuple[int, int]]:
+    """Which ``(group row id, person row id)`` are active memberships last seen before
+    ``before`` (someone back after a long absence)."""
+    if not pairs:
+        return []
+    wanted = set(pairs)
+    result = await session.exec(select(Membership.group_chat_id, Membership.person_id).where(
+        col(Membership.group_chat_id).in_(sorted({g for g, _ in wanted})),
+        col(Membership.person_id).in_(sorted({p for _, p in wanted})),
+        Membership.active == True,  # noqa: E712
+        col(Membership.last_seen) < before))
+    return [(g, p) for g, p in result.all() if (g, p) in wanted]
+
+
 async def record_presence(session: AsyncSession, pairs: Sequence[tuple[int, int]],
                           now: datetime) -> int:
     """Note that each ``(group row id, person row id)`` was seen in the group now:

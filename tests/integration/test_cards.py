@@ -172,3 +172,33 @@ async def test_training_record_and_export(bot: BotUnderTest, tmp_path: Path,
     [row] = read_sheet(out.read_bytes(), "Training record")
     assert (row["Who"], row["Kind"], row["What"], row["Result"]) == (
         "New Ning", "Risk cards", "Electrician · risk notification card", "confirmed")
+
+
+async def test_back_after_a_long_absence_the_cards_come_again(bot: BotUnderTest) -> None:
+    """复岗: a briefed worker unseen for 30 days speaks again and is briefed again."""
+    _, people, group = await setup_plant(bot)
+    worker, leader = people["Worker Wu"], people["Leader Li"]
+    d = bot.driver
+    worker.start_bot()
+    leader.start_bot()
+    worker.send(group, "/whoami")  # privacy mode: the bot sees commands
+    await bot.settle()
+    async with bot.services.db.transaction() as s:
+        person = (await s.exec(select(Person).where(Person.telegram_id == worker.id))).one()
+        person.post, person.briefed_at = "chemical-operator", bot.clock.now()
+        s.add(person)
+    bot.clock.advance(timedelta(days=29))
+    worker.send(group, "/whoami")
+    await bot.settle()
+    assert not any("岗位风险告知卡" in m.text for m in d.private_messages(worker))
+    bot.clock.advance(timedelta(days=30, minutes=1))
+    worker.send(group, "/hazards")
+    await bot.settle()
+    intro, card = d.private_messages(worker)[-2:]
+    assert "长期离岗后复岗" in intro.text and "化工操作工" in intro.text
+    assert "岗位风险告知卡 · 化工操作工" in card.text
+    async with bot.services.db.session() as s:
+        person = (await s.exec(select(Person).where(Person.telegram_id == worker.id))).one()
+        assert person.briefing_reason == "return" and person.briefed_at is None
+    told = [m.text for m in d.private_messages(leader) if "尚未完成岗位风险告知" in m.text]
+    assert len(told) == 1 and "Worker Wu（长期离岗后复岗，化工操作工）" in told[0]
