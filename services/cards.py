@@ -215,6 +215,19 @@ async def arrivals(session: AsyncSession, rt: Runtime, group: GroupChat,
     return queued
 
 
+async def brief_on_new_post(session: AsyncSession, rt: Runtime, person_id: int,
+                            now: datetime) -> int:
+    """A post changed outside the chat (the org file): brief the person in their team."""
+    person = await session.get(Person, person_id)
+    if person is None:
+        return 0
+    for group in await org_repo.groups_of_person(session, person_id):
+        unit = await org_repo.get_unit(session, group.unit_id) if group.unit_id else None
+        if unit is not None and unit.kind == "team":
+            return await start_briefing(session, rt, person, unit, group, "post", now)
+    return 0
+
+
 async def show_next(rt: Runtime, actor: Actor) -> Step | None:
     """The worker's current step (``/start cards``), or None when nothing is open."""
     async with rt.db.session() as session:

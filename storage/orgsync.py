@@ -30,6 +30,8 @@ class ImportReport:
 
     created: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
+    # People (row ids) whose post the file changed: services brief them on the new cards.
+    new_posts: list[int] = field(default_factory=list)
 
     def count(self, bucket: dict[str, int], what: str) -> None:
         """Add one to ``what`` in ``bucket``."""
@@ -160,12 +162,11 @@ async def _upsert_person(session: AsyncSession, spec: PersonSpec, now: datetime,
         session.add(person)
         report.count(report.updated, "people")
     if spec.post is not None and person.post != spec.post:
-        # A changed post (转岗) asks for a briefing on the new cards; the first post
-        # a file gives someone already briefed on nothing is a briefing too.
+        # A changed post (转岗) asks for a briefing on the new cards (services start it).
         person.post, person.updated_at = spec.post, now
-        person.briefing_reason, person.briefing_since, person.briefed_at = "post", now, None
         session.add(person)
         report.count(report.updated, "posts")
+        report.new_posts.append(person.id or 0)
     return person
 
 
