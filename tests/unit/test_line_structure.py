@@ -90,7 +90,7 @@ CASES: dict[str, list[tuple[dict[str, Any], Lines]]] = {
     "cards.card_operation": [(LIST_CARD, lines("POST", "ITEM1", "ITEM2"))],
     "cards.card_emergency": [(LIST_CARD, lines("POST", "ITEM1", "ITEM2", "MNEMO"))],
     "start.private": [({"name": "NAME"}, lines("NAME", 0, 0))],
-    "help": [({}, fixed(14))],
+    "help": [({}, fixed(16))],
     "group.greeting": [({}, fixed(2))],
     "group.arrived": [({"unit": "UNIT", "path": "PATH"}, lines(0, ("UNIT", "PATH")))],
     "group.removed_notice": [({"unit": "UNIT", "chat_title": "CHAT"},
