@@ -143,14 +143,19 @@ async def _leaders(session: AsyncSession, unit: Unit) -> list[Person]:
 
 
 async def _tell_leaders(session: AsyncSession, rt: Runtime, unit: Unit, key: str,
-                        dedupe: str, now: datetime, **values: Any) -> int:
+                        dedupe: str, now: datetime, person: Person, cards: PostCards | None,
+                        reason: str = "") -> int:
+    """Tell the team's leaders (privately, each in their language) about a worker's cards."""
     chats, _ = org_repo.reachable(await _leaders(session, unit), unit, None,
                                   rt.default_language)
-    for chat_id, (lang, person_id) in chats.items():
-        await outbox_repo.enqueue_text(session, chat_id=chat_id, now=now, person_id=person_id,
+    for chat_id, (lang, leader_id) in chats.items():
+        html = rt.renderer.html(
+            key, lang, unit=unit.name, person=person.name,
+            post=cards.name_in(lang) if cards else "",
+            reason=rt.renderer.plain(f"cards.reason_{reason}", lang) if reason else "")
+        await outbox_repo.enqueue_text(session, chat_id=chat_id, now=now, person_id=leader_id,
                                        purpose="cards.leader", dedupe_key=f"{dedupe}:{chat_id}",
-                                       html=rt.renderer.html(key, lang, unit=unit.name,
-                                                             **values))
+                                       html=html)
     return len(chats)
 
 
@@ -170,8 +175,7 @@ async def start_briefing(session: AsyncSession, rt: Runtime, person: Person, uni
     post_name = cards.name_in(group_lang) if cards else ""
     queued = await _tell_leaders(
         session, rt, unit, "cards.leader_not_briefed", f"cards-leader:{person.id}:{round_}",
-        now, person=person.name, reason=rt.renderer.plain(f"cards.reason_{reason}", group_lang),
-        post=post_name)
+        now, person, cards, reason)
     if cards is None:
         return queued  # nothing to send until a leader gives them a post
     if person.started and not person.blocked:
@@ -301,8 +305,7 @@ async def _briefed(session: AsyncSession, rt: Runtime, person: Person, cards: Po
     unit = await org_repo.get_unit(session, unit_id) if unit_id else None
     if unit is not None:
         await _tell_leaders(session, rt, unit, "cards.leader_briefed",
-                            f"cards-done:{person.id}:{round_}", now, person=person.name,
-                            post=cards.name_in(unit.language or rt.default_language))
+                            f"cards-done:{person.id}:{round_}", now, person, cards)
 
 
 async def set_post(rt: Runtime, actor: Actor, *, chat_id: int, post_text: str,
