@@ -21,6 +21,7 @@ from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings
 from bot.updates import OrderedUpdateProcessor
 from content.hazards import use_escalation_file
+from content.post_cards import shipped_post_cards
 from content.render import Renderer
 from content.risk_cards import load_risk_cards
 from domain.clock import Clock, SystemClock
@@ -126,6 +127,7 @@ def build_application(
         services.db, services.renderer, settings.default_language, services.wake_outbox))
     services.timetable.add("drop-idle-reports", timedelta(minutes=1), idle_draft_sweep(
         services.db, services.renderer, settings.default_language, services.wake_outbox))
+    shipped_post_cards()  # read now: a broken card file stops the start, naming file and field
     services.timetable.add("pre-shift-meetings", timedelta(minutes=1), pre_shift_sweep(
         services.db, services.renderer, default_language=settings.default_language,
         default_timezone=settings.default_timezone, reminder_grace=settings.reminder_grace,

@@ -8,7 +8,8 @@ Commands:
     db upgrade          bring the database schema up to date
     org import FILE     create or update the organisation from a YAML file
     org export [FILE]   write the organisation back as YAML (stdout by default)
-    ledger export       write the ledger of units as XLSX (hazards, handovers, meetings)
+    ledger export       write the ledger of units as XLSX (hazards, handovers, meetings,
+                        the training record)
     documents list      the library and what was published
     documents publish ID --to UNIT…   publish a library document (the running bot sends it)
 """
@@ -80,7 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     ledger = sub.add_parser("ledger", help="the team ledger").add_subparsers(
         dest="ledger_command", required=True)
     lex = ledger.add_parser(
-        "export", help="write the ledger of units as XLSX (hazards, handovers, meetings)")
+        "export", help="write the ledger of units as XLSX (hazards, handovers, meetings, "
+                       "the training record)")
     lex.add_argument("--unit", action="append", required=True, help="unit key (repeatable)")
     lex.add_argument("--from", dest="since", help="first day, YYYY-MM-DD (default: 90 days ago)")
     lex.add_argument("--to", dest="until", help="last day, YYYY-MM-DD (default: today)")
@@ -260,8 +262,9 @@ async def _ledger_export(settings: Settings, args: argparse.Namespace) -> str:
         await db.dispose()
     out = args.out or Path(f"ledger-{'-'.join(args.unit)}-{now:%Y%m%d}.xlsx")
     out.write_bytes(ledger.data)
-    return (f"wrote {ledger.hazards} hazards, {ledger.handovers} handovers and "
-            f"{ledger.meetings} pre-shift meetings to {out}")
+    return (f"wrote {ledger.hazards} hazards, {ledger.handovers} handovers, "
+            f"{ledger.meetings} pre-shift meetings and {ledger.training} training record "
+            f"entries to {out}")
 
 
 async def _documents(settings: Settings, args: argparse.Namespace) -> str:

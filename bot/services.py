@@ -35,7 +35,8 @@ class Services:
     check_ins: CheckInDesk = field(init=False)
 
     def __post_init__(self) -> None:
-        self.sightings = MemberSightings(self.runtime())
+        self.sightings = MemberSightings(
+            self.runtime(), return_after=self.settings.briefing_after_absence)
         self.check_ins = CheckInDesk(self.runtime())
 
     def runtime(self) -> Runtime:

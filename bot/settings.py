@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     # Policy documents: reminder rounds after posting, for those who have not read it
     # (rounds at or after the due date are not sent; the workshop hears instead).
     document_reminders: Durations = (timedelta(days=1), timedelta(days=2))
+    # 复岗: a worker seen again in their team group after this long unseen is briefed
+    # on their post's risk cards again.
+    briefing_after_absence: Duration = timedelta(days=30)
     # Risk notification cards shown in the briefing; the shipped file fits the example
     # organisation only. A missing file means briefings without a risk section.
     risk_cards_file: Path = SHIPPED_RISK_CARDS

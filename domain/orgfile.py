@@ -17,6 +17,8 @@ FORMAT_VERSION = 1
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 KEY_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_]{1,64}")
+# A post (岗位) key: the name of its card file in content/post_cards (welder, electrician…).
+POST_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 UNIT_NAME_MAX = 100
 # Telegram allows 64 characters of first name and 64 of last name; the person
 # table holds 128, and a name learned in chat must survive export → import.
@@ -25,7 +27,7 @@ RAW_UNIT_SECTIONS = frozenset({"shifts"})  # kept as-is for features that read t
 
 TOP_FIELDS = ("version", "timezone", "language", "admins", "units", "people")
 UNIT_FIELDS = ("key", "kind", "name", "chat_id", "language", "timezone", "children")
-PERSON_FIELDS = ("telegram_id", "name", "username", "language", "roles")
+PERSON_FIELDS = ("telegram_id", "name", "username", "language", "post", "roles")
 ROLE_FIELDS = ("unit", "role")
 
 
@@ -60,6 +62,7 @@ class PersonSpec:
     username: str | None = None
     language: str | None = None
     roles: tuple[RoleSpec, ...] = ()
+    post: str | None = None  # the post (岗位) whose risk cards apply
 
 
 @dataclass(frozen=True)

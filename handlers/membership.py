@@ -64,7 +64,9 @@ async def members_joined(update: Update, context: Context) -> None:
         return
     await membership.members_changed(
         runtime(context), _chat(chat),
-        [_member(user) for user in message.new_chat_members if not user.is_bot], present=True)
+        [_member(user) for user in message.new_chat_members if not user.is_bot], present=True,
+        bot_username=context.bot.username or "",
+        return_after=services(context).settings.briefing_after_absence)
 
 
 async def member_left(update: Update, context: Context) -> None:
@@ -89,7 +91,9 @@ async def chat_member_changed(update: Update, context: Context) -> None:
     services(context).sightings.forget(change.chat.id, change.new_chat_member.user.id)
     await membership.members_changed(
         runtime(context), _chat(change.chat), [_member(change.new_chat_member.user)],
-        present=change.new_chat_member.status in PRESENT, known_groups_only=True)
+        present=change.new_chat_member.status in PRESENT, known_groups_only=True,
+        bot_username=context.bot.username or "",
+        return_after=services(context).settings.briefing_after_absence)
 
 
 async def bot_status_changed(update: Update, context: Context) -> None:

@@ -12,6 +12,7 @@ from telegram.ext import (
 )
 
 from handlers import (
+    cards,
     conversations,
     documents,
     handover,
@@ -26,6 +27,7 @@ from handlers import (
     setup,
     shifts,
     start,
+    training,
 )
 from handlers.common import Context, button_press
 
@@ -53,6 +55,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     setup.register(application)  # before start: it takes /start CODE in groups
     invite.register(application)
     my.register(application)  # before start: it takes /start my, its deep link
+    cards.register(application)  # before start: it takes /start cards
     start.register(application)
     language.register(application)
     roles.register(application)
@@ -65,6 +68,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
                       report_hazard=hazard_report.report_command)
     shifts.register(application)
     documents.register(application)
+    training.register(application)
     for prefix in ("rej", "fix", "five"):
         conversations.route(prefix, hazards.continue_action)
     conversations.route_default(hazard_report.continue_report)

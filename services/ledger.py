@@ -16,6 +16,7 @@ from content.render import Renderer
 from domain.org import Role, role_rank
 from services.base import Actor, Outcome, Runtime
 from services.ledger_xlsx import ledger_workbook
+from services.training import sheet_rows
 from storage import org as org_repo
 from storage.ledger import handover_rows, ledger_rows, meeting_rows
 from storage.models import Unit
@@ -41,6 +42,7 @@ class LedgerFile:
     hazards: int
     handovers: int
     meetings: int
+    training: int = 0
 
 
 @dataclass
@@ -72,10 +74,14 @@ async def ledger_file(session: AsyncSession, renderer: Renderer, *, roots: Seque
     handovers = await handover_rows(session, unit_ids=unit_ids, since=since, until=until,
                                     name_of=name_of)
     meetings = await meeting_rows(session, unit_ids=unit_ids, since=since, until=until)
+    # The training record (安全培训档案) of the same units and period: issue 13.
+    training = [[row.person, row.team, named.kind, named.what, named.result, row.at]
+                for row, named in await sheet_rows(session, renderer, unit_ids=unit_ids,
+                                                   since=since, until=until, lang=lang)]
     title = "隐患台账" if lang == "zh" else "Hazard ledger"
     data = ledger_workbook(rows, lang=lang, timezone=timezone, now=now, title=title,
-                           handovers=handovers, meetings=meetings)
-    return LedgerFile(data, len(rows), len(handovers), len(meetings))
+                           handovers=handovers, meetings=meetings, training=training)
+    return LedgerFile(data, len(rows), len(handovers), len(meetings), len(training))
 
 
 async def export_for(rt: Runtime, actor: Actor, *, since: datetime,

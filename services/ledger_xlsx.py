@@ -1,7 +1,7 @@
 """The team ledger as an XLSX workbook, built in memory (the file format, out of domain/).
 
-Three sheets: hazards (隐患台账), shift handovers (交接班记录) and pre-shift
-meetings with who checked in (班前会签到).
+Four sheets: hazards (隐患台账), shift handovers (交接班记录), pre-shift
+meetings with who checked in (班前会签到) and the training record (安全培训档案).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
@@ -41,6 +42,11 @@ MEETING_HEADERS = {
     "en": ["No.", "Shift start", "Team", "Shift", "Briefing posted", "Held", "Led by",
            "Escalated", "Checked in", "Who checked in"],
 }
+TRAINING_HEADERS = {
+    "zh": ["序号", "时间", "班组", "姓名", "类别", "内容", "结果"],
+    "en": ["No.", "When", "Team", "Who", "Kind", "What", "Result"],
+}
+TRAINING_TITLE = {"zh": "安全培训档案", "en": "Training record"}
 SHEET_TITLES = {
     "zh": ("交接班记录", "班前会签到"),
     "en": ("Shift handovers", "Pre-shift meetings"),
@@ -50,8 +56,10 @@ SHEET_TITLES = {
 
 def ledger_workbook(rows: Sequence[LedgerRow], *, lang: str, timezone: str,
                     now: datetime, title: str, handovers: Sequence[HandoverRow] = (),
-                    meetings: Sequence[MeetingRow] = ()) -> bytes:
-    """An XLSX file (bytes): hazards, handovers and meetings, dates shown in ``timezone``."""
+                    meetings: Sequence[MeetingRow] = (),
+                    training: Sequence[Sequence[Any]] = ()) -> bytes:
+    """An XLSX file (bytes): hazards, handovers, meetings and the training record
+    (``[who, team, kind, what, result, when]`` rows), dates shown in ``timezone``."""
     zone = ZoneInfo(timezone)
 
     def local(value: datetime | None) -> str:
@@ -82,6 +90,11 @@ def ledger_workbook(rows: Sequence[LedgerRow], *, lang: str, timezone: str,
          m.held_by, local(m.escalated_at), len(m.attendees), separator.join(m.attendees)]
         for number, m in enumerate(meetings, start=1)),
         [6, 17, 14, 10, 17, 17, 12, 17, 8, 60], freeze="C2")
+    _fill(book.create_sheet(), TRAINING_TITLE.get(lang, TRAINING_TITLE["zh"]),
+          TRAINING_HEADERS.get(lang, TRAINING_HEADERS["zh"]), (
+              [number, local(at), team, who, kind, what, result]
+              for number, (who, team, kind, what, result, at) in enumerate(training, start=1)),
+          [6, 17, 14, 12, 14, 40, 12], freeze="C2")
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

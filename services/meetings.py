@@ -35,7 +35,7 @@ from domain.shifts import (
     briefed_shift_now,
     occurrences,
 )
-from services import shifts
+from services import cards, shifts
 from services.base import Actor, Outcome, Runtime
 from services.buttons import Button, keyboard
 from services.finished import last_part
@@ -159,10 +159,12 @@ async def _compose(session: AsyncSession, rt: Runtime, unit: Unit, group: GroupC
               "accidents": card.text("accidents", lang),
               "measures": card.text("measures", lang)[:2]}
              for card in cards_for(risk_cards, keys)[:3]]
+    # Issue 13: members still to be briefed on their post's cards (入职/转岗/复岗).
+    unbriefed = await cards.not_briefed_in(session, group)
     base = renderer.html("meeting.briefing", lang, tz=zone, unit=unit.name,
                          shift=shift.shift.name,
                          starts_at=shift.starts_at, hazards=items, documents=documents,
-                         risks=risks,
+                         risks=risks, unbriefed=unbriefed,
                          tip=tip_of_the_day(shift.day.toordinal(), lang), attendees=[])
     return _Briefing(unit.id or 0, group.chat_id, shift, lang, base)
 

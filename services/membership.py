@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from domain.org import Role, path_ids
 from domain.reach import unit_language
+from services import cards
 from services.base import Outcome, Runtime
 from services.binding import Chat, Screen
 from services.group_commit import GroupCommit
@@ -21,6 +22,7 @@ from storage import groups as group_repo
 from storage import outbox as outbox_repo
 from storage import people as people_repo
 from storage import units as unit_repo
+from storage.models import Person
 
 TOLD_WHEN_REMOVED = (Role.TEAM_LEADER, Role.SAFETY_OFFICER, Role.MANAGER, Role.ADMIN)
 
@@ -43,9 +45,11 @@ class Sighting:
     member: Member | None
 
 
-async def record_sightings(rt: Runtime, sightings: Sequence[Sighting]) -> list[None]:
+async def record_sightings(rt: Runtime, sightings: Sequence[Sighting],
+                           return_after: timedelta = cards.RETURN_AFTER) -> list[None]:
     """Record groups and their members as seen, in one transaction (writes only
-    what is new or changed)."""
+    what is new or changed). A member back after ``return_after`` unseen (复岗) is
+    briefed on their cards again."""
     now = rt.clock.now()
     async with rt.db.transaction() as session:
         groups = await group_repo.learn_group_chats(
@@ -54,9 +58,21 @@ async def record_sightings(rt: Runtime, sightings: Sequence[Sighting]) -> list[N
         people = await people_repo.learn_people(session, [
             (m.telegram_id, m.name, m.username, m.language_code)
             for m in (s.member for s in members) if m is not None], now)
-        await group_repo.record_presence(session, [
-            (groups[s.chat.chat_id].id or 0, people[s.member.telegram_id].id or 0)
-            for s in members if s.member is not None], now)
+        pairs = [(groups[s.chat.chat_id].id or 0, people[s.member.telegram_id].id or 0)
+                 for s in members if s.member is not None]
+        # Read before recording: recording moves last_seen to now.
+        back = await group_repo.unseen_since(session, pairs, now - return_after)
+        await group_repo.record_presence(session, pairs, now)
+        queued = 0
+        by_id = {p.id: p for p in people.values()}
+        for group in groups.values():
+            arrived: list[tuple[Person, cards.Reason]] = [
+                (by_id[person_id], "return") for group_id, person_id in back
+                if group_id == group.id and person_id in by_id]
+            if arrived:
+                queued += await cards.arrivals(session, rt, group, arrived, now)
+    if queued:
+        rt.wake()
     return [None] * len(sightings)
 
 
@@ -73,10 +89,10 @@ class MemberSightings:
     REFRESH = timedelta(hours=1)
     KEPT = 200_000  # about 20 MB; the oldest are written again when seen again
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, return_after: timedelta = cards.RETURN_AFTER) -> None:
         self._rt = rt
         self._commit: GroupCommit[Sighting, None] = GroupCommit(
-            lambda batch: record_sightings(rt, batch))
+            lambda batch: record_sightings(rt, batch, return_after))
         self._recorded: OrderedDict[tuple[int, int], tuple[Sighting, datetime]] = OrderedDict()
 
     async def saw(self, sighting: Sighting) -> None:
@@ -123,14 +139,18 @@ class MemberSightings:
 
 
 async def members_changed(rt: Runtime, chat: Chat, members: Sequence[Member], *,
-                          present: bool, known_groups_only: bool = False) -> Outcome:
+                          present: bool, known_groups_only: bool = False,
+                          bot_username: str = "",
+                          return_after: timedelta = cards.RETURN_AFTER) -> Outcome:
     """Note that people joined (``present``) or left a group.
 
     A join also records the group; a leave (``known_groups_only``) is ignored for a
-    group the bot never knew.
+    group the bot never knew. Joining a team group (入职), or coming back after
+    ``return_after`` unseen (复岗), opens a risk-card briefing round.
     """
     now = rt.clock.now()
     changed = 0
+    arrived: list[tuple[Person, cards.Reason]] = []
     async with rt.db.transaction() as session:
         if known_groups_only:
             group = await group_repo.get_group_chat(session, chat.chat_id)
@@ -144,9 +164,22 @@ async def members_changed(rt: Runtime, chat: Chat, members: Sequence[Member], *,
             person = await people_repo.upsert_person(
                 session, telegram_id=member.telegram_id, name=member.name,
                 username=member.username, language_code=member.language_code, now=now)
+            before = await group_repo.membership_of(session, group.id or 0, person.id or 0)
+            # Read before recording: the row is the same object record_membership changes.
+            was_in, last_seen = (before.active, before.last_seen) if before else (False, now)
             changed += await group_repo.record_membership(session, chat=group, person=person,
                                                           active=present, now=now)
-    return Outcome.done("group.members", changed=changed)
+            if not present:
+                continue
+            if not was_in:
+                arrived.append((person, "join"))
+            elif now - last_seen >= return_after:
+                arrived.append((person, "return"))
+        queued = await cards.arrivals(session, rt, group, arrived, now, bot_username) \
+            if arrived else 0
+    if queued:
+        rt.wake()
+    return Outcome.done("group.members", changed=changed, queued=queued)
 
 
 async def bot_added(rt: Runtime, chat: Chat) -> Screen:

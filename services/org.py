@@ -7,6 +7,7 @@ invitation codes (services/binding.py), roles (services/roles.py), languages
 
 from __future__ import annotations
 
+from services import cards
 from services.base import Runtime
 from services.orgfile import dump_org, parse_org
 from storage.orgsync import ImportReport, export_org, import_org
@@ -21,8 +22,16 @@ async def import_file(rt: Runtime, text: str, filename: str) -> ImportReport:
         domain.orgfile.OrgFileError: the file is not a valid org file (nothing written).
     """
     spec = parse_org(text, filename)
+    now = rt.clock.now()
     async with rt.db.transaction() as session:
-        return await import_org(session, spec, now=rt.clock.now())
+        report = await import_org(session, spec, now=now)
+        # 转岗 from the file: people already in a team group get the new post's cards
+        # (the running bot sends them from the outbox); the others when they join.
+        for person_id in report.new_posts:
+            await cards.brief_on_new_post(session, rt, person_id, now)
+    if report.new_posts:
+        rt.wake()
+    return report
 
 
 async def export_file(rt: Runtime) -> str:

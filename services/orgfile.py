@@ -29,6 +29,7 @@ Format (``version: 1``)::
         name: 王建国
         username: wangjg            # optional, without @
         language: zh                # optional
+        post: welder                # optional: the post (岗位) whose risk cards apply
         roles:
           - {unit: team-synthesis-a, role: team_leader}
           - {unit: ws-synthesis, role: safety_officer}
@@ -73,6 +74,7 @@ from domain.orgfile import (
     KEY_PATTERN,
     PERSON_FIELDS,
     PERSON_NAME_MAX,
+    POST_PATTERN,
     RAW_UNIT_SECTIONS,
     ROLE_FIELDS,
     TOP_FIELDS,
@@ -389,7 +391,8 @@ class _Reader:
     def person(self, node: Node) -> PersonSpec:
         fields = self.fields(node, "a person", PERSON_FIELDS)
         values: dict[str, Any] = {}
-        for name in self.in_file_order(fields, "telegram_id", "name", "username", "language"):
+        for name in self.in_file_order(fields, "telegram_id", "name", "username", "language",
+                                         "post"):
             values[name] = self.person_field(name, fields[name][1])
         for name in ("telegram_id", "name"):
             if name not in values:
@@ -406,7 +409,7 @@ class _Reader:
                 roles.append(role)
         return PersonSpec(telegram_id=values["telegram_id"], name=values["name"],
                           username=values.get("username"), language=values.get("language"),
-                          roles=tuple(roles))
+                          roles=tuple(roles), post=values.get("post"))
 
     def person_field(self, name: str, node: Node) -> Any:
         if name == "telegram_id":
@@ -429,6 +432,12 @@ class _Reader:
                 raise self.fail(node, f"username {quote(username)} must be letters, digits "
                                       "or \"_\" (the Telegram username, without @)")
             return username
+        if name == "post":
+            post = self.text(node, "post", 32)
+            if not POST_PATTERN.fullmatch(post):
+                raise self.fail(node, f"post {quote(post)} must be a key such as welder "
+                                      "(lower-case letters, digits, \"-\" or \"_\")")
+            return post
         return self.language(node)
 
     def role(self, node: Node) -> RoleSpec:
@@ -553,6 +562,8 @@ def _person_data(person: PersonSpec) -> dict[str, Any]:
         data["username"] = person.username
     if person.language:
         data["language"] = person.language
+    if person.post:
+        data["post"] = person.post
     if person.roles:
         data["roles"] = [_Flow(unit=r.unit, role=Role(r.role).value) for r in person.roles]
     return data

@@ -113,6 +113,14 @@ async def has_had_members(session: AsyncSession, group_chat_id: int) -> bool:
     return result.first() is not None
 
 
+async def membership_of(session: AsyncSession, group_chat_id: int,
+                        person_id: int) -> Membership | None:
+    """A person's membership row in a group, if they were ever seen there."""
+    result = await session.exec(select(Membership).where(
+        Membership.group_chat_id == group_chat_id, Membership.person_id == person_id))
+    return result.first()
+
+
 async def record_membership(
     session: AsyncSession, *, chat: GroupChat, person: Person, active: bool, now: datetime
 ) -> bool:
@@ -195,6 +203,21 @@ async def _groups_by_chat_ids(session: AsyncSession,
                               chat_ids: Sequence[int]) -> dict[int, GroupChat]:
     result = await session.exec(select(GroupChat).where(col(GroupChat.chat_id).in_(chat_ids)))
     return {chat.chat_id: chat for chat in result.all()}
+
+
+async def unseen_since(session: AsyncSession, pairs: Sequence[tuple[int, int]],
+                       before: datetime) -> list[tuple[int, int]]:
+    """Which ``(group row id, person row id)`` are active memberships last seen before
+    ``before`` (someone back after a long absence)."""
+    if not pairs:
+        return []
+    wanted = set(pairs)
+    result = await session.exec(select(Membership.group_chat_id, Membership.person_id).where(
+        col(Membership.group_chat_id).in_(sorted({g for g, _ in wanted})),
+        col(Membership.person_id).in_(sorted({p for _, p in wanted})),
+        Membership.active == True,  # noqa: E712
+        col(Membership.last_seen) < before))
+    return [(g, p) for g, p in result.all() if (g, p) in wanted]
 
 
 async def record_presence(session: AsyncSession, pairs: Sequence[tuple[int, int]],

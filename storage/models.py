@@ -71,6 +71,13 @@ class Person(SQLModel, table=True):
     started: bool = False
     blocked: bool = False
     is_admin: bool = False
+    # The post (岗位) whose risk cards the person must know: a key of content/post_cards.
+    post: str | None = Field(default=None, max_length=32)
+    # Why the person still has to go through their cards (join, post, return); None once
+    # briefed. ``briefing_since`` starts the round: acknowledgements before it do not count.
+    briefing_reason: str | None = Field(default=None, max_length=16, index=True)
+    briefing_since: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    briefed_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     created_at: datetime = Field(sa_column=_utc_column())
     updated_at: datetime = Field(sa_column=_utc_column())
 

@@ -30,6 +30,8 @@ class ImportReport:
 
     created: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
+    # People (row ids) whose post the file changed: services brief them on the new cards.
+    new_posts: list[int] = field(default_factory=list)
 
     def count(self, bucket: dict[str, int], what: str) -> None:
         """Add one to ``what`` in ``bucket``."""
@@ -149,7 +151,7 @@ async def _upsert_person(session: AsyncSession, spec: PersonSpec, now: datetime,
     username = spec.username.lower() if spec.username else None
     if person is None:
         person = Person(telegram_id=spec.telegram_id, name=spec.name, username=username,
-                        language=spec.language, created_at=now, updated_at=now)
+                        language=spec.language, post=spec.post, created_at=now, updated_at=now)
         session.add(person)
         await session.flush()
         report.count(report.created, "people")
@@ -159,6 +161,12 @@ async def _upsert_person(session: AsyncSession, spec: PersonSpec, now: datetime,
         person.updated_at = now
         session.add(person)
         report.count(report.updated, "people")
+    if spec.post is not None and person.post != spec.post:
+        # A changed post (转岗) asks for a briefing on the new cards (services start it).
+        person.post, person.updated_at = spec.post, now
+        session.add(person)
+        report.count(report.updated, "posts")
+        report.new_posts.append(person.id or 0)
     return person
 
 
@@ -198,13 +206,13 @@ async def export_org(session: AsyncSession, *, timezone: str, language: str) -> 
         roles_of.setdefault(grant.person_id, []).append(
             RoleSpec(unit=keys[grant.unit_id], role=Role(grant.role)))
     people = (await session.exec(select(Person).order_by(col(Person.telegram_id)))).all()
-    listed = [p for p in people if p.id in roles_of or p.is_admin]
+    listed = [p for p in people if p.id in roles_of or p.is_admin or p.post]
     return OrgSpec(
         version=1, timezone=timezone, language=language,
         admins=tuple(p.telegram_id for p in people if p.is_admin),
         units=tuple(build(u) for u in children.get(None, [])),
         people=tuple(PersonSpec(telegram_id=p.telegram_id, name=p.name, username=p.username,
-                                language=p.language,
+                                language=p.language, post=p.post,
                                 roles=tuple(roles_of.get(p.id or 0, [])))
                      for p in listed),
     )

@@ -9,7 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import insert_skipping_duplicates
-from storage.models import Person
+from storage.models import Membership, Person
 
 
 async def get_person(session: AsyncSession, telegram_id: int) -> Person | None:
@@ -95,3 +95,14 @@ async def _people_by_telegram_ids(session: AsyncSession,
             col(Person.telegram_id).in_(telegram_ids[start:start + 500])))
         known.update((p.telegram_id, p) for p in result.all())
     return known
+
+
+async def not_briefed_in(session: AsyncSession, group_chat_id: int) -> list[Person]:
+    """Active members of a group with a card briefing still open, by name."""
+    result = await session.exec(
+        select(Person).join(Membership, col(Membership.person_id) == Person.id)
+        .where(Membership.group_chat_id == group_chat_id,
+               Membership.active == True,  # noqa: E712
+               col(Person.briefing_reason).is_not(None))
+        .order_by(col(Person.name)))
+    return list(result.all())

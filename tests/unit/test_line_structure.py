@@ -61,8 +61,9 @@ FULL_BRIEFING = {
               {"post": "POST2", "level": "LVL2", "accidents": ["ACC3"], "measures": ["MEAS3"]}],
     "hazards": HAZARDS[:2], "documents": [{"title": "DOC1", "unread": 3},
                                           {"title": "DOC2", "unread": 1}],
-    "attendees": ["ATT1", "ATT2"]}
-EMPTY_BRIEFING = {**FULL_BRIEFING, "risks": [], "hazards": [], "documents": [], "attendees": []}
+    "unbriefed": ["NEW1", "NEW2"], "attendees": ["ATT1", "ATT2"]}
+EMPTY_BRIEFING = {**FULL_BRIEFING, "risks": [], "hazards": [], "documents": [], "attendees": [],
+                  "unbriefed": []}
 PREVIEW = {"file": True, "audience": ["AUD1", "AUD2"], "teams": ["TEAM1", "TEAM2"],
            "without": ["WITHOUT1", "WITHOUT2"], "requires_ack": True, "people": 37,
            "due_hours": 8, "extends": True}
@@ -73,9 +74,23 @@ SECTION_ROWS = [{"indent": "", "name": "ROW1", "read": 1, "required": 3, "percen
                  "missing": ["MISS1", "MISS2"], "more": 1},
                 {"indent": "  ", "name": "ROW2", "read": 2, "required": 2, "percent": 100,
                  "missing": [], "more": 0}]
+LIST_CARD = {"post": "POST", "items": ["ITEM1", "ITEM2"], "mnemonic": "MNEMO"}
 CASES: dict[str, list[tuple[dict[str, Any], Lines]]] = {
+    "record.private": [({"name": "NAME", "total": 3, "more": 1,
+                         "summary": [{"kind": "K1", "count": 2}, {"kind": "K2", "count": 1}],
+                         "entries": [{"at": AT, "kind": "K1", "what": "W1", "result": "R1"},
+                                     {"at": AT, "kind": "K2", "what": "W2", "result": "R2"}]},
+                        lines(("NAME", "K1", "K2"), ("K1", "W1", "R1"), ("K2", "W2", "R2"), 0))],
+    "cards.card_risk": [({"post": "POST", "level": "LEVEL", "factors": ["F1", "F2"],
+                          "accidents": ["A1"], "measures": ["M1", "M2"], "emergency": ["E1"],
+                          "report": "REPORT"},
+                         lines(("POST", "LEVEL"), ("F1", "F2"), "A1", ("M1", "M2"), "E1",
+                               "REPORT"))],
+    "cards.card_duty": [(LIST_CARD, lines("POST", "ITEM1", "ITEM2"))],
+    "cards.card_operation": [(LIST_CARD, lines("POST", "ITEM1", "ITEM2"))],
+    "cards.card_emergency": [(LIST_CARD, lines("POST", "ITEM1", "ITEM2", "MNEMO"))],
     "start.private": [({"name": "NAME"}, lines("NAME", 0, 0))],
-    "help": [({}, fixed(14))],
+    "help": [({}, fixed(16))],
     "group.greeting": [({}, fixed(2))],
     "group.arrived": [({"unit": "UNIT", "path": "PATH"}, lines(0, ("UNIT", "PATH")))],
     "group.removed_notice": [({"unit": "UNIT", "chat_title": "CHAT"},
@@ -165,7 +180,8 @@ CASES: dict[str, list[tuple[dict[str, Any], Lines]]] = {
     "meeting.briefing": [
         (FULL_BRIEFING, lines(("UNIT", "SHIFT"), 0, ("POST1", "LVL1", "MEAS1", "MEAS2"),
                               ("POST2", "LVL2", "MEAS3"), 0, ("HC1", "SEV1", "CAT1"),
-                              ("HC2", "SEV2", "CAT2"), ("DOC1", "DOC2"), "TIP", 0,
+                              ("HC2", "SEV2", "CAT2"), ("DOC1", "DOC2"), ("NEW1", "NEW2"),
+                              "TIP", 0,
                               ("ATT1", "ATT2"))),
         (EMPTY_BRIEFING, lines(("UNIT", "SHIFT"), 0, "TIP", 0))],
     "meeting.held": [

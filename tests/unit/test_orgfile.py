@@ -277,7 +277,7 @@ MISTAKES: list[tuple[tuple[str, str], int | str, str]] = [
      "admins, units, people)"),
     (("    name: Wang\n", "    name: Wang\n    phone: 123\n"), "phone",
      'unknown field "phone" in a person (expected one of telegram_id, name, username, '
-     "language, roles)"),
+     "language, post, roles)"),
     (("name: Acme\n", "name: Acme\n    name: Acme2\n"), "name: Acme2",
      'field "name" appears twice in a unit (first on line 5)'),
     (("name: Wang", "name: [Wang"), "roles:",
@@ -364,3 +364,13 @@ def test_a_spec_built_in_code_dumps_and_reads_back() -> None:
                                              )),),
                    people=())
     assert parse_org(dump_org(spec), "c.yaml") == spec
+
+
+def test_a_post_is_read_written_back_and_checked() -> None:
+    text = BASE.replace("    name: Wang\n", "    name: Wang\n    post: forklift-driver\n")
+    spec = parse_org(text, "p.yaml")
+    assert spec.people[0].post == "forklift-driver"
+    dumped = dump_org(spec)
+    assert "post: forklift-driver" in dumped and parse_org(dumped, "again.yaml") == spec
+    bad = error_of(BASE.replace("    name: Wang\n", "    name: Wang\n    post: Welder One\n"))
+    assert "post" in bad.problem and bad.line == line_of(BASE, "name: Wang") + 1
