@@ -1,6 +1,6 @@
 """posts (岗位) and the risk-card briefing state of each person
 
-Revision ID: 0016
+Revision ID: 0015
 Revises: 0014
 Create Date: 2026-12-03 14:15:00
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 from storage.types import UTCDateTime
 
-revision: str = '0016'
+revision: str = '0015'
 down_revision: str | None = '0014'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
