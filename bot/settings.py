@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     # Policy documents: reminder rounds after posting, for those who have not read it
     # (rounds at or after the due date are not sent; the workshop hears instead).
     document_reminders: Durations = (timedelta(days=1), timedelta(days=2))
+    # The daily quiz poll in every team group: at this local time (the team's zone);
+    # one the bot missed while down still goes out within the window.
+    quiz_time: time = time(10, 0)
+    quiz_window: Duration = timedelta(hours=2)
     # Risk notification cards shown in the briefing; the shipped file fits the example
     # organisation only. A missing file means briefings without a risk section.
     risk_cards_file: Path = SHIPPED_RISK_CARDS

@@ -22,6 +22,7 @@ from handlers import (
     meetings,
     membership,
     my,
+    quiz,
     roles,
     setup,
     shifts,
@@ -65,6 +66,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
                       report_hazard=hazard_report.report_command)
     shifts.register(application)
     documents.register(application)
+    quiz.register(application)
     for prefix in ("rej", "fix", "five"):
         conversations.route(prefix, hazards.continue_action)
     conversations.route_default(hazard_report.continue_report)

@@ -168,6 +168,27 @@ CASES: dict[str, list[tuple[dict[str, Any], Lines]]] = {
                               ("HC2", "SEV2", "CAT2"), ("DOC1", "DOC2"), "TIP", 0,
                               ("ATT1", "ATT2"))),
         (EMPTY_BRIEFING, lines(("UNIT", "SHIFT"), 0, "TIP", 0))],
+    "quiz.question": [
+        ({"round": 1, "number": 1, "total": 5, "topic": "TOPIC", "question": "QTEXT",
+          "options": ["OPT1", "OPT2", "OPT3"]},
+         lines("TOPIC", "QTEXT", "OPT1", "OPT2", "OPT3")),
+        ({"round": 2, "number": 1, "total": 2, "topic": "TOPIC", "question": "QTEXT",
+          "options": ["OPT1", "OPT2"]},
+         lines("TOPIC", "QTEXT", "OPT1", "OPT2"))],
+    "quiz.feedback": [
+        ({"number": 1, "total": 5, "question": "QTEXT", "options": ["OPT1", "OPT2"],
+          "chosen": "CHOSEN", "correct": False, "right": "RIGHT", "explanation": "EXPL"},
+         lines("QTEXT", "OPT1", "OPT2", ("CHOSEN", "RIGHT"), "EXPL")),
+        ({"number": 1, "total": 5, "question": "QTEXT", "options": ["OPT1", "OPT2"],
+          "chosen": "CHOSEN", "correct": True, "right": "RIGHT", "explanation": "EXPL"},
+         lines("QTEXT", "OPT1", "OPT2", "CHOSEN", "EXPL"))],
+    "quiz.stats": [
+        ({"team": "TEAM", "days": 30, "participants": 7, "members": 9, "answers": 41,
+          "average": 66, "weakest": ["WEAK1", "WEAK2"]},
+         lines("TEAM", 0, 0, ("WEAK1", "WEAK2"))),
+        ({"team": "TEAM", "days": 30, "participants": 7, "members": 9, "answers": 41,
+          "average": 66, "weakest": []},
+         lines("TEAM", 0, 0, 0))],
     "meeting.held": [
         ({"unit": "UNIT", "shift": "SHIFT", "held_by": "HELDBY", "attendees": ["ATT1", "ATT2"]},
          lines(("UNIT", "SHIFT", "HELDBY"), ("ATT1", "ATT2"))),
