@@ -168,7 +168,7 @@ def poll_params(renderer: Renderer, question: Question, lang: str) -> dict[str, 
     return {"question": f"{title}{wording.question}"[:300],
             "options": [{"text": o} for o in wording.options],
             "type": "quiz", "is_anonymous": False,
-            "correct_option_id": min(question.correct),
+            "correct_option_ids": sorted(question.correct),
             "explanation": wording.explanation}
 
 
