@@ -148,11 +148,11 @@ def _correct(raw: Any, option_count: int) -> frozenset[int]:
     return frozenset(values)
 
 
-def _tags(raw: Any, what: str) -> frozenset[str]:
+def _tags(raw: Any) -> frozenset[str]:
     if raw is None:
         return frozenset()
     if not isinstance(raw, list) or not all(isinstance(t, str) for t in raw):
-        raise QuestionBankError(f"{what}: tags must be a list of words")
+        raise QuestionBankError("tags must be a list of words")
     return frozenset(raw)
 
 
@@ -172,7 +172,7 @@ def parse_question(raw: Any, topic: str, topic_tags: frozenset[str]) -> Question
         counts = {len(w.options) for w in wordings.values()}
         if len(counts) != 1:
             raise QuestionBankError("the languages have different numbers of options")
-        return Question(id=qid, topic=topic, tags=topic_tags | _tags(raw.get("tags"), qid),
+        return Question(id=qid, topic=topic, tags=topic_tags | _tags(raw.get("tags")),
                         correct=_correct(raw.get("correct"), counts.pop()), wordings=wordings)
     except QuestionBankError as exc:
         raise QuestionBankError(f"question {qid}: {exc}") from exc
@@ -191,7 +191,7 @@ def parse_bank_file(data: Any) -> tuple[Topic, list[Question]]:
     raw_questions = data.get("questions")
     if not isinstance(raw_questions, list) or not raw_questions:
         raise QuestionBankError("questions are missing")
-    tags = _tags(data.get("tags"), "file")
+    tags = _tags(data.get("tags"))
     questions = [parse_question(q, topic, tags) for q in raw_questions]
     return Topic(topic, {str(k): str(v) for k, v in titles.items()}), questions
 
