@@ -98,8 +98,8 @@ def test_mistakes_in_the_file_itself_are_named() -> None:
     assert error_of(["not", "a", "mapping"]).startswith("fire.yaml: a bank file must be")
     assert error_of(bank_file({**good_question(), "id": "a:b"})).startswith(
         "fire.yaml: question id 'a:b'")
-    with pytest.raises(QuestionBankError, match="other.yaml: question q-1: the id is used in "
-                                                "fire.yaml too"):
+    with pytest.raises(QuestionBankError, match=r"^other\.yaml: question q-1: the id is used "
+                                                r"in fire\.yaml too$"):
         build_bank([("fire.yaml", bank_file()), ("other.yaml", bank_file())])
 
 
@@ -161,7 +161,7 @@ def _first_picks(history: dict[str, Seen], post: str | None, pool: list[Question
 
 
 def test_the_workers_post_and_past_mistakes_weigh_more() -> None:
-    pool = [question("q0", ("welder",))] + POOL[1:]
+    pool = [question("q0", ("welder",)), *POOL[1:]]
     plain = _first_picks({}, None, pool)
     assert 0.05 < plain < 0.15  # one in ten without a preference
     welder = _first_picks({}, "welder", pool)
