@@ -8,6 +8,8 @@ question's button (or a forged one) is refused in a box the clicker dismisses.
 from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
+from telegram.constants import ChatMemberStatus
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -16,6 +18,7 @@ from telegram.ext import (
     PollAnswerHandler,
 )
 
+from domain.people import display_name
 from handlers.common import (
     Context,
     actor_of,
@@ -31,8 +34,11 @@ from handlers.common import (
     update_language,
 )
 from services import quizzes as quiz_service
+from services.membership import Member
 from services.quizzes import QuizAnswer, QuizReply, Screen
 
+_IN_GROUP = frozenset({ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR,
+                       ChatMemberStatus.OWNER})
 # Before group 0's /cancel (the hazard report's): a quiz in progress is cancelled here.
 CANCEL_GROUP = -1
 
@@ -109,13 +115,31 @@ async def cancel_quiz(update: Update, context: Context) -> None:
 
 
 async def poll_answered(update: Update, context: Context) -> None:
-    """A vote in a daily quiz poll: recorded for team members, ignored for anyone else."""
+    """A vote in a daily quiz poll: recorded for team members, ignored for anyone else.
+
+    A voter the bot never saw in the group (privacy mode hides plain messages) is
+    looked up with Telegram once; after that they are a known member.
+    """
     answer = update.poll_answer
-    if answer is None or answer.user is None:
+    if answer is None or answer.user is None or answer.user.is_bot:
         return  # a vote by a chat (anonymous admin): not a person
-    await quiz_service.record_poll_answer(runtime(context), telegram_id=answer.user.id,
-                                          poll_id=answer.poll_id,
-                                          option_ids=list(answer.option_ids))
+    user = answer.user
+    voter = Member(telegram_id=user.id, name=display_name(user.first_name, user.last_name),
+                   username=user.username, language_code=user.language_code)
+    rt = runtime(context)
+    vote = await quiz_service.record_poll_answer(rt, voter, poll_id=answer.poll_id,
+                                                 option_ids=list(answer.option_ids))
+    if vote.ask_chat_id is None:
+        return
+    try:
+        member = await context.bot.get_chat_member(vote.ask_chat_id, user.id)
+    except TelegramError:
+        return  # not known to Telegram there: not a member
+    if member.status in _IN_GROUP or (member.status == ChatMemberStatus.RESTRICTED
+                                      and getattr(member, "is_member", False)):
+        await quiz_service.record_poll_answer(rt, voter, poll_id=answer.poll_id,
+                                              option_ids=list(answer.option_ids),
+                                              confirmed=True)
 
 
 async def quizstats_command(update: Update, context: Context) -> None:

@@ -26,6 +26,7 @@ from content.render import Renderer
 from domain.quiz import Question, QuestionBank, Seen, choose_questions, percent, weakest_topics
 from services.base import Actor, Outcome, Runtime
 from services.buttons import Button, keyboard
+from services.membership import Member
 from storage import org as org_repo
 from storage import outbox as outbox_repo
 from storage import people as people_repo
@@ -172,35 +173,60 @@ def poll_params(renderer: Renderer, question: Question, lang: str) -> dict[str, 
             "explanation": wording.explanation}
 
 
-async def record_poll_answer(rt: Runtime, *, telegram_id: int, poll_id: str,
-                             option_ids: Sequence[int],
-                             bank: QuestionBank | None = None) -> bool:
-    """Record a team member's answer to a daily poll; False when it is not recorded.
+@dataclass(frozen=True)
+class PollVote:
+    """What became of a poll answer: recorded, or whom to ask Telegram about first.
+
+    ``ask_chat_id``: the voter is not known as a member of the poll's group (the bot
+    may never have seen them speak); if Telegram says they are in it, answer again
+    with ``confirmed``.
+    """
+
+    recorded: bool
+    ask_chat_id: int | None = None
+
+
+async def record_poll_answer(rt: Runtime, voter: Member, *, poll_id: str,
+                             option_ids: Sequence[int], confirmed: bool = False,
+                             bank: QuestionBank | None = None) -> PollVote:
+    """Record a team member's answer to a daily poll.
 
     Not recorded: a poll that is not a daily quiz, an answer taken back (no options),
-    someone the bot does not know as a member of the team's group. A repeated
-    delivery records nothing new.
+    someone not in the team's group. A voter the bot has not seen in the group is
+    recorded once Telegram confirmed they are a member (``confirmed``; they are
+    learned as one then). A repeated delivery records nothing new.
     """
     if not option_ids:
-        return False
+        return PollVote(False)
+    now = rt.clock.now()
     async with rt.db.transaction() as session:
         poll = await quiz_repo.poll_by_telegram_id(session, poll_id)
-        person = await people_repo.get_person(session, telegram_id)
-        if poll is None or person is None:
-            return False
+        if poll is None:
+            return PollVote(False)
         group = await org_repo.get_group_chat(session, poll.chat_id)
-        if group is None or group.unit_id != poll.unit_id or \
-                not await quiz_repo.is_active_member(session, group.id or 0, person.id or 0):
-            return False
+        if group is None or group.unit_id != poll.unit_id:
+            return PollVote(False)  # the group left the team since
+        person = await people_repo.get_person(session, voter.telegram_id)
+        member = person is not None and await quiz_repo.is_active_member(
+            session, group.id or 0, person.id or 0)
+        if not member:
+            if not confirmed:
+                return PollVote(False, ask_chat_id=poll.chat_id)
+            person = await people_repo.upsert_person(
+                session, telegram_id=voter.telegram_id, name=voter.name,
+                username=voter.username, language_code=voter.language_code, now=now)
+            await org_repo.record_membership(session, chat=group, person=person, active=True,
+                                             now=now)
+        assert person is not None
         question = _bank(bank).by_id(poll.question_id)
         correct = question.is_correct(option_ids[0]) if question is not None else \
             option_ids[0] == poll.correct_option
         await training.record(
             session, person_id=person.id or 0, unit_id=poll.unit_id, kind=KIND,
             subject=poll.question_id, result="correct" if correct else "wrong",
-            at=rt.clock.now(), dedupe_key=f"quiz:poll:{poll.id}:{person.id}",
+            at=now, dedupe_key=f"quiz:poll:{poll.id}:{person.id}",
             detail=f"daily poll {poll.day}")
-    return True
+    return PollVote(True)
 
 
 # ---------------------------------------------------------------- a private quiz

@@ -49,9 +49,8 @@ async def test_daily_poll_answered_by_members_and_not_by_outsiders(bot: BotUnder
     group.add_member(welder, by=leader)
     outsider = d.user("Outsider Ou")
     outsider.start_bot()  # known to the bot, but not in the team's group
-    for member in (worker, leader):
-        member.send(group, "/whoami")  # the bot learns who is in the group from what it sees
     await bot.settle()
+    # Worker Wu never spoke in the group: the bot asks Telegram when he votes.
 
     bot.clock.advance(timedelta(minutes=89))  # 09:59
     await bot.run_sweeps()
@@ -69,6 +68,9 @@ async def test_daily_poll_answered_by_members_and_not_by_outsiders(bot: BotUnder
     assert question.is_correct(right)
     wrong = next(i for i in range(question.option_count) if not question.is_correct(i))
 
+    async with bot.services.db.session() as s:
+        assert (await s.exec(select(Person).where(Person.telegram_id == worker.id))).first() \
+            is None
     worker.answer_poll(message, [right])
     leader.answer_poll(message, [wrong])
     welder.answer_poll(message, [right])
