@@ -35,7 +35,7 @@ from handlers.common import (
 )
 from services import quizzes as quiz_service
 from services.membership import Member
-from services.quizzes import QuizAnswer, QuizReply, Screen
+from services.quizzes import PollVoteIn, QuizAnswer, QuizReply, Screen
 
 _IN_GROUP = frozenset({ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR,
                        ChatMemberStatus.OWNER})
@@ -126,9 +126,8 @@ async def poll_answered(update: Update, context: Context) -> None:
     user = answer.user
     voter = Member(telegram_id=user.id, name=display_name(user.first_name, user.last_name),
                    username=user.username, language_code=user.language_code)
-    rt = runtime(context)
-    vote = await quiz_service.record_poll_answer(rt, voter, poll_id=answer.poll_id,
-                                                 option_ids=list(answer.option_ids))
+    desk = services(context).poll_answers
+    vote = await desk.vote(PollVoteIn(voter, answer.poll_id, tuple(answer.option_ids)))
     if vote.ask_chat_id is None:
         return
     try:
@@ -137,9 +136,8 @@ async def poll_answered(update: Update, context: Context) -> None:
         return  # not known to Telegram there: not a member
     if member.status in _IN_GROUP or (member.status == ChatMemberStatus.RESTRICTED
                                       and getattr(member, "is_member", False)):
-        await quiz_service.record_poll_answer(rt, voter, poll_id=answer.poll_id,
-                                              option_ids=list(answer.option_ids),
-                                              confirmed=True)
+        await desk.vote(PollVoteIn(voter, answer.poll_id, tuple(answer.option_ids),
+                                   confirmed=True))
 
 
 async def quizstats_command(update: Update, context: Context) -> None:

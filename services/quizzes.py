@@ -26,6 +26,7 @@ from content.render import Renderer
 from domain.quiz import Question, QuestionBank, Seen, choose_questions, percent, weakest_topics
 from services.base import Actor, Outcome, Runtime
 from services.buttons import Button, keyboard
+from services.group_commit import GroupCommit
 from services.membership import Member
 from storage import org as org_repo
 from storage import outbox as outbox_repo
@@ -186,47 +187,89 @@ class PollVote:
     ask_chat_id: int | None = None
 
 
+@dataclass(frozen=True)
+class PollVoteIn:
+    """A ``poll_answer`` as the chat edge parsed it."""
+
+    voter: Member
+    poll_id: str
+    option_ids: tuple[int, ...]
+    confirmed: bool = False  # Telegram said the voter is in the poll's group
+
+
 async def record_poll_answer(rt: Runtime, voter: Member, *, poll_id: str,
                              option_ids: Sequence[int], confirmed: bool = False,
                              bank: QuestionBank | None = None) -> PollVote:
-    """Record a team member's answer to a daily poll.
+    """Record a team member's answer to a daily poll (in a transaction of its own).
 
     Not recorded: a poll that is not a daily quiz, an answer taken back (no options),
     someone not in the team's group. A voter the bot has not seen in the group is
     recorded once Telegram confirmed they are a member (``confirmed``; they are
     learned as one then). A repeated delivery records nothing new.
     """
-    if not option_ids:
-        return PollVote(False)
+    [vote] = await record_poll_answers(rt, [PollVoteIn(voter, poll_id, tuple(option_ids),
+                                                       confirmed)], bank=bank)
+    return vote
+
+
+async def record_poll_answers(rt: Runtime, votes: Sequence[PollVoteIn], *,
+                              bank: QuestionBank | None = None) -> list[PollVote]:
+    """:func:`record_poll_answer` for many votes in one transaction, a result each."""
     now = rt.clock.now()
     async with rt.db.transaction() as session:
-        poll = await quiz_repo.poll_by_telegram_id(session, poll_id)
-        if poll is None:
-            return PollVote(False)
-        group = await org_repo.get_group_chat(session, poll.chat_id)
-        if group is None or group.unit_id != poll.unit_id:
-            return PollVote(False)  # the group left the team since
-        person = await people_repo.get_person(session, voter.telegram_id)
-        member = person is not None and await quiz_repo.is_active_member(
-            session, group.id or 0, person.id or 0)
-        if not member:
-            if not confirmed:
-                return PollVote(False, ask_chat_id=poll.chat_id)
-            person = await people_repo.upsert_person(
-                session, telegram_id=voter.telegram_id, name=voter.name,
-                username=voter.username, language_code=voter.language_code, now=now)
-            await org_repo.record_membership(session, chat=group, person=person, active=True,
-                                             now=now)
-        assert person is not None
-        question = _bank(bank).by_id(poll.question_id)
-        correct = question.is_correct(option_ids[0]) if question is not None else \
-            option_ids[0] == poll.correct_option
-        await training.record(
-            session, person_id=person.id or 0, unit_id=poll.unit_id, kind=KIND,
-            subject=poll.question_id, result="correct" if correct else "wrong",
-            at=now, dedupe_key=f"quiz:poll:{poll.id}:{person.id}",
-            detail=f"daily poll {poll.day}")
+        return [await _record_vote(session, vote, now, _bank(bank)) for vote in votes]
+
+
+async def _record_vote(session: AsyncSession, vote: PollVoteIn, now: datetime,
+                       bank: QuestionBank) -> PollVote:
+    if not vote.option_ids:
+        return PollVote(False)
+    poll = await quiz_repo.poll_by_telegram_id(session, vote.poll_id)
+    if poll is None:
+        return PollVote(False)
+    group = await org_repo.get_group_chat(session, poll.chat_id)
+    if group is None or group.unit_id != poll.unit_id:
+        return PollVote(False)  # the group left the team since
+    voter = vote.voter
+    person = await people_repo.get_person(session, voter.telegram_id)
+    member = person is not None and await quiz_repo.is_active_member(
+        session, group.id or 0, person.id or 0)
+    if not member:
+        if not vote.confirmed:
+            return PollVote(False, ask_chat_id=poll.chat_id)
+        person = await people_repo.upsert_person(
+            session, telegram_id=voter.telegram_id, name=voter.name, username=voter.username,
+            language_code=voter.language_code, now=now)
+        await org_repo.record_membership(session, chat=group, person=person, active=True,
+                                         now=now)
+    assert person is not None
+    question = bank.by_id(poll.question_id)
+    option = vote.option_ids[0]
+    correct = question.is_correct(option) if question is not None else \
+        option == poll.correct_option
+    await training.record(
+        session, person_id=person.id or 0, unit_id=poll.unit_id, kind=KIND,
+        subject=poll.question_id, result="correct" if correct else "wrong", at=now,
+        dedupe_key=f"quiz:poll:{poll.id}:{person.id}", detail=f"daily poll {poll.day}")
     return PollVote(True)
+
+
+class PollAnswerDesk:
+    """Where the chat edge hands daily poll answers: the answers that arrive together
+    (a team answering at once, a backlog after a restart) share one transaction."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self._commit: GroupCommit[PollVoteIn, PollVote] = GroupCommit(
+            lambda votes: record_poll_answers(rt, votes))
+
+    async def vote(self, vote: PollVoteIn) -> PollVote:
+        """Record a vote with the others arriving now; its result once committed."""
+        return await self._commit.submit(vote)
+
+    @property
+    def transactions(self) -> int:
+        """How many transactions the votes took so far."""
+        return self._commit.batches
 
 
 # ---------------------------------------------------------------- a private quiz
