@@ -75,7 +75,7 @@ SECTION_ROWS = [{"indent": "", "name": "ROW1", "read": 1, "required": 3, "percen
                  "missing": [], "more": 0}]
 CASES: dict[str, list[tuple[dict[str, Any], Lines]]] = {
     "start.private": [({"name": "NAME"}, lines("NAME", 0, 0))],
-    "help": [({}, fixed(14))],
+    "help": [({}, fixed(16))],
     "group.greeting": [({}, fixed(2))],
     "group.arrived": [({"unit": "UNIT", "path": "PATH"}, lines(0, ("UNIT", "PATH")))],
     "group.removed_notice": [({"unit": "UNIT", "chat_title": "CHAT"},
