@@ -227,16 +227,17 @@ async def _record_vote(session: AsyncSession, vote: PollVoteIn, now: datetime,
     poll = await quiz_repo.poll_by_telegram_id(session, vote.poll_id)
     if poll is None:
         return PollVote(False)
-    group = await org_repo.get_group_chat(session, poll.chat_id)
-    if group is None or group.unit_id != poll.unit_id:
-        return PollVote(False)  # the group left the team since
+    # The team's group now (its id changes when it becomes a supergroup).
+    group = await org_repo.chat_of_unit(session, poll.unit_id)
+    if group is None or not group.active:
+        return PollVote(False)  # the team has no group any more
     voter = vote.voter
     person = await people_repo.get_person(session, voter.telegram_id)
     member = person is not None and await quiz_repo.is_active_member(
         session, group.id or 0, person.id or 0)
     if not member:
         if not vote.confirmed:
-            return PollVote(False, ask_chat_id=poll.chat_id)
+            return PollVote(False, ask_chat_id=group.chat_id)
         person = await people_repo.upsert_person(
             session, telegram_id=voter.telegram_id, name=voter.name, username=voter.username,
             language_code=voter.language_code, now=now)
