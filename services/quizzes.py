@@ -33,7 +33,7 @@ from storage import outbox as outbox_repo
 from storage import people as people_repo
 from storage import quizzes as quiz_repo
 from storage import training
-from storage.models import GroupChat, QuizSession, Unit
+from storage.models import GroupChat, Person, QuizPoll, QuizSession, Unit
 
 # Questions in a private quiz's first round.
 SESSION_QUESTIONS = 5
@@ -214,45 +214,65 @@ async def record_poll_answer(rt: Runtime, voter: Member, *, poll_id: str,
 
 async def record_poll_answers(rt: Runtime, votes: Sequence[PollVoteIn], *,
                               bank: QuestionBank | None = None) -> list[PollVote]:
-    """:func:`record_poll_answer` for many votes in one transaction, a result each."""
+    """:func:`record_poll_answer` for many votes in one transaction, a result each.
+
+    A handful of statements per batch, not per vote: a whole plant answering the
+    morning's question arrives within minutes.
+    """
     now = rt.clock.now()
+    the_bank = _bank(bank)
     async with rt.db.transaction() as session:
-        return [await _record_vote(session, vote, now, _bank(bank)) for vote in votes]
+        polls = await quiz_repo.polls_by_telegram_ids(
+            session, sorted({v.poll_id for v in votes if v.option_ids}))
+        groups = await quiz_repo.groups_of_units(session, sorted({p.unit_id
+                                                                  for p in polls.values()}))
+        people = await quiz_repo.people_by_telegram_ids(
+            session, sorted({v.voter.telegram_id for v in votes}))
+        members = await quiz_repo.active_memberships(
+            session, sorted({g.id or 0 for g in groups.values()}),
+            sorted({p.id or 0 for p in people.values()}))
+        results: list[PollVote] = []
+        rows: list[dict[str, Any]] = []
+        for vote in votes:
+            poll = polls.get(vote.poll_id) if vote.option_ids else None
+            # The team's group now (its id changes when it becomes a supergroup).
+            group = groups.get(poll.unit_id) if poll is not None else None
+            if poll is None or group is None or not group.active:
+                results.append(PollVote(False))
+                continue
+            person = people.get(vote.voter.telegram_id)
+            if person is None or (group.id, person.id) not in members:
+                if not vote.confirmed:
+                    results.append(PollVote(False, ask_chat_id=group.chat_id))
+                    continue
+                person = await _learn_member(session, vote.voter, group, now)
+                members.add((group.id or 0, person.id or 0))
+            rows.append(_answer_row(poll, person.id or 0, vote.option_ids[0], the_bank, now))
+            results.append(PollVote(True))
+        await quiz_repo.record_answers(session, rows)
+    return results
 
 
-async def _record_vote(session: AsyncSession, vote: PollVoteIn, now: datetime,
-                       bank: QuestionBank) -> PollVote:
-    if not vote.option_ids:
-        return PollVote(False)
-    poll = await quiz_repo.poll_by_telegram_id(session, vote.poll_id)
-    if poll is None:
-        return PollVote(False)
-    # The team's group now (its id changes when it becomes a supergroup).
-    group = await org_repo.chat_of_unit(session, poll.unit_id)
-    if group is None or not group.active:
-        return PollVote(False)  # the team has no group any more
-    voter = vote.voter
-    person = await people_repo.get_person(session, voter.telegram_id)
-    member = person is not None and await quiz_repo.is_active_member(
-        session, group.id or 0, person.id or 0)
-    if not member:
-        if not vote.confirmed:
-            return PollVote(False, ask_chat_id=group.chat_id)
-        person = await people_repo.upsert_person(
-            session, telegram_id=voter.telegram_id, name=voter.name, username=voter.username,
-            language_code=voter.language_code, now=now)
-        await org_repo.record_membership(session, chat=group, person=person, active=True,
-                                         now=now)
-    assert person is not None
+async def _learn_member(session: AsyncSession, voter: Member, group: GroupChat,
+                        now: datetime) -> Person:
+    """A voter Telegram confirmed is in the group: known from now on, as a member."""
+    person = await people_repo.upsert_person(
+        session, telegram_id=voter.telegram_id, name=voter.name, username=voter.username,
+        language_code=voter.language_code, now=now)
+    await org_repo.record_membership(session, chat=group, person=person, active=True, now=now)
+    return person
+
+
+def _answer_row(poll: QuizPoll, person_id: int, option: int, bank: QuestionBank,
+                now: datetime) -> dict[str, Any]:
+    """The training-record row of one daily poll answer (one per person and poll)."""
     question = bank.by_id(poll.question_id)
-    option = vote.option_ids[0]
     correct = question.is_correct(option) if question is not None else \
         option == poll.correct_option
-    await training.record(
-        session, person_id=person.id or 0, unit_id=poll.unit_id, kind=KIND,
-        subject=poll.question_id, result="correct" if correct else "wrong", at=now,
-        dedupe_key=f"quiz:poll:{poll.id}:{person.id}", detail=f"daily poll {poll.day}")
-    return PollVote(True)
+    return {"person_id": person_id, "unit_id": poll.unit_id, "kind": KIND,
+            "subject": poll.question_id, "result": "correct" if correct else "wrong",
+            "detail": f"daily poll {poll.day}", "at": now,
+            "dedupe_key": f"quiz:poll:{poll.id}:{person_id}"}
 
 
 class PollAnswerDesk:

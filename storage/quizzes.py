@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Membership, OutboxMessage, QuizPoll, QuizSession, TrainingRecord
+from storage.db import insert_skipping_duplicates
+from storage.models import (
+    GroupChat,
+    Membership,
+    OutboxMessage,
+    Person,
+    QuizPoll,
+    QuizSession,
+    TrainingRecord,
+)
 
 ACTIVE = "active"
 
@@ -102,3 +112,52 @@ async def quiz_entries_of_unit(session: AsyncSession, unit_id: int,
         TrainingRecord.unit_id == unit_id, TrainingRecord.kind == "quiz",
         col(TrainingRecord.at) >= since))
     return list(result.all())
+
+
+# ---------------------------------------------------------------- poll answers in bulk
+
+
+async def polls_by_telegram_ids(session: AsyncSession,
+                                poll_ids: Sequence[str]) -> dict[str, QuizPoll]:
+    """The daily polls behind many Telegram poll ids, in one query."""
+    if not poll_ids:
+        return {}
+    result = await session.exec(
+        select(OutboxMessage.poll_id, QuizPoll)
+        .join(OutboxMessage, col(OutboxMessage.id) == QuizPoll.outbox_id)
+        .where(col(OutboxMessage.poll_id).in_(poll_ids)))
+    return {str(poll_id): poll for poll_id, poll in result.all()}
+
+
+async def groups_of_units(session: AsyncSession, unit_ids: Sequence[int]) -> dict[int, GroupChat]:
+    """The group bound to each of many units, in one query."""
+    if not unit_ids:
+        return {}
+    result = await session.exec(select(GroupChat).where(col(GroupChat.unit_id).in_(unit_ids)))
+    return {group.unit_id: group for group in result.all() if group.unit_id is not None}
+
+
+async def people_by_telegram_ids(session: AsyncSession,
+                                 telegram_ids: Sequence[int]) -> dict[int, Person]:
+    """Known people among many Telegram ids, in one query."""
+    if not telegram_ids:
+        return {}
+    result = await session.exec(select(Person).where(col(Person.telegram_id).in_(telegram_ids)))
+    return {person.telegram_id: person for person in result.all()}
+
+
+async def active_memberships(session: AsyncSession, group_chat_ids: Sequence[int],
+                             person_ids: Sequence[int]) -> set[tuple[int, int]]:
+    """Which (group row id, person id) pairs among these are current memberships."""
+    if not group_chat_ids or not person_ids:
+        return set()
+    result = await session.exec(select(Membership.group_chat_id, Membership.person_id).where(
+        col(Membership.group_chat_id).in_(group_chat_ids),
+        col(Membership.person_id).in_(person_ids), Membership.active == True))  # noqa: E712
+    return {(group_id, person_id) for group_id, person_id in result.all()}
+
+
+async def record_answers(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Training-record rows of quiz answers in one statement; a dedupe key seen before
+    (or twice in ``rows``) is skipped."""
+    await insert_skipping_duplicates(session, TrainingRecord, ["dedupe_key"], list(rows))
