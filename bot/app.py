@@ -22,6 +22,7 @@ from bot.settings import Settings
 from bot.updates import OrderedUpdateProcessor
 from content.hazards import use_escalation_file
 from content.post_cards import shipped_post_cards
+from content.quizzes import shipped_bank
 from content.render import Renderer
 from content.risk_cards import load_risk_cards
 from domain.clock import Clock, SystemClock
@@ -33,6 +34,7 @@ from scheduler.escalation import escalation_sweep, idle_draft_sweep
 from scheduler.handovers import handover_sweep
 from scheduler.housekeeping import forget_old_updates
 from scheduler.meetings import pre_shift_sweep
+from scheduler.quizzes import daily_quiz_sweep
 from scheduler.roll_calls import roll_call_sweep
 from scheduler.timetable import Timetable
 from storage.db import Database
@@ -140,6 +142,11 @@ def build_application(
         services.db, services.renderer, default_language=settings.default_language,
         reminders=settings.document_reminders, reminder_grace=settings.reminder_grace,
         wake=services.wake_outbox))
+    shipped_bank()  # a broken question bank stops the start, naming file and question
+    services.timetable.add("daily-quiz", timedelta(minutes=1), daily_quiz_sweep(
+        services.db, services.renderer, default_language=settings.default_language,
+        default_timezone=settings.default_timezone, at=settings.quiz_time,
+        window=settings.quiz_window, wake=services.wake_outbox))
     # As often as the roll-call throttle: a check-in or read held back is shown when
     # its window ends (briefings and documents alike).
     services.timetable.add("roll-calls", EDIT_EVERY, roll_call_sweep(

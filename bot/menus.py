@@ -19,13 +19,13 @@ from domain.language import SUPPORTED_LANGUAGES
 
 log = logging.getLogger(__name__)
 
-PRIVATE = ("start", "report", "my", "card", "myrecord", "hazards", "hazard", "export", "publish",
-           "readstatus", "invite", "cancel", "whoami", "language", "help")
+PRIVATE = ("start", "report", "my", "quiz", "card", "myrecord", "hazards", "hazard", "export",
+           "publish", "readstatus", "invite", "cancel", "whoami", "language", "help")
 GROUP = ("report", "my", "card", "hazards", "hazard", "handover", "handovers", "shifts", "cancel",
          "team", "whoami", "help")
 GROUP_ADMIN = ("report", "my", "card", "hazards", "hazard", "handover", "handovers", "shifts",
-               "readstatus", "cancel", "team", "whoami", "setup", "role", "post", "language",
-               "help")
+               "readstatus", "quizstats", "cancel", "team", "whoami", "setup", "role", "post",
+               "language", "help")
 
 
 def commands_for(names: tuple[str, ...], renderer: Renderer, lang: str) -> list[BotCommand]:

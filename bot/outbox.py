@@ -61,6 +61,7 @@ class _Outcome:
     error: str = ""
     retry_at: datetime | None = None
     new_chat_id: int | None = None
+    poll_id: str | None = None  # a sent poll's id: its answers name only this
 
     def __post_init__(self) -> None:
         if not self.attempted:
@@ -282,7 +283,9 @@ class OutboxDispatcher:
             kind, error = FailureKind.SERVER, str(exc)
         else:
             message_id = result.message_id if isinstance(result, Message) else None
-            return _Outcome(row, attempts=attempts, message_id=message_id)
+            poll = result.poll if isinstance(result, Message) else None
+            return _Outcome(row, attempts=attempts, message_id=message_id,
+                            poll_id=poll.id if poll is not None else None)
         now = self.clock.now()
         log.warning("outbox row %s to %s failed (%s, attempt %d): %s",
                     row.id, row.chat_id, kind.value, attempts, error)
@@ -296,6 +299,9 @@ class OutboxDispatcher:
         await outbox_repo.mark_sent_many(
             session, [(o.row.id or 0, o.message_id, o.attempts) for o in delivered],
             owner=self.owner, now=self.clock.now())
+        # In the same commit as the delivery: an answer to the poll may come at once.
+        await outbox_repo.record_poll_ids(
+            session, {o.row.id or 0: o.poll_id for o in delivered if o.poll_id})
         for outcome in outcomes:
             if outcome.kind is not None or outcome.retry_at is not None:
                 await self._record_failure(session, outcome)

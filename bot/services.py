@@ -11,6 +11,7 @@ from domain.clock import Clock
 from services.base import Runtime
 from services.meetings import CheckInDesk
 from services.membership import MemberSightings
+from services.quizzes import PollAnswerDesk
 from storage.db import Database
 
 if TYPE_CHECKING:
@@ -33,11 +34,13 @@ class Services:
     # Writes that many updates make at once (a shift start's taps), batched.
     sightings: MemberSightings = field(init=False)
     check_ins: CheckInDesk = field(init=False)
+    poll_answers: PollAnswerDesk = field(init=False)
 
     def __post_init__(self) -> None:
         self.sightings = MemberSightings(
             self.runtime(), return_after=self.settings.briefing_after_absence)
         self.check_ins = CheckInDesk(self.runtime())
+        self.poll_answers = PollAnswerDesk(self.runtime())
 
     def runtime(self) -> Runtime:
         """What service functions are given (plain collaborators, no bot)."""

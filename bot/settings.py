@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     # 复岗: a worker seen again in their team group after this long unseen is briefed
     # on their post's risk cards again.
     briefing_after_absence: Duration = timedelta(days=30)
+    # The daily quiz poll in every team group: at this local time (the team's zone);
+    # one the bot missed while down still goes out within the window.
+    quiz_time: time = time(10, 0)
+    quiz_window: Duration = timedelta(hours=2)
     # Risk notification cards shown in the briefing; the shipped file fits the example
     # organisation only. A missing file means briefings without a risk section.
     risk_cards_file: Path = SHIPPED_RISK_CARDS

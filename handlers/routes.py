@@ -23,6 +23,7 @@ from handlers import (
     meetings,
     membership,
     my,
+    quiz,
     roles,
     setup,
     shifts,
@@ -69,6 +70,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     shifts.register(application)
     documents.register(application)
     training.register(application)
+    quiz.register(application)
     for prefix in ("rej", "fix", "five"):
         conversations.route(prefix, hazards.continue_action)
     conversations.route_default(hazard_report.continue_report)

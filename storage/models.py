@@ -162,6 +162,8 @@ class OutboxMessage(SQLModel, table=True):
     # Indexed: a sweep looks up the rows it queued together (see statuses_of_batch).
     created_at: datetime = Field(sa_column=_utc_column(index=True))
     sent_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    # A sent poll's id (sendPoll answers with it): ``poll_answer`` updates name only this.
+    poll_id: str | None = Field(default=None, max_length=64, index=True)
 
 
 class ProcessedUpdate(SQLModel, table=True):
@@ -453,3 +455,51 @@ class TrainingRecord(SQLModel, table=True):
     at: datetime = Field(sa_column=_utc_column())
     # Makes writing idempotent: Telegram may deliver an answer twice.
     dedupe_key: str | None = Field(default=None, max_length=160, unique=True)
+
+
+class QuizPoll(SQLModel, table=True):
+    """A team's daily quiz question, posted in its group as a Telegram quiz poll."""
+
+    __tablename__ = "quiz_poll"
+    __table_args__ = (UniqueConstraint("unit_id", "day", name="uq_quiz_poll_day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    day: str = Field(max_length=10)  # the team's local date, "2026-11-23": once a day
+    question_id: str = Field(max_length=40)
+    correct_option: int
+    # The outbox row of the sendPoll: once sent, its poll_id identifies the answers.
+    outbox_id: int | None = Field(default=None, foreign_key="outbox.id", index=True)
+    posted_at: datetime = Field(sa_column=_utc_column())
+
+
+class QuizSession(SQLModel, table=True):
+    """A worker's quiz in a private chat: the questions of this round and where it stands.
+
+    Kept in the database, so a restart continues it. Round 1 asks the chosen
+    questions; round 2 asks again the ones answered wrong in round 1.
+    """
+
+    __tablename__ = "quiz_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # The worker's team when the quiz began (for the training record), if known.
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    topic: str | None = Field(default=None, max_length=40)
+    language: str = Field(default="zh", max_length=8)
+    status: str = Field(default="active", max_length=16)  # active, finished, cancelled
+    round: int = 1
+    # This round's question ids, as JSON; ``position`` indexes the one being asked.
+    question_ids: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    position: int = 0
+    # This round's wrong answers (question ids, JSON) and its count of correct ones.
+    wrong_ids: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    correct: int = 0
+    # Round 1's score, kept when round 2 starts.
+    first_correct: int = 0
+    first_total: int = 0
+    started_at: datetime = Field(sa_column=_utc_column())
+    updated_at: datetime = Field(sa_column=_utc_column())

@@ -236,6 +236,13 @@ async def mark_sent_many(
         for row_id, message_id, attempts in deliveries])
 
 
+async def record_poll_ids(session: AsyncSession, poll_ids: Mapping[int, str]) -> None:
+    """Keep the id Telegram gave each sent poll (row id -> poll id)."""
+    for row_id, poll_id in poll_ids.items():
+        await session.exec(update(OutboxMessage).where(col(OutboxMessage.id) == row_id)
+                           .values(poll_id=poll_id))
+
+
 async def mark_retry(
     session: AsyncSession, row_id: int, *, owner: str, next_attempt_at: datetime, error: str,
     attempts: int, chat_id: int | None = None,

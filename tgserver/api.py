@@ -287,13 +287,33 @@ class Api:
         kind = params.get("type") or "regular"
         poll: dict[str, Any] = {
             "id": f"poll{self.world.callback_id()}", "question": str(params.get("question", "")),
-            "options": [{"text": t, "voter_count": 0} for t in texts], "total_voter_count": 0,
+            "options": [{"text": t, "voter_count": 0, "persistent_id": str(i)}
+                        for i, t in enumerate(texts)], "total_voter_count": 0,
             "is_closed": False, "is_anonymous": str(params.get("is_anonymous", "true")).lower()
-            not in ("false", "0"), "type": kind, "allows_multiple_answers": False}
+            not in ("false", "0"), "type": kind, "allows_multiple_answers": False,
+            # Required by PTB since Bot API 9.6 / 10.0; a quiz answer cannot be taken back.
+            "allows_revoting": kind != "quiz", "members_only": False}
+        if not 1 <= len(poll["question"]) <= 300:
+            raise bad_request("poll question length must not exceed 300")
+        if any(not 1 <= len(t) <= 100 for t in texts):
+            raise bad_request("poll options length must not exceed 100")
         if kind == "quiz":
-            if params.get("correct_option_id") is None:
+            # Bot API 9.6 takes a list (correct_option_ids); the single id still works.
+            raw = params.get("correct_option_ids")
+            if raw is None and params.get("correct_option_id") is not None:
+                raw = [params["correct_option_id"]]
+            if isinstance(raw, str):
+                raw = json.loads(raw)
+            correct = [int(i) for i in raw or []]
+            if not correct or any(not 0 <= i < len(texts) for i in correct):
                 raise bad_request("wrong correct option id specified")
-            poll["correct_option_id"] = int(params["correct_option_id"])
+            poll["correct_option_ids"] = correct
+            explanation = str(params.get("explanation") or "")
+            if len(explanation) > 200:
+                raise bad_request("explanation length must not exceed 200")
+            if explanation:
+                # What Telegram shows a voter after answering a quiz.
+                poll["explanation"] = explanation
         return self.store(bot, chat, params, extra={"poll": poll}).to_dict()
 
     async def m_stopPoll(self, bot: BotState, params: dict[str, Any]) -> Any:
