@@ -40,6 +40,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from _child import serve
 from sqlalchemy import event
 from sqlmodel import func, select
 
@@ -384,7 +385,7 @@ async def child_bare(token: str, base_url: str, stats: str) -> None:
         with open(stats, "a", encoding="utf-8") as out:
             out.write(json.dumps({"cpu": _cpu_seconds()}) + "\n")
 
-    await _serve(app, snapshot)
+    await serve(app, snapshot)
 
 
 async def child_safety(token: str, api_url: str, db_url: str, stats: str) -> None:
@@ -421,19 +422,7 @@ async def child_safety(token: str, api_url: str, db_url: str, stats: str) -> Non
                                   "sessions": services.db.sessions_opened,
                                   "check_ins": services.check_ins.transactions}) + "\n")
 
-    await _serve(app, snapshot)
-
-
-async def _serve(app: Any, snapshot: Any) -> None:
-    from bot import lifecycle
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGUSR1, snapshot)
-    await lifecycle.start_polling(app, poll_timeout=10)
-    await stop.wait()
-    await lifecycle.stop(app)
+    await serve(app, snapshot)
 
 
 def main() -> None:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from _child import serve
 from sqlmodel import func, select
 
 from content.quizzes import shipped_bank
@@ -233,7 +234,7 @@ async def child_bare(token: str, base_url: str) -> None:
 
     app = ApplicationBuilder().token(token).base_url(base_url).build()
     app.add_handler(PollAnswerHandler(answered))
-    await _serve(app)
+    await serve(app)
 
 
 async def child_safety(token: str, api_url: str, db_url: str) -> None:
@@ -243,17 +244,7 @@ async def child_safety(token: str, api_url: str, db_url: str) -> None:
 
     settings = Settings(telegram_bot_token=token, telegram_api_base_url=api_url,
                         database_url=db_url, default_timezone="UTC")
-    await _serve(build_application(settings))
-
-
-async def _serve(app: Any) -> None:
-    from bot import lifecycle
-
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    await lifecycle.start_polling(app, poll_timeout=10)
-    await stop.wait()
-    await lifecycle.stop(app)
+    await serve(build_application(settings))
 
 
 def main() -> None:
