@@ -76,20 +76,19 @@ async def start(rt: Runtime, actor: Actor, unit: Unit, group: GroupChat,
             return Outcome.refused("evacuate.leaders_only")
         active = await evac_repo.active_in(session, unit.id or 0)
         if active is not None:
-            starter = await _starter(session, active)
-            return Outcome.refused("evacuate.already_active", who=starter.name if starter else "",
-                                   at=active.started_at, tz=unit.timezone or rt.default_timezone,
-                                   number=active.id)
+            return await _already_active(session, rt, unit, active)
         lang = org_repo.unit_language(unit, group, rt.default_language)
         zone = unit.timezone or rt.default_timezone
         reason = (reason or "").strip()[:500] or None
         html = rt.renderer.html("evacuate.alert", lang, unit=unit.name, who=actor.name,
                                 reason=reason, at=now, tz=zone)
-        evacuation = Evacuation(unit_id=unit.id or 0, chat_id=group.chat_id,
-                                group_chat_id=group.id or 0, started_by=actor.person_id,
-                                reason=reason, language=lang, alert_html=html, started_at=now)
-        session.add(evacuation)
-        await session.flush()
+        evacuation = await evac_repo.create(
+            session, unit_id=unit.id or 0, chat_id=group.chat_id, group_chat_id=group.id or 0,
+            started_by=actor.person_id, reason=reason, language=lang, alert_html=html,
+            started_at=now)
+        if evacuation is None:  # another leader's, a moment ago: the database kept one
+            return await _already_active(session, rt, unit,
+                                         await evac_repo.active_in(session, unit.id or 0))
         members = len(await _members(session, evacuation))
         rows = await outbox_repo.enqueue_text(
             session, chat_id=group.chat_id,
@@ -102,6 +101,17 @@ async def start(rt: Runtime, actor: Actor, unit: Unit, group: GroupChat,
         queued = len(rows) + await _tell_above(session, rt, evacuation, unit, actor.name, now)
     rt.wake()
     return Outcome.done("evacuate.started", queued=queued, number=evacuation.id)
+
+
+async def _already_active(session: AsyncSession, rt: Runtime, unit: Unit,
+                          active: Evacuation | None) -> Outcome:
+    """The refusal of a second evacuation, naming the active one."""
+    if active is None:  # ended again in the meantime: the leader may simply send it again
+        return Outcome.refused("callback.stale")
+    starter = await _starter(session, active)
+    return Outcome.refused("evacuate.already_active", who=starter.name if starter else "",
+                           at=active.started_at, tz=unit.timezone or rt.default_timezone,
+                           number=active.id)
 
 
 async def _tell_above(session: AsyncSession, rt: Runtime, evacuation: Evacuation, unit: Unit,

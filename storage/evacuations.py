@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -24,6 +25,19 @@ async def active_in(session: AsyncSession, unit_id: int) -> Evacuation | None:
         Evacuation.unit_id == unit_id, col(Evacuation.ended_at).is_(None))
         .order_by(col(Evacuation.id).desc()))
     return result.first()
+
+
+async def create(session: AsyncSession, **values: Any) -> Evacuation | None:
+    """Start an evacuation; None when the team has an active one (whoever wrote first)."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    result = await session.exec(  # type: ignore[call-overload]
+        insert(Evacuation).values(roll_call_dirty=False, roll_call_edits=0, **values)
+        .on_conflict_do_nothing(index_elements=["unit_id"],
+                                index_where=text("ended_at IS NULL"))
+        .returning(col(Evacuation.id)))
+    new_id = result.scalars().first()
+    return await session.get(Evacuation, int(new_id)) if new_id is not None else None
 
 
 async def mark_safe(session: AsyncSession, evacuation_id: int, person_id: int,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from domain.delivery import OutboxStatus
@@ -513,6 +513,11 @@ class Evacuation(SQLModel, table=True):
     """
 
     __tablename__ = "evacuation"
+    # One active evacuation per team, kept by the database: two leaders sending
+    # /evacuate at the same moment start one between them.
+    __table_args__ = (Index("uq_evacuation_active_unit", "unit_id", unique=True,
+                            sqlite_where=text("ended_at IS NULL"),
+                            postgresql_where=text("ended_at IS NULL")),)
 
     id: int | None = Field(default=None, primary_key=True)
     unit_id: int = Field(foreign_key="unit.id", index=True)

@@ -44,6 +44,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id'),
     )
     op.create_index(op.f('ix_evacuation_unit_id'), 'evacuation', ['unit_id'])
+    op.create_index('uq_evacuation_active_unit', 'evacuation', ['unit_id'], unique=True,
+                    sqlite_where=sa.text('ended_at IS NULL'),
+                    postgresql_where=sa.text('ended_at IS NULL'))
     op.create_table(
         'evacuation_safe',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -62,5 +65,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f('ix_evacuation_safe_evacuation_id'), table_name='evacuation_safe')
     op.drop_table('evacuation_safe')
+    op.drop_index('uq_evacuation_active_unit', table_name='evacuation')
     op.drop_index(op.f('ix_evacuation_unit_id'), table_name='evacuation')
     op.drop_table('evacuation')
