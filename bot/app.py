@@ -31,6 +31,7 @@ from domain.roll_call import EDIT_EVERY
 from handlers import routes
 from scheduler.documents import document_sweep
 from scheduler.escalation import escalation_sweep, idle_draft_sweep
+from scheduler.evacuations import evacuation_sweep
 from scheduler.handovers import handover_sweep
 from scheduler.housekeeping import forget_old_updates
 from scheduler.meetings import pre_shift_sweep
@@ -147,6 +148,10 @@ def build_application(
         services.db, services.renderer, default_language=settings.default_language,
         default_timezone=settings.default_timezone, at=settings.quiz_time,
         window=settings.quiz_window, wake=services.wake_outbox))
+    services.timetable.add("evacuations", timedelta(minutes=1), evacuation_sweep(
+        services.db, services.renderer, default_language=settings.default_language,
+        default_timezone=settings.default_timezone,
+        missing_after=settings.evacuate_missing_after, wake=services.wake_outbox))
     # As often as the roll-call throttle: a check-in or read held back is shown when
     # its window ends (briefings and documents alike).
     services.timetable.add("roll-calls", EDIT_EVERY, roll_call_sweep(

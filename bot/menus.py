@@ -21,10 +21,11 @@ log = logging.getLogger(__name__)
 
 PRIVATE = ("start", "report", "my", "quiz", "card", "myrecord", "hazards", "hazard", "export",
            "publish", "readstatus", "invite", "cancel", "whoami", "language", "help")
-GROUP = ("report", "my", "card", "hazards", "hazard", "handover", "handovers", "shifts", "cancel",
-         "team", "whoami", "help")
+GROUP = ("report", "my", "card", "hazards", "hazard", "handover", "handovers", "shifts", "evacuate",
+         "cancel", "team", "whoami", "help")
 GROUP_ADMIN = ("report", "my", "card", "hazards", "hazard", "handover", "handovers", "shifts",
-               "readstatus", "quizstats", "cancel", "team", "whoami", "setup", "role", "post",
+               "readstatus", "quizstats", "evacuate", "cancel", "team", "whoami", "setup", "role",
+               "post",
                "language", "help")
 
 

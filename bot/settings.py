@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     # one the bot missed while down still goes out within the window.
     quiz_time: time = time(10, 0)
     quiz_window: Duration = timedelta(hours=2)
+    # Stop work / evacuate: members not reported safe this long after the alert are
+    # listed to the leader and the workshop, once.
+    evacuate_missing_after: Duration = timedelta(minutes=10)
     # Risk notification cards shown in the briefing; the shipped file fits the example
     # organisation only. A missing file means briefings without a risk section.
     risk_cards_file: Path = SHIPPED_RISK_CARDS

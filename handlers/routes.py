@@ -15,6 +15,7 @@ from handlers import (
     cards,
     conversations,
     documents,
+    evacuate,
     handover,
     hazard_report,
     hazards,
@@ -71,6 +72,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     documents.register(application)
     training.register(application)
     quiz.register(application)
+    evacuate.register(application)
     for prefix in ("rej", "fix", "five"):
         conversations.route(prefix, hazards.continue_action)
     conversations.route_default(hazard_report.continue_report)

@@ -1,4 +1,5 @@
-"""The roll-call sweep: every ``EDIT_EVERY``, show the check-ins and reads a throttle held.
+"""The roll-call sweep: every ``EDIT_EVERY``, show the check-ins, reads and "I am safe"
+presses a throttle held.
 
 Roll calls of briefings and documents are edited in place by one mechanism. A
 button press (check-in, "read and understood") marks its roll call dirty and,
@@ -19,8 +20,10 @@ from content.render import Renderer
 from domain.roll_call import EDIT_EVERY
 from scheduler.timetable import SweepFunction
 from services.documents import refresh_roll_call as refresh_document_roll_call
+from services.evacuation import refresh_roll_call as refresh_evacuation_roll_call
 from services.meetings import refresh_roll_call as refresh_meeting_roll_call
 from storage import documents as doc_repo
+from storage import evacuations as evacuation_repo
 from storage import meetings as meeting_repo
 from storage.db import Database
 
@@ -41,6 +44,11 @@ def roll_call_sweep(db: Database, renderer: Renderer, *,
             for post in await doc_repo.stale_roll_calls(session, now - EDIT_EVERY,
                                                         limit=BATCH):
                 queued |= await refresh_document_roll_call(session, renderer, post, now)
+        async with db.transaction() as session:
+            for evacuation in await evacuation_repo.stale_roll_calls(
+                    session, now - EDIT_EVERY, limit=BATCH):
+                queued |= await refresh_evacuation_roll_call(session, renderer, evacuation,
+                                                             now)
         if queued:
             wake()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from domain.delivery import OutboxStatus
@@ -503,3 +503,49 @@ class QuizSession(SQLModel, table=True):
     first_total: int = 0
     started_at: datetime = Field(sa_column=_utc_column())
     updated_at: datetime = Field(sa_column=_utc_column())
+
+
+class Evacuation(SQLModel, table=True):
+    """A stop-work order (停工撤人) in a team: the alert, who is safe, when it ended.
+
+    At most one active evacuation per team (``ended_at`` empty), checked by the
+    service. The alert's roll call is edited in place like a briefing's.
+    """
+
+    __tablename__ = "evacuation"
+    # One active evacuation per team, kept by the database: two leaders sending
+    # /evacuate at the same moment start one between them.
+    __table_args__ = (Index("uq_evacuation_active_unit", "unit_id", unique=True,
+                            sqlite_where=text("ended_at IS NULL"),
+                            postgresql_where=text("ended_at IS NULL")),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    group_chat_id: int = Field(foreign_key="group_chat.id")
+    started_by: int = Field(foreign_key="person.id")
+    reason: str | None = Field(default=None, max_length=500)
+    language: str = Field(max_length=8)
+    alert_html: str = Field(sa_column=Column(Text, nullable=False))
+    started_at: datetime = Field(sa_column=_utc_column())
+    ended_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    ended_by: int | None = Field(default=None, foreign_key="person.id")
+    # The outbox row of the alert in the group: the message the roll call edits.
+    alert_outbox_id: int | None = Field(default=None, foreign_key="outbox.id")
+    last_edit_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    roll_call_dirty: bool = False
+    roll_call_edits: int = 0
+    missing_told_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class EvacuationSafe(SQLModel, table=True):
+    """One member's "I am safe" during an evacuation (once per person)."""
+
+    __tablename__ = "evacuation_safe"
+    __table_args__ = (UniqueConstraint("evacuation_id", "person_id",
+                                       name="uq_evacuation_safe_person"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    evacuation_id: int = Field(foreign_key="evacuation.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    safe_at: datetime = Field(sa_column=_utc_column())

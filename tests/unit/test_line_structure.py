@@ -90,7 +90,7 @@ CASES: dict[str, list[tuple[dict[str, Any], Lines]]] = {
     "cards.card_operation": [(LIST_CARD, lines("POST", "ITEM1", "ITEM2"))],
     "cards.card_emergency": [(LIST_CARD, lines("POST", "ITEM1", "ITEM2", "MNEMO"))],
     "start.private": [({"name": "NAME"}, lines("NAME", 0, 0))],
-    "help": [({}, fixed(18))],
+    "help": [({}, fixed(19))],
     "group.greeting": [({}, fixed(2))],
     "group.arrived": [({"unit": "UNIT", "path": "PATH"}, lines(0, ("UNIT", "PATH")))],
     "group.removed_notice": [({"unit": "UNIT", "chat_title": "CHAT"},
@@ -198,6 +198,17 @@ CASES: dict[str, list[tuple[dict[str, Any], Lines]]] = {
         ({"number": 1, "total": 5, "question": "QTEXT", "options": ["OPT1", "OPT2"],
           "chosen": "CHOSEN", "correct": True, "right": "RIGHT", "explanation": "EXPL"},
          lines("QTEXT", "OPT1", "OPT2", "CHOSEN", "EXPL"))],
+    "evacuate.alert": [
+        ({"unit": "UNIT", "who": "WHO", "reason": "REASON", "at": AT},
+         lines(0, ("UNIT", "WHO"), "REASON", 0)),
+        ({"unit": "UNIT", "who": "WHO", "reason": None, "at": AT},
+         lines(0, ("UNIT", "WHO"), 0, 0))],
+    "evacuate.alert_up": [
+        ({"unit": "UNIT", "who": "WHO", "reason": "REASON", "at": AT},
+         lines("UNIT", "WHO", "REASON"))],
+    "evacuate.missing": [
+        ({"unit": "UNIT", "minutes": 10, "names": ["NAME1", "NAME2"]},
+         lines("UNIT", ("NAME1", "NAME2")))],
     "quiz.stats": [
         ({"team": "TEAM", "days": 30, "participants": 7, "members": 9, "answers": 41,
           "average": 66, "weakest": ["WEAK1", "WEAK2"]},
