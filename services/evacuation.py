@@ -18,11 +18,10 @@ from typing import Any, Literal
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from content.render import Renderer
-from domain.delivery import OutboxStatus
 from domain.org import Role, UnitKind, has_role_over
-from domain.roll_call import EDIT_EVERY
 from services.base import Actor, Outcome, Runtime
 from services.buttons import Button, keyboard, no_keyboard
+from services.roll_call_edits import show_roll_call
 from storage import evacuations as evac_repo
 from storage import org as org_repo
 from storage import outbox as outbox_repo
@@ -166,29 +165,20 @@ async def refresh_roll_call(session: AsyncSession, renderer: Renderer, evacuatio
     """Show a new answer: queue an edit of the alert, or mark the roll call dirty when
     one was queued within ``EDIT_EVERY`` (the roll-call sweep shows it). True if queued.
     """
-    if evacuation.last_edit_at is not None and evacuation.last_edit_at > now - EDIT_EVERY:
-        await evac_repo.mark_roll_call_dirty(session, evacuation)
-        return False
-    row = await alert_message(session, evacuation)
-    if row is None or (row.telegram_message_id is None
-                       and row.status == OutboxStatus.FAILED.value):
-        evacuation.roll_call_dirty = False
-        session.add(evacuation)
-        return False
-    number = await evac_repo.claim_roll_call_edit(session, evacuation, now, now - EDIT_EVERY) \
-        if row.telegram_message_id is not None else None
-    if number is None:
-        await evac_repo.mark_roll_call_dirty(session, evacuation)
-        return False
-    names = [p.name for p in await evac_repo.safe_people(session, evacuation.id or 0)]
-    members = len(await _members(session, evacuation))
-    await outbox_repo.enqueue(session, chat_id=row.chat_id, method="editMessageText", params={
-        "message_id": row.telegram_message_id, "parse_mode": "HTML",
-        "text": with_roll_call(renderer, evacuation, names, members),
-        "reply_markup": alert_buttons(renderer, evacuation.language, evacuation.id or 0)},
-        now=now, purpose="evacuation.roll_call_edit",
-        dedupe_key=f"evacuation-roll-edit:{evacuation.id}:{number}")
-    return True
+    async def queue_edit(row: OutboxMessage, number: int) -> None:
+        names = [p.name for p in await evac_repo.safe_people(session, evacuation.id or 0)]
+        members = len(await _members(session, evacuation))
+        await outbox_repo.enqueue(session, chat_id=row.chat_id, method="editMessageText", params={
+            "message_id": row.telegram_message_id, "parse_mode": "HTML",
+            "text": with_roll_call(renderer, evacuation, names, members),
+            "reply_markup": alert_buttons(renderer, evacuation.language, evacuation.id or 0)},
+            now=now, purpose="evacuation.roll_call_edit",
+            dedupe_key=f"evacuation-roll-edit:{evacuation.id}:{number}")
+
+    return await show_roll_call(
+        session, evacuation, now, message=lambda: alert_message(session, evacuation),
+        mark_dirty=evac_repo.mark_roll_call_dirty, claim=evac_repo.claim_roll_call_edit,
+        queue_edit=queue_edit)
 
 
 # ------------------------------------------------------------------ the buttons

@@ -24,10 +24,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from content.hazards import category
 from content.render import CONTENT_DIR, Renderer, escape_html
-from domain.delivery import OutboxStatus
 from domain.org import Role, leads_team
 from domain.risk_cards import RiskCard, cards_for
-from domain.roll_call import EDIT_EVERY
 from domain.shifts import (
     ScheduleError,
     ShiftOccurrence,
@@ -41,6 +39,7 @@ from services.buttons import Button, keyboard
 from services.finished import last_part
 from services.group_commit import GroupCommit
 from services.membership import Member
+from services.roll_call_edits import show_roll_call
 from storage import documents as doc_repo
 from storage import hazards as hazard_repo
 from storage import meetings as meeting_repo
@@ -225,32 +224,20 @@ async def refresh_roll_call(session: AsyncSession, renderer: Renderer,
     far, or, when one was queued within ``EDIT_EVERY``, mark the roll call dirty for
     the roll-call sweep. True if an edit was queued.
     """
-    if meeting.last_edit_at is not None and meeting.last_edit_at > now - EDIT_EVERY:
-        # Edited within the window (and that time only grows): the claim below would
-        # fail, so the busiest taps of a shift start cost no more than this mark.
-        await meeting_repo.mark_roll_call_dirty(session, meeting)
-        return False
-    row = await briefing_message(session, meeting)
-    if row is None or (row.telegram_message_id is None
-                       and row.status == OutboxStatus.FAILED.value):
-        meeting.roll_call_dirty = False  # no briefing in the group: nothing to edit
-        session.add(meeting)
-        return False
-    number = await meeting_repo.claim_roll_call_edit(session, meeting, now, now - EDIT_EVERY) \
-        if row.telegram_message_id is not None else None
-    if number is None:
-        # Not sent yet, edited meanwhile, or held: it stays dirty, the sweep looks again.
-        await meeting_repo.mark_roll_call_dirty(session, meeting)
-        return False
-    names = [p.name for p in await meeting_repo.attendees(session, meeting.id or 0)]
-    params: dict[str, Any] = {
-        "message_id": row.telegram_message_id, "parse_mode": "HTML",
-        "text": with_roll_call(meeting.briefing_html, meeting.language, names),
-        "reply_markup": meeting_buttons(renderer, meeting.language, meeting.id or 0)}
-    await outbox_repo.enqueue(session, chat_id=row.chat_id, method="editMessageText",
-                              params=params, now=now, purpose="meeting.roll_call_edit",
-                              dedupe_key=f"meeting-roll-edit:{meeting.id}:{number}")
-    return True
+    async def queue_edit(row: OutboxMessage, number: int) -> None:
+        names = [p.name for p in await meeting_repo.attendees(session, meeting.id or 0)]
+        params: dict[str, Any] = {
+            "message_id": row.telegram_message_id, "parse_mode": "HTML",
+            "text": with_roll_call(meeting.briefing_html, meeting.language, names),
+            "reply_markup": meeting_buttons(renderer, meeting.language, meeting.id or 0)}
+        await outbox_repo.enqueue(session, chat_id=row.chat_id, method="editMessageText",
+                                  params=params, now=now, purpose="meeting.roll_call_edit",
+                                  dedupe_key=f"meeting-roll-edit:{meeting.id}:{number}")
+
+    return await show_roll_call(
+        session, meeting, now, message=lambda: briefing_message(session, meeting),
+        mark_dirty=meeting_repo.mark_roll_call_dirty, claim=meeting_repo.claim_roll_call_edit,
+        queue_edit=queue_edit)
 
 
 async def queue_held_edit(session: AsyncSession, meeting: PreShiftMeeting, html: str,
