@@ -15,6 +15,7 @@ from telegram.request import HTTPXRequest
 
 from bot.context import BotContext
 from bot.errors import CallbackAwareBot, on_error
+from bot.members import group_member_check
 from bot.menus import publish_menus
 from bot.outbox import OutboxDispatcher
 from bot.services import SERVICES_KEY, Services
@@ -35,7 +36,7 @@ from scheduler.evacuations import evacuation_sweep
 from scheduler.handovers import handover_sweep
 from scheduler.housekeeping import forget_old_updates
 from scheduler.meetings import pre_shift_sweep
-from scheduler.quizzes import daily_quiz_sweep
+from scheduler.quizzes import daily_quiz_sweep, early_poll_answers_sweep
 from scheduler.roll_calls import roll_call_sweep
 from scheduler.timetable import Timetable
 from storage.db import Database
@@ -162,7 +163,8 @@ def build_application(
         services.outbox = OutboxDispatcher(
             app.bot, services.db, services.clock,
             policy=RetryPolicy(max_attempts=settings.outbox_max_attempts),
-            poll_seconds=settings.outbox_poll_seconds, instance=settings.outbox_instance)
+            poll_seconds=settings.outbox_poll_seconds, instance=settings.outbox_instance,
+            after_polls_sent=lambda: early_answers(services.clock.now()))
         if outbox_autostart:
             services.outbox.start()
         if app.job_queue is not None and install_timetable:
@@ -189,6 +191,10 @@ def build_application(
                                    settings.flood_group_per_minute),
         request=BoundedRequest(settings.telegram_connections),
         get_updates_request=HTTPXRequest(connection_pool_size=1))
+    early_answers = early_poll_answers_sweep(
+        services.db, services.renderer, default_language=settings.default_language,
+        is_member=group_member_check(bot), wake=services.wake_outbox)
+    services.timetable.add("early-poll-answers", timedelta(minutes=1), early_answers)
     app = (
         ApplicationBuilder()
         .application_class(application_class)

@@ -21,6 +21,7 @@ import logging
 import uuid
 import warnings
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -85,8 +86,11 @@ class OutboxDispatcher:
 
     def __init__(self, bot: Bot, db: Database, clock: Clock, *,
                  policy: RetryPolicy | None = None, lease: timedelta = timedelta(minutes=2),
-                 poll_seconds: float = 2.0, instance: str | None = None) -> None:
+                 poll_seconds: float = 2.0, instance: str | None = None,
+                 after_polls_sent: Callable[[], Awaitable[None]] | None = None) -> None:
         self.bot = bot
+        # Votes that beat the poll's id to the database wait for it: told at once.
+        self.after_polls_sent = after_polls_sent
         self.db = db
         self.clock = clock
         self.policy = policy or RetryPolicy()
@@ -227,6 +231,7 @@ class OutboxDispatcher:
         """
         written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._unwritten.append((outcomes, written))
+        polls_sent = False
         async with self._books:
             if not written.done():  # nobody took ours while we waited: write all waiting
                 taken, self._unwritten = self._unwritten, []
@@ -247,7 +252,13 @@ class OutboxDispatcher:
                 else:
                     for _, future in taken:
                         future.set_result(None)
+                    polls_sent = any(o.poll_id for group, _ in taken for o in group)
         await written
+        if polls_sent and self.after_polls_sent is not None:
+            try:
+                await self.after_polls_sent()
+            except Exception:  # the minute sweep tries again; sending goes on
+                log.exception("recording poll votes that came before their poll failed")
 
     async def _send_one(self, row: OutboxMessage) -> _Outcome:
         """Attempt one row; the caller writes the outcome."""

@@ -62,6 +62,10 @@ class Question:
         """Whether choosing ``option`` answers the question correctly."""
         return option in self.correct
 
+    def answers_correctly(self, options: Iterable[int]) -> bool:
+        """Whether choosing exactly ``options`` is right: every correct one, nothing else."""
+        return frozenset(options) == self.correct
+
     @property
     def single_answer(self) -> bool:
         """A Telegram quiz poll has exactly one correct option."""

@@ -8,8 +8,6 @@ question's button (or a forged one) is refused in a box the clicker dismisses.
 from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.constants import ChatMemberStatus
-from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -18,6 +16,7 @@ from telegram.ext import (
     PollAnswerHandler,
 )
 
+from bot.members import group_member_check
 from domain.people import display_name
 from handlers.common import (
     Context,
@@ -37,8 +36,6 @@ from services import quizzes as quiz_service
 from services.membership import Member
 from services.quizzes import PollVoteIn, QuizAnswer, QuizReply, Screen
 
-_IN_GROUP = frozenset({ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR,
-                       ChatMemberStatus.OWNER})
 # Before group 0's /cancel (the hazard report's): a quiz in progress is cancelled here.
 CANCEL_GROUP = -1
 
@@ -130,12 +127,7 @@ async def poll_answered(update: Update, context: Context) -> None:
     vote = await desk.vote(PollVoteIn(voter, answer.poll_id, tuple(answer.option_ids)))
     if vote.ask_chat_id is None:
         return
-    try:
-        member = await context.bot.get_chat_member(vote.ask_chat_id, user.id)
-    except TelegramError:
-        return  # not known to Telegram there: not a member
-    if member.status in _IN_GROUP or (member.status == ChatMemberStatus.RESTRICTED
-                                      and getattr(member, "is_member", False)):
+    if await group_member_check(context.bot)(vote.ask_chat_id, user.id):
         await desk.vote(PollVoteIn(voter, answer.poll_id, tuple(answer.option_ids),
                                    confirmed=True))
 

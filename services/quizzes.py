@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,7 +33,7 @@ from storage import outbox as outbox_repo
 from storage import people as people_repo
 from storage import quizzes as quiz_repo
 from storage import training
-from storage.models import GroupChat, Person, QuizPoll, QuizSession, Unit
+from storage.models import EarlyPollAnswer, GroupChat, Person, QuizPoll, QuizSession, Unit
 
 # Questions in a private quiz's first round.
 SESSION_QUESTIONS = 5
@@ -185,6 +185,7 @@ class PollVote:
 
     recorded: bool
     ask_chat_id: int | None = None
+    held: bool = False  # its poll's id is not known yet: kept until it is
 
 
 @dataclass(frozen=True)
@@ -217,40 +218,108 @@ async def record_poll_answers(rt: Runtime, votes: Sequence[PollVoteIn], *,
     """:func:`record_poll_answer` for many votes in one transaction, a result each.
 
     A handful of statements per batch, not per vote: a whole plant answering the
-    morning's question arrives within minutes.
+    morning's question arrives within minutes. A vote for a poll whose id the outbox
+    has not recorded yet (the voter was faster than the sendPoll's answer) is held,
+    and recorded by :func:`record_early_answers` once the id is known.
     """
-    now = rt.clock.now()
+    async with rt.db.transaction() as session:
+        return await _record_votes(session, votes, rt.clock.now(), _bank(bank), hold=True)
+
+
+async def _record_votes(session: AsyncSession, votes: Sequence[PollVoteIn], now: datetime,
+                        bank: QuestionBank, *, hold: bool) -> list[PollVote]:
+    """Record the votes that count, in ``session``; hold those for unknown polls."""
+    polls = await quiz_repo.polls_by_telegram_ids(
+        session, sorted({v.poll_id for v in votes if v.option_ids}))
+    groups = await quiz_repo.groups_of_units(session, sorted({p.unit_id
+                                                              for p in polls.values()}))
+    people = await quiz_repo.people_by_telegram_ids(
+        session, sorted({v.voter.telegram_id for v in votes}))
+    members = await quiz_repo.active_memberships(
+        session, sorted({g.id or 0 for g in groups.values()}),
+        sorted({p.id or 0 for p in people.values()}))
+    results: list[PollVote] = []
+    rows: list[dict[str, Any]] = []
+    held: list[dict[str, Any]] = []
+    for vote in votes:
+        poll = polls.get(vote.poll_id) if vote.option_ids else None
+        if poll is None and vote.option_ids and hold:
+            held.append(_held_row(vote, now))
+            results.append(PollVote(False, held=True))
+            continue
+        # The team's group now (its id changes when it becomes a supergroup).
+        group = groups.get(poll.unit_id) if poll is not None else None
+        if poll is None or group is None or not group.active:
+            results.append(PollVote(False))
+            continue
+        person = people.get(vote.voter.telegram_id)
+        if person is None or (group.id, person.id) not in members:
+            if not vote.confirmed:
+                results.append(PollVote(False, ask_chat_id=group.chat_id))
+                continue
+            person = await _learn_member(session, vote.voter, group, now)
+            members.add((group.id or 0, person.id or 0))
+        rows.append(_answer_row(poll, person.id or 0, vote.option_ids, bank, now))
+        results.append(PollVote(True))
+    await quiz_repo.record_answers(session, rows)
+    await quiz_repo.hold_early_answers(session, held)
+    return results
+
+
+def _held_row(vote: PollVoteIn, now: datetime) -> dict[str, Any]:
+    """The row that keeps a vote until its poll's id is known."""
+    return {"poll_id": vote.poll_id, "telegram_id": vote.voter.telegram_id,
+            "name": vote.voter.name[:200], "username": vote.voter.username,
+            "language_code": vote.voter.language_code,
+            "option_ids": ",".join(str(o) for o in vote.option_ids),
+            "confirmed": vote.confirmed, "received_at": now}
+
+
+IsGroupMember = Callable[[int, int], Awaitable[bool]]
+
+
+async def record_early_answers(rt: Runtime, is_member: IsGroupMember, *,
+                               bank: QuestionBank | None = None) -> int:
+    """Record the held votes whose poll's id is now known; returns how many counted.
+
+    ``is_member(chat_id, telegram_id)`` asks Telegram about a voter the bot has not
+    seen in the group (as the chat edge does for a vote on time). A held vote is
+    dropped only in the transaction that records it or finds it does not count, so a
+    crash in between leaves it held, never lost.
+    """
     the_bank = _bank(bank)
     async with rt.db.transaction() as session:
-        polls = await quiz_repo.polls_by_telegram_ids(
-            session, sorted({v.poll_id for v in votes if v.option_ids}))
-        groups = await quiz_repo.groups_of_units(session, sorted({p.unit_id
-                                                                  for p in polls.values()}))
-        people = await quiz_repo.people_by_telegram_ids(
-            session, sorted({v.voter.telegram_id for v in votes}))
-        members = await quiz_repo.active_memberships(
-            session, sorted({g.id or 0 for g in groups.values()}),
-            sorted({p.id or 0 for p in people.values()}))
-        results: list[PollVote] = []
-        rows: list[dict[str, Any]] = []
-        for vote in votes:
-            poll = polls.get(vote.poll_id) if vote.option_ids else None
-            # The team's group now (its id changes when it becomes a supergroup).
-            group = groups.get(poll.unit_id) if poll is not None else None
-            if poll is None or group is None or not group.active:
-                results.append(PollVote(False))
-                continue
-            person = people.get(vote.voter.telegram_id)
-            if person is None or (group.id, person.id) not in members:
-                if not vote.confirmed:
-                    results.append(PollVote(False, ask_chat_id=group.chat_id))
-                    continue
-                person = await _learn_member(session, vote.voter, group, now)
-                members.add((group.id or 0, person.id or 0))
-            rows.append(_answer_row(poll, person.id or 0, vote.option_ids[0], the_bank, now))
-            results.append(PollVote(True))
-        await quiz_repo.record_answers(session, rows)
-    return results
+        early = await quiz_repo.early_answers_now_known(session)
+        votes = [_held_vote(row) for row in early]
+        results = await _record_votes(session, votes, rt.clock.now(), the_bank, hold=False)
+        asking = [(row, vote, result.ask_chat_id) for row, vote, result
+                  in zip(early, votes, results, strict=True) if result.ask_chat_id is not None]
+        await quiz_repo.drop_early_answers(
+            session, [row.id or 0 for row, result in zip(early, results, strict=True)
+                      if result.ask_chat_id is None])
+    counted = sum(result.recorded for result in results)
+    if not asking:
+        return counted
+    confirmed = [replace(vote, confirmed=True) for _, vote, chat_id in asking
+                 if chat_id is not None and await is_member(chat_id, vote.voter.telegram_id)]
+    async with rt.db.transaction() as session:
+        again = await _record_votes(session, confirmed, rt.clock.now(), the_bank, hold=False)
+        await quiz_repo.drop_early_answers(session, [row.id or 0 for row, _, _ in asking])
+    return counted + sum(result.recorded for result in again)
+
+
+def _held_vote(row: EarlyPollAnswer) -> PollVoteIn:
+    """A held vote as the chat edge first parsed it."""
+    voter = Member(telegram_id=row.telegram_id, name=row.name, username=row.username,
+                   language_code=row.language_code)
+    options = tuple(int(o) for o in row.option_ids.split(",") if o.strip().isdigit())
+    return PollVoteIn(voter, row.poll_id, options, row.confirmed)
+
+
+async def forget_unclaimed_early_answers(rt: Runtime, older_than: timedelta) -> int:
+    """Drop held votes whose poll never became known: it was not a daily quiz of ours."""
+    async with rt.db.transaction() as session:
+        return await quiz_repo.drop_early_answers_before(session, rt.clock.now() - older_than)
 
 
 async def _learn_member(session: AsyncSession, voter: Member, group: GroupChat,
@@ -263,12 +332,15 @@ async def _learn_member(session: AsyncSession, voter: Member, group: GroupChat,
     return person
 
 
-def _answer_row(poll: QuizPoll, person_id: int, option: int, bank: QuestionBank,
+def _answer_row(poll: QuizPoll, person_id: int, options: Sequence[int], bank: QuestionBank,
                 now: datetime) -> dict[str, Any]:
-    """The training-record row of one daily poll answer (one per person and poll)."""
+    """The training-record row of one daily poll answer (one per person and poll).
+
+    Right means exactly the correct options: all of them where a question has several.
+    """
     question = bank.by_id(poll.question_id)
-    correct = question.is_correct(option) if question is not None else \
-        option == poll.correct_option
+    correct = question.answers_correctly(options) if question is not None else \
+        set(options) == {poll.correct_option}
     return {"person_id": person_id, "unit_id": poll.unit_id, "kind": KIND,
             "subject": poll.question_id, "result": "correct" if correct else "wrong",
             "detail": f"daily poll {poll.day}", "at": now,

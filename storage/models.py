@@ -474,6 +474,28 @@ class QuizPoll(SQLModel, table=True):
     posted_at: datetime = Field(sa_column=_utc_column())
 
 
+class EarlyPollAnswer(SQLModel, table=True):
+    """A daily poll vote that arrived before the poll's id was recorded.
+
+    The outbox records a sent poll's id after Telegram answers the sendPoll; a fast
+    voter's ``poll_answer`` can be fetched in between. It waits here, and is recorded
+    once the id is known (or dropped after a while: then the poll was not ours).
+    """
+
+    __tablename__ = "early_poll_answer"
+    __table_args__ = (UniqueConstraint("poll_id", "telegram_id", name="uq_early_poll_answer"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    poll_id: str = Field(max_length=64, index=True)
+    telegram_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    name: str = Field(max_length=200)
+    username: str | None = Field(default=None, max_length=64)
+    language_code: str | None = Field(default=None, max_length=16)
+    option_ids: str = Field(max_length=64)  # "0" or "0,2"
+    confirmed: bool = False
+    received_at: datetime = Field(sa_column=_utc_column())
+
+
 class QuizSession(SQLModel, table=True):
     """A worker's quiz in a private chat: the questions of this round and where it stands.
 

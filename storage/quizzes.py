@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import insert_skipping_duplicates
 from storage.models import (
+    EarlyPollAnswer,
     GroupChat,
     Membership,
     OutboxMessage,
@@ -161,3 +162,36 @@ async def record_answers(session: AsyncSession, rows: Sequence[dict[str, Any]]) 
     """Training-record rows of quiz answers in one statement; a dedupe key seen before
     (or twice in ``rows``) is skipped."""
     await insert_skipping_duplicates(session, TrainingRecord, ["dedupe_key"], list(rows))
+
+
+# ---------------------------------------------------------------- votes before the poll's id
+
+
+async def hold_early_answers(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Keep votes for polls whose id is not recorded yet; a redelivered vote is kept once."""
+    await insert_skipping_duplicates(session, EarlyPollAnswer, ["poll_id", "telegram_id"],
+                                     list(rows))
+
+
+async def early_answers_now_known(session: AsyncSession,
+                                  limit: int = 1000) -> list[EarlyPollAnswer]:
+    """Held votes whose poll's id the outbox has recorded since (oldest first)."""
+    known = select(OutboxMessage.poll_id).where(col(OutboxMessage.poll_id).is_not(None))
+    result = await session.exec(select(EarlyPollAnswer)
+                                .where(col(EarlyPollAnswer.poll_id).in_(known))
+                                .order_by(col(EarlyPollAnswer.id)).limit(limit))
+    return list(result.all())
+
+
+async def drop_early_answers(session: AsyncSession, ids: Sequence[int]) -> None:
+    """Forget held votes that were recorded (or turned out not to count)."""
+    if ids:
+        await session.exec(delete(EarlyPollAnswer)  # type: ignore[call-overload]
+                           .where(col(EarlyPollAnswer.id).in_(ids)))
+
+
+async def drop_early_answers_before(session: AsyncSession, before: datetime) -> int:
+    """Forget held votes older than ``before``: their poll was never one of ours."""
+    result = await session.exec(delete(EarlyPollAnswer)  # type: ignore[call-overload]
+                                .where(col(EarlyPollAnswer.received_at) < before))
+    return int(result.rowcount or 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections import deque
@@ -69,6 +70,10 @@ class Fault:
     drop: bool = False
     chat_id: int | None = None
     times: int | None = 1
+    # A held call is carried out, then its answer waits until ``release`` is set:
+    # what the world sees before the bot hears back (``reached`` says it got there).
+    reached: asyncio.Event | None = None
+    release: asyncio.Event | None = None
 
 
 class Faults:
@@ -79,9 +84,13 @@ class Faults:
 
     def add(self, method: str, *, status: int | None = None, retry_after: int | None = None,
             delay: float = 0.0, drop: bool = False, chat_id: int | None = None,
-            times: int | None = 1) -> Fault:
-        """Inject a fault for ``method``; ``times=None`` keeps it forever."""
-        fault = Fault(method.lower(), status, retry_after, delay, drop, chat_id, times)
+            times: int | None = 1, hold: bool = False) -> Fault:
+        """Inject a fault for ``method``; ``times=None`` keeps it forever.
+
+        ``hold``: carry the call out, then keep its answer until ``fault.release`` is set.
+        """
+        fault = Fault(method.lower(), status, retry_after, delay, drop, chat_id, times,
+                      asyncio.Event() if hold else None, asyncio.Event() if hold else None)
         self._faults.append(fault)
         return fault
 

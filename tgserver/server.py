@@ -114,6 +114,10 @@ class TelegramTestServer:
             decoded = decode_params(params)
             decoded["_uploads"] = uploads
             result = await self.api.call(bot, method, decoded)
+            if fault is not None and fault.release is not None and fault.reached is not None:
+                fault.reached.set()
+                self.world.touch()
+                await fault.release.wait()
             return 200, {"ok": True, "result": result}
         except ApiError as error:
             bot.errors.append(ErrorRecord(method, {k: v for k, v in params.items()},

@@ -85,6 +85,11 @@ class BotUnderTest:
 
     async def settle(self, limit: float = 10.0) -> None:
         """Wait until the bot has handled everything and the outbox has nothing due."""
+        await self.until_handled(limit)
+        await self.drain_outbox()
+
+    async def until_handled(self, limit: float = 10.0) -> None:
+        """Wait until the bot has handled every update the humans produced."""
         await self.driver.until_delivered(timeout=limit)
         wanted = set(self.driver.delivered_update_ids())
         async with asyncio.timeout(limit):
@@ -93,7 +98,6 @@ class BotUnderTest:
                 if wanted <= self.handled:
                     break
                 await self._handled_event.wait()
-        await self.drain_outbox()
 
     async def run_sweeps(self) -> None:
         """Run the timetable now (after moving the clock), then send what it queued."""

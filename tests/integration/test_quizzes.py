@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -9,7 +10,9 @@ from sqlmodel import col, select
 
 from content.quizzes import shipped_bank
 from domain.quiz import Question
-from storage.models import Person, QuizPoll, QuizSession, TrainingRecord
+from services.membership import Member
+from services.quizzes import PollVoteIn, record_poll_answers
+from storage.models import EarlyPollAnswer, Person, QuizPoll, QuizSession, TrainingRecord
 from tests.integration.conftest import BotUnderTest
 from tests.integration.test_groups import last_text
 from tests.integration.test_hazards import setup_plant
@@ -209,3 +212,54 @@ async def test_quiz_cancel_topics_and_someone_elses_buttons(bot: BotUnderTest) -
     worker.send(group, "/quiz")
     await bot.settle()
     assert last_text(group) == "请在与我的私聊中发送 /quiz 开始测验。"
+
+
+async def test_votes_before_the_polls_id_is_recorded_are_held_then_counted(
+        bot: BotUnderTest) -> None:
+    """A fast voter's poll_answer can arrive while the sendPoll's answer is still on its
+    way back: the vote waits for the poll's id, and counts once it is recorded."""
+    _, people, group = await setup_plant(bot)  # Monday 08:30 in Shanghai
+    worker, leader = people["Worker Wu"], people["Leader Li"]  # Wu never spoke there
+    bot.clock.advance(timedelta(minutes=90))  # 10:00, the quiz time
+    held = bot.server.faults.add("sendPoll", hold=True)
+    await bot.services.timetable.run_due()  # queued; the outbox sends it at once
+    assert held.reached is not None and held.release is not None
+    async with asyncio.timeout(10):
+        await held.reached.wait()  # the poll is in the group; the bot has not heard back
+    [message] = polls(group)
+    right = message.extra["poll"]["correct_option_ids"][0]
+    worker.answer_poll(message, [right])
+    leader.answer_poll(message, [right])
+    leader.answer_poll(message, [right])  # delivered again: kept once
+    await bot.until_handled()  # the outbox is still waiting for the poll's answer
+    assert await quiz_records(bot) == []
+    async with bot.services.db.session() as s:
+        waiting = (await s.exec(select(EarlyPollAnswer))).all()
+    assert sorted(w.telegram_id for w in waiting) == sorted([worker.id, leader.id])
+
+    held.release.set()  # the sendPoll's answer arrives: the poll's id is recorded
+    await bot.drain_outbox()  # after the pass that sent the poll has finished
+    records = await quiz_records(bot)
+    async with bot.services.db.session() as s:
+        people_ids = {p.telegram_id: p.id for p in (await s.exec(select(Person))).all()}
+        assert (await s.exec(select(EarlyPollAnswer))).all() == []
+    assert sorted((r.person_id, r.result) for r in records) == sorted(
+        [(people_ids[worker.id], "correct"), (people_ids[leader.id], "correct")])
+
+
+async def test_a_held_vote_for_a_poll_never_known_is_dropped_after_two_days(
+        bot: BotUnderTest) -> None:
+    _, people, _ = await setup_plant(bot)
+    worker = people["Worker Wu"]
+    rt = bot.services.runtime()
+    [vote] = await record_poll_answers(rt, [PollVoteIn(
+        Member(worker.id, "Worker Wu"), "poll-of-someone-else", (0,))])
+    assert vote.held and not vote.recorded
+    await bot.run_sweeps()
+    async with bot.services.db.session() as s:
+        assert len((await s.exec(select(EarlyPollAnswer))).all()) == 1
+    bot.clock.advance(timedelta(days=2, minutes=1))
+    await bot.run_sweeps()
+    async with bot.services.db.session() as s:
+        assert (await s.exec(select(EarlyPollAnswer))).all() == []
+    assert await quiz_records(bot) == []
