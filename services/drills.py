@@ -39,8 +39,9 @@ from services.roll_call_edits import show_roll_call
 from storage import drills as drill_repo
 from storage import org as org_repo
 from storage import outbox as outbox_repo
+from storage import people as people_repo
 from storage import training as training_repo
-from storage.models import Drill, DrillTeam, OutboxMessage, Unit
+from storage.models import Drill, DrillTeam, GroupChat, OutboxMessage, Unit
 
 log = logging.getLogger(__name__)
 
@@ -359,6 +360,8 @@ async def press_here(rt: Runtime, actor: Actor, drill_id: int, *, chat_id: int |
         row = await drill_repo.team_in_chat(session, drill_id, chat_id) \
             if chat_id is not None else None
         if row is None or not in_group:
+            if row is not None:
+                await _not_a_member(session, row, actor.person_id, now)
             return Outcome.refused("drill.not_in_team")
         if not await drill_repo.attend(session, row, actor.person_id, now):
             return Outcome.done("drill.already_here")
@@ -370,6 +373,17 @@ async def press_here(rt: Runtime, actor: Actor, drill_id: int, *, chat_id: int |
     if queued:
         rt.wake()
     return Outcome.done("drill.here_recorded")
+
+
+async def _not_a_member(session: AsyncSession, row: DrillTeam, person_id: int,
+                        now: datetime) -> None:
+    """Telegram says the presser is not in the group: the press taught the bot otherwise
+    (every update from a group learns its sender), so the roll call would count them."""
+    group = await session.get(GroupChat, row.group_chat_id) if row.group_chat_id else None
+    found = await people_repo.people_by_ids(session, [person_id])
+    if group is not None and found:
+        await org_repo.record_membership(session, chat=group, person=found[0], active=False,
+                                         now=now)
 
 
 # ------------------------------------------------------------------ findings
