@@ -179,6 +179,31 @@ async def test_one_line_schedule_cli_and_rights(bot: BotUnderTest,
     assert done.startswith("✅ 演练 #1 已安排：专项应急演练") and "合成甲班、合成乙班" in done
     assert "以下班组还没有绑定群" in done and "合成乙班" in done.split("绑定群")[1]
     assert len(texts(group, "应急演练通知")) == 1
+    # Step by step, the officer is asked which units: a tap, or keys by reply.
+    chat = d.private_chat(officer)
+    officer.send(chat, "/drill")
+    await bot.settle()
+    officer.click(d.private_messages(officer)[-1], "综合应急演练")
+    await bot.settle()
+    units = d.private_messages(officer)[-1]
+    assert units.buttons == [["合成车间 (ws)"], ["合成甲班 (team-a)"], ["合成乙班 (team-b)"]]
+    officer.send(chat, "team-a, team-x")
+    await bot.settle()
+    assert d.private_messages(officer)[-1].text == "没有代码为 team-x 的单位。"
+    officer.send(chat, "team-a，team-b")
+    await bot.settle()
+    officer.send(chat, "2026-11-26 15:00 abc")  # a word that is not a duration
+    await bot.settle()
+    assert d.private_messages(officer)[-1].text.startswith("时间请写成")
+    officer.send(chat, "2026-11-26 15:00")
+    await bot.settle()
+    officer.send(chat, "/cancel")
+    await bot.settle()
+    assert d.private_messages(officer)[-1].text == "已取消，没有保存任何修改。"
+    officer.send(chat, "全厂停电")  # no conversation any more: nothing happens
+    await bot.settle()
+    assert d.private_messages(officer)[-1].text == "已取消，没有保存任何修改。"
+
     # The operator, from the command line, through the same service.
     monkeypatch.setenv("DATABASE_URL", bot.db_url)
     monkeypatch.setattr("bot.cli.clock", lambda: bot.clock)
