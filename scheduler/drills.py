@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from content.render import Renderer
 from domain.clock import ManualClock
 from scheduler.timetable import SweepFunction
+from services import drill_rules
 from services import drills as drill_service
 from services.base import Runtime
 from storage.db import Database
@@ -46,6 +47,6 @@ def drill_rule_sweep(db: Database, renderer: Renderer, *, default_language: str,
 
     async def sweep(now: datetime) -> None:
         rt = _runtime(db, renderer, now, default_language, default_timezone, wake)
-        await drill_service.check_rules(rt, now)
+        await drill_rules.check_rules(rt, now)
 
     return sweep

@@ -6,8 +6,7 @@ team group is told when it is scheduled, reminded ``DRILL_REMINDERS`` before, an
 at the start gets a post with a "present" button whose roll call is edited in place
 (``services.roll_call_edits``). Each tap is a training-record row of kind ``drill``
 (``attended``); when the findings are recorded the drill closes and the members who
-never tapped get a row ``absent``. The rule checks (``domain.drills``) live here too:
-a team or enterprise fallen behind is told to the enterprise's managers, once.
+never tapped get a row ``absent``. The rule checks are services/drill_rules.py's.
 """
 
 from __future__ import annotations
@@ -23,16 +22,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from content.render import Renderer
 from domain.drills import (
-    ENTERPRISE_MAJOR,
     TEAM_ONSITE,
     DrillInputError,
-    DrillRule,
     DrillType,
     due_on,
-    is_lapsed,
     parse_request,
 )
-from domain.org import Grant, Role, UnitKind, has_role_over, path_ids
+from domain.org import Grant, Role, UnitKind, has_role_over
 from services.base import Actor, Outcome, Runtime
 from services.buttons import Button, keyboard, no_keyboard
 from services.roll_call_edits import show_roll_call
@@ -542,84 +538,3 @@ async def overview(rt: Runtime, actor: Actor, team: Unit | None) -> Outcome:
     return Outcome.done("drill.list", title=title, upcoming=[item(d) for d in upcoming[:10]],
                         recent=[item(d) for d in reversed(recent)], last=last, due=due,
                         tz=_zone(teams[0], rt))
-
-
-# ------------------------------------------------------------------ the rules
-
-
-async def check_rules(rt: Runtime, now: datetime) -> int:
-    """Tell the enterprise's managers, once per lapse, of every team without an on-site
-    drill within six months and every enterprise without a comprehensive or special
-    drill within a year (``domain.drills.RULES``). Returns how many lapses were told.
-
-    Read whole from the database each time: a restart forgets nothing, and the lapse
-    rows make "once" hold across restarts.
-    """
-    told = 0
-    async with rt.db.transaction() as session:
-        units = await org_repo.all_units(session)
-        by_id = {u.id: u for u in units}
-        onsite = await drill_repo.last_held(session, sorted(TEAM_ONSITE.types))
-        major = await drill_repo.last_held(session, sorted(ENTERPRISE_MAJOR.types))
-        known = {rule.name: await drill_repo.lapses_told(session, rule.name)
-                 for rule in (TEAM_ONSITE, ENTERPRISE_MAJOR)}
-
-        def enterprise_of(unit: Unit) -> Unit | None:
-            for unit_id in path_ids(unit.path):
-                above = by_id.get(unit_id)
-                if above is not None and above.kind == UnitKind.ENTERPRISE:
-                    return above
-            return None
-
-        for unit in units:
-            if unit.kind == UnitKind.TEAM:
-                rule, held = TEAM_ONSITE, onsite.get(unit.id or 0)
-            elif unit.kind == UnitKind.ENTERPRISE:
-                rule = ENTERPRISE_MAJOR
-                times = [at for team_id, at in major.items()
-                         if team_id in by_id and by_id[team_id].path.startswith(unit.path)]
-                held = max(times) if times else None
-            else:
-                continue
-            zone = ZoneInfo(_zone(unit, rt))
-            last = held.astimezone(zone).date() if held is not None else None
-            joined = unit.created_at.astimezone(zone).date()
-            today = now.astimezone(zone).date()
-            if not is_lapsed(rule, last, joined, today):
-                continue
-            due = due_on(rule, last, joined)
-            if (unit.id, due.isoformat()) in known[rule.name]:
-                continue
-            if not await drill_repo.record_lapse(session, unit_id=unit.id or 0,
-                                                 rule=rule.name, due_on=due.isoformat(),
-                                                 now=now):
-                continue
-            enterprise = enterprise_of(unit)
-            told += 1
-            if enterprise is not None:
-                await _tell_lapse(session, rt, unit, enterprise, rule, last, due.isoformat(),
-                                  now)
-    if told:
-        rt.wake()
-    return told
-
-
-async def _tell_lapse(session: AsyncSession, rt: Runtime, unit: Unit, enterprise: Unit,
-                      rule: DrillRule, last: Any, due: str, now: datetime) -> None:
-    """The enterprise's managers (privately, or its group when none can be written to)."""
-    holders = [p for p, _ in await org_repo.role_holders(session, [enterprise.id or 0],
-                                                          [Role.MANAGER])]
-    chats, unreachable = org_repo.reachable(
-        holders, enterprise, await org_repo.chat_of_unit(session, enterprise.id or 0),
-        rt.default_language)
-    if not chats:
-        log.warning("drill lapse of %s (%s, due %s) reaches nobody: %s", unit.key, rule.name,
-                    due, ", ".join(unreachable) or "no manager")
-    for chat_id, (lang, person_id) in chats.items():
-        html = rt.renderer.html("drill.lapse", lang, unit=unit.name,
-                                rule=rt.renderer.plain(f"drill.rule_{rule.name}", lang),
-                                last=last.isoformat() if last is not None else None, due=due)
-        await outbox_repo.enqueue_text(session, chat_id=chat_id, html=html, now=now,
-                                       purpose="drill.lapse", person_id=person_id,
-                                       dedupe_key=f"drill-lapse:{unit.id}:{rule.name}:{due}:"
-                                                  f"{chat_id}")
