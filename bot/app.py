@@ -31,6 +31,7 @@ from domain.delivery import RetryPolicy
 from domain.roll_call import EDIT_EVERY
 from handlers import routes
 from scheduler.documents import document_sweep
+from scheduler.drills import RULES_EVERY, drill_rule_sweep, drill_sweep
 from scheduler.escalation import escalation_sweep, idle_draft_sweep
 from scheduler.evacuations import evacuation_sweep
 from scheduler.handovers import handover_sweep
@@ -153,6 +154,13 @@ def build_application(
         services.db, services.renderer, default_language=settings.default_language,
         default_timezone=settings.default_timezone,
         missing_after=settings.evacuate_missing_after, wake=services.wake_outbox))
+    services.timetable.add("drills", timedelta(minutes=1), drill_sweep(
+        services.db, services.renderer, default_language=settings.default_language,
+        default_timezone=settings.default_timezone, reminders=settings.drill_reminders,
+        wake=services.wake_outbox))
+    services.timetable.add("drill-rules", RULES_EVERY, drill_rule_sweep(
+        services.db, services.renderer, default_language=settings.default_language,
+        default_timezone=settings.default_timezone, wake=services.wake_outbox))
     # As often as the roll-call throttle: a check-in or read held back is shown when
     # its window ends (briefings and documents alike).
     services.timetable.add("roll-calls", EDIT_EVERY, roll_call_sweep(

@@ -12,6 +12,7 @@ Commands:
                         the training record)
     documents list      the library and what was published
     documents publish ID --to UNIT…   publish a library document (the running bot sends it)
+    drill schedule      schedule an emergency drill for units (the running bot tells the teams)
 """
 
 from __future__ import annotations
@@ -96,6 +97,15 @@ def _parser() -> argparse.ArgumentParser:
     pub.add_argument("--to", dest="units", action="append", required=True,
                      help="unit key (repeatable; every team below it gets the document)")
     pub.add_argument("--note", help="what changed (required for a new version)")
+    drill = sub.add_parser("drill", help="emergency drills").add_subparsers(
+        dest="drill_command", required=True)
+    plan = drill.add_parser("schedule", help="schedule a drill for units (every team below "
+                                             "them takes part; the running bot tells them)")
+    plan.add_argument("--type", required=True, help="onsite, special or comprehensive")
+    plan.add_argument("--at", required=True, help='"YYYY-MM-DD HH:MM", the units\' local time')
+    plan.add_argument("--duration", default="60m", help="e.g. 90m or 2h (default 60m)")
+    plan.add_argument("--unit", action="append", required=True, help="unit key (repeatable)")
+    plan.add_argument("--scenario", required=True, help="what happens in the drill")
     return parser
 
 
@@ -143,6 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "documents":
             print(asyncio.run(_documents(settings, args)))
+            return EXIT_OK
+        if args.command == "drill":
+            print(asyncio.run(_drill_schedule(settings, args)))
             return EXIT_OK
     except CliError as exc:
         print(f"safetybot: {exc}", file=sys.stderr)
@@ -324,6 +337,30 @@ async def _documents(settings: Settings, args: argparse.Namespace) -> str:
     if done.values["without"]:
         summary += ("; not bound to a group yet (sent once bound): "
                     + ", ".join(done.values["without_keys"]))
+    return summary
+
+
+async def _drill_schedule(settings: Settings, args: argparse.Namespace) -> str:
+    from services.drills import schedule_line
+    from storage.db import Database
+    from storage.migrate import upgrade
+
+    words = [args.type, *args.at.split(), args.duration, ",".join(args.unit),
+             *args.scenario.split()]
+    db = Database(settings.database_url)
+    try:
+        await upgrade(db)
+        rt = _runtime(settings, db, "en")
+        done = await schedule_line(rt, None, words)
+    finally:
+        await db.dispose()
+    if not done.ok:  # the chat's own sentence, in English
+        raise CliError(f"not scheduled: {rt.renderer.plain(done.key, 'en', **done.values)}",
+                       EXIT_CONFIG)
+    summary = (f"drill #{done.values['number']} scheduled for {len(done.values['teams'])} "
+               f"teams; the running bot tells their groups")
+    if done.values["without"]:
+        summary += "; without a group yet: " + ", ".join(done.values["without"])
     return summary
 
 

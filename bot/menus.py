@@ -20,11 +20,13 @@ from domain.language import SUPPORTED_LANGUAGES
 log = logging.getLogger(__name__)
 
 PRIVATE = ("start", "report", "my", "quiz", "card", "myrecord", "hazards", "hazard", "export",
-           "publish", "readstatus", "invite", "cancel", "whoami", "language", "help")
+           "drill", "drills", "publish", "readstatus", "invite", "cancel", "whoami", "language",
+           "help")
 GROUP = ("report", "my", "card", "hazards", "hazard", "handover", "handovers", "shifts", "evacuate",
-         "cancel", "team", "whoami", "help")
+         "drills", "cancel", "team", "whoami", "help")
 GROUP_ADMIN = ("report", "my", "card", "hazards", "hazard", "handover", "handovers", "shifts",
-               "readstatus", "quizstats", "evacuate", "cancel", "team", "whoami", "setup", "role",
+               "readstatus", "quizstats", "evacuate", "drills", "cancel", "team", "whoami", "setup",
+               "role",
                "post",
                "language", "help")
 

@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     # Stop work / evacuate: members not reported safe this long after the alert are
     # listed to the leader and the workshop, once.
     evacuate_missing_after: Duration = timedelta(minutes=10)
+    # Drills: each team group taking part is reminded this long before the start.
+    drill_reminders: Durations = (timedelta(days=1), timedelta(hours=1))
     # Risk notification cards shown in the briefing; the shipped file fits the example
     # organisation only. A missing file means briefings without a risk section.
     risk_cards_file: Path = SHIPPED_RISK_CARDS

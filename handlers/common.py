@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import CallbackQuery, Chat, ForceReply, Message, Update, User
 from telegram.constants import ChatMemberStatus
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 
 from bot.context import GROUP_TYPES, BotContext
 from bot.errors import is_not_modified
@@ -155,6 +155,18 @@ async def is_bot_admin(session: AsyncSession, telegram_id: int, context: Context
         person = await people_repo.get_person(session, telegram_id)
         resolved[key] = bool(person and person.is_admin)
     return bool(resolved[key])
+
+
+async def member_now(context: Context, chat_id: int, user_id: int) -> bool:
+    """Whether Telegram says the user is a member of the group now (a forwarded message
+    keeps its buttons, so pressing one proves nothing)."""
+    try:
+        member = await context.bot.get_chat_member(chat_id, user_id)
+    except TelegramError:
+        return False
+    return member.status in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR,
+                             ChatMemberStatus.OWNER) or (
+        member.status == ChatMemberStatus.RESTRICTED and bool(getattr(member, "is_member", False)))
 
 
 async def is_chat_admin(context: Context, chat_id: int, user_id: int) -> bool:

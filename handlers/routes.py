@@ -15,6 +15,7 @@ from handlers import (
     cards,
     conversations,
     documents,
+    drills,
     evacuate,
     handover,
     hazard_report,
@@ -73,6 +74,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     training.register(application)
     quiz.register(application)
     evacuate.register(application)
+    drills.register(application)
     for prefix in ("rej", "fix", "five"):
         conversations.route(prefix, hazards.continue_action)
     conversations.route_default(hazard_report.continue_report)

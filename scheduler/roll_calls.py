@@ -20,9 +20,11 @@ from content.render import Renderer
 from domain.roll_call import EDIT_EVERY
 from scheduler.timetable import SweepFunction
 from services.documents import refresh_roll_call as refresh_document_roll_call
+from services.drills import refresh_roll_call as refresh_drill_roll_call
 from services.evacuation import refresh_roll_call as refresh_evacuation_roll_call
 from services.meetings import refresh_roll_call as refresh_meeting_roll_call
 from storage import documents as doc_repo
+from storage import drills as drill_repo
 from storage import evacuations as evacuation_repo
 from storage import meetings as meeting_repo
 from storage.db import Database
@@ -49,6 +51,10 @@ def roll_call_sweep(db: Database, renderer: Renderer, *,
                     session, now - EDIT_EVERY, limit=BATCH):
                 queued |= await refresh_evacuation_roll_call(session, renderer, evacuation,
                                                              now)
+        async with db.transaction() as session:
+            for drill_team in await drill_repo.stale_roll_calls(session, now - EDIT_EVERY,
+                                                                limit=BATCH):
+                queued |= await refresh_drill_roll_call(session, renderer, drill_team, now)
         if queued:
             wake()
 

@@ -58,6 +58,10 @@ def describe(renderer: Renderer, row: TrainingRow, lang: str) -> Described:
         what = titles.get(lang) or next(iter(titles.values()), row.subject)
     elif row.kind == MEETING:
         what = f"{row.subject.split('/')[0]} {row.detail}".strip()
+    elif row.kind == "drill":  # "onsite#12": the drill's type and number, then its scenario
+        drill_kind, _, number = row.subject.partition("#")
+        what = _catalog_or(renderer, f"drill.type_{drill_kind}", lang, drill_kind) + \
+            f" #{number}" + (f" · {row.detail}" if row.detail else "")
     elif row.detail:
         what = f"{row.subject} · {row.detail}"
     return Described(kind, what, result)

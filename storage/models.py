@@ -571,3 +571,78 @@ class EvacuationSafe(SQLModel, table=True):
     evacuation_id: int = Field(foreign_key="evacuation.id", index=True)
     person_id: int = Field(foreign_key="person.id")
     safe_at: datetime = Field(sa_column=_utc_column())
+
+
+class Drill(SQLModel, table=True):
+    """An emergency drill (应急演练): its type, time, scenario, and once held, its findings.
+
+    The teams taking part are ``drill_team`` rows (the units chosen, down to their
+    teams). A drill counts towards the rules of ``domain.drills`` once its findings
+    are recorded (``closed_at``).
+    """
+
+    __tablename__ = "drill"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # domain.drills.DrillType
+    starts_at: datetime = Field(sa_column=_utc_column(index=True))
+    duration_minutes: int
+    scenario: str = Field(sa_column=Column(Text, nullable=False))
+    # None: scheduled by the operator at the command line.
+    scheduled_by: int | None = Field(default=None, foreign_key="person.id")
+    created_at: datetime = Field(sa_column=_utc_column())
+    # How many reminder rounds (DRILL_REMINDERS, the earliest first) went out.
+    reminders_done: int = 0
+    started_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    closed_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    closed_by: int | None = Field(default=None, foreign_key="person.id")
+    went_well: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    problems: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    measures: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class DrillTeam(SQLModel, table=True):
+    """A team taking part in a drill, and the drill's post in its group (the roll call)."""
+
+    __tablename__ = "drill_team"
+    __table_args__ = (UniqueConstraint("drill_id", "unit_id", name="uq_drill_team_unit"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    drill_id: int = Field(foreign_key="drill.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    # The team's group when the drill started (None: the team has no group).
+    group_chat_id: int | None = Field(default=None, foreign_key="group_chat.id")
+    chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    language: str | None = Field(default=None, max_length=8)
+    post_outbox_id: int | None = Field(default=None, foreign_key="outbox.id")
+    last_edit_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    roll_call_dirty: bool = False
+    roll_call_edits: int = 0
+
+
+class DrillAttendance(SQLModel, table=True):
+    """One member's "I am here" at a drill (once per person and drill)."""
+
+    __tablename__ = "drill_attendance"
+    __table_args__ = (UniqueConstraint("drill_id", "person_id",
+                                       name="uq_drill_attendance_person"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    drill_id: int = Field(foreign_key="drill.id", index=True)
+    drill_team_id: int = Field(foreign_key="drill_team.id")
+    person_id: int = Field(foreign_key="person.id")
+    at: datetime = Field(sa_column=_utc_column())
+
+
+class DrillLapse(SQLModel, table=True):
+    """A unit fallen behind a drill rule, told once: the lapse is named by its due day."""
+
+    __tablename__ = "drill_lapse"
+    __table_args__ = (UniqueConstraint("unit_id", "rule", "due_on",
+                                       name="uq_drill_lapse_due"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    rule: str = Field(max_length=32)  # domain.drills.DrillRule.name
+    due_on: str = Field(max_length=10)  # YYYY-MM-DD, the unit's local day
+    told_at: datetime = Field(sa_column=_utc_column())

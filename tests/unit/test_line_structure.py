@@ -75,7 +75,27 @@ SECTION_ROWS = [{"indent": "", "name": "ROW1", "read": 1, "required": 3, "percen
                 {"indent": "  ", "name": "ROW2", "read": 2, "required": 2, "percent": 100,
                  "missing": [], "more": 0}]
 LIST_CARD = {"post": "POST", "items": ["ITEM1", "ITEM2"], "mnemonic": "MNEMO"}
+DRILL = {"kind": "KIND", "number": 7, "at": AT, "minutes": 90, "scenario": "SCEN",
+         "unit": "UNIT"}
+DRILLS = [{"number": 1, "kind": "DK1", "at": AT, "state": "ST1"},
+          {"number": 2, "kind": "DK2", "at": AT, "state": "ST2"}]
+DRILL_LIST = {"title": "TITLE", "last": "LAST", "due": "DUE", "upcoming": DRILLS[:1],
+              "recent": DRILLS[1:]}
 CASES: dict[str, list[tuple[dict[str, Any], Lines]]] = {
+    "drill.preview": [({**DRILL, "teams": ["TEAM1", "TEAM2"]},
+                       lines(0, "KIND", "90", ("TEAM1", "TEAM2"), "SCEN"))],
+    "drill.announce": [(DRILL, lines("KIND", "90", "SCEN"))],
+    "drill.reminder": [(DRILL, lines("KIND", "90", "SCEN"))],
+    "drill.post": [(DRILL, lines("KIND", ("UNIT", "90"), "SCEN", 0))],
+    "drill.findings_posted": [({**DRILL, "attended": 11, "absent": 3, "went_well": "WELL",
+                                "problems": "PROB", "measures": "MEAS"},
+                               lines("KIND", ("11", "3"), "WELL", "PROB", "MEAS"))],
+    "drill.list": [(DRILL_LIST, lines("TITLE", ("LAST", "DUE"), 0, ("DK1", "ST1"), 0,
+                                      ("DK2", "ST2"))),
+                   ({**DRILL_LIST, "title": "", "due": None, "upcoming": [], "recent": []},
+                    fixed(3))],
+    "drill.lapse": [({"unit": "UNIT", "rule": "RULE", "last": None, "due": "DUE"},
+                     lines("UNIT", ("RULE", "DUE"), 0))],
     "record.private": [({"name": "NAME", "total": 3, "more": 1,
                          "summary": [{"kind": "K1", "count": 2}, {"kind": "K2", "count": 1}],
                          "entries": [{"at": AT, "kind": "K1", "what": "W1", "result": "R1"},
@@ -90,7 +110,7 @@ CASES: dict[str, list[tuple[dict[str, Any], Lines]]] = {
     "cards.card_operation": [(LIST_CARD, lines("POST", "ITEM1", "ITEM2"))],
     "cards.card_emergency": [(LIST_CARD, lines("POST", "ITEM1", "ITEM2", "MNEMO"))],
     "start.private": [({"name": "NAME"}, lines("NAME", 0, 0))],
-    "help": [({}, fixed(19))],
+    "help": [({}, fixed(21))],
     "group.greeting": [({}, fixed(2))],
     "group.arrived": [({"unit": "UNIT", "path": "PATH"}, lines(0, ("UNIT", "PATH")))],
     "group.removed_notice": [({"unit": "UNIT", "chat_title": "CHAT"},
