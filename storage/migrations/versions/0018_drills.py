@@ -1,7 +1,7 @@
 """drills: emergency drills, the teams taking part, attendance, rule lapses told
 
 Revision ID: 0018
-Revises: 0017
+Revises: 0025
 Create Date: 2026-12-04 10:00:00
 """
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 from storage.types import UTCDateTime
 
 revision: str = '0018'
-down_revision: str | None = '0017'
+down_revision: str | None = '0025'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
