@@ -20,6 +20,7 @@ from bot.outbox import OutboxDispatcher
 from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings
 from bot.updates import OrderedUpdateProcessor
+from content.checklists import use_checklists_dir
 from content.hazards import use_escalation_file
 from content.post_cards import shipped_post_cards
 from content.quizzes import shipped_bank
@@ -34,6 +35,7 @@ from scheduler.escalation import escalation_sweep, idle_draft_sweep
 from scheduler.evacuations import evacuation_sweep
 from scheduler.handovers import handover_sweep
 from scheduler.housekeeping import forget_old_updates
+from scheduler.inspections import inspection_sweep
 from scheduler.meetings import pre_shift_sweep
 from scheduler.quizzes import daily_quiz_sweep
 from scheduler.roll_calls import roll_call_sweep
@@ -152,6 +154,10 @@ def build_application(
         services.db, services.renderer, default_language=settings.default_language,
         default_timezone=settings.default_timezone,
         missing_after=settings.evacuate_missing_after, wake=services.wake_outbox))
+    use_checklists_dir(settings.checklists_dir)  # a broken checklist stops the start
+    services.timetable.add("inspections", timedelta(minutes=1), inspection_sweep(
+        services.db, services.renderer, default_language=settings.default_language,
+        default_timezone=settings.default_timezone, wake=services.wake_outbox))
     # As often as the roll-call throttle: a check-in or read held back is shown when
     # its window ends (briefings and documents alike).
     services.timetable.add("roll-calls", EDIT_EVERY, roll_call_sweep(
