@@ -606,7 +606,7 @@ async def board(rt: Runtime, actor: Actor, *, chat_id: int, lang: str) -> Board:
             state = repo.MISSED if check.state == repo.DUE and not open_now else check.state
             rows.append({"title": title, "unit": unit.name, "state": state,
                 "due_at": check.due_at, "deadline": check.deadline_at,
-                "answered": counts.get(check.id or 0, 0), "items": check.items,
+                "answered": counts.get(check.id or 0, 0), "count": check.items,
                 "who": names.get(check.done_by or check.assignee_id, ""),
                 "done_at": check.done_at, "tz": unit.timezone or rt.default_timezone})
             if open_now and checklist is not None and len(buttons) < 5 and \

@@ -227,11 +227,11 @@ CASES: dict[str, list[tuple[dict[str, Any], Lines]]] = {
           "max": None, "unit": "MPA"}, lines("TITLE", ("TEXT", "MPA")))],
     "checks.board": [
         ({"units": "UNITS", "days": 7, "checks": [
-            {"title": "CHECK1", "unit": "U1", "state": "due", "answered": 2, "items": 6,
+            {"title": "CHECK1", "unit": "U1", "state": "due", "answered": 2, "count": 6,
              "deadline": AT, "tz": "Asia/Shanghai", "who": "", "done_at": None},
-            {"title": "CHECK2", "unit": "U2", "state": "done", "answered": 6, "items": 6,
+            {"title": "CHECK2", "unit": "U2", "state": "done", "answered": 6, "count": 6,
              "deadline": AT, "tz": "Asia/Shanghai", "who": "WHO2", "done_at": AT},
-            {"title": "CHECK3", "unit": "U3", "state": "missed", "answered": 0, "items": 6,
+            {"title": "CHECK3", "unit": "U3", "state": "missed", "answered": 0, "count": 6,
              "deadline": AT, "tz": "Asia/Shanghai", "who": "", "done_at": None}]},
          lines("UNITS", ("CHECK1", "U1"), ("CHECK2", "U2", "WHO2"), ("CHECK3", "U3")))],
     "quiz.stats": [
