@@ -23,8 +23,10 @@ from handlers.common import (
 )
 from handlers.conversations import Say
 from handlers.evidence import keep_photos
+from services import check_answers
 from services import inspections as inspection_service
-from services.inspections import InspectionButton, Reply
+from services.check_answers import Reply
+from services.inspections import InspectionButton
 from storage.models import ConversationDraft
 
 # Refusals shown in a box the presser must dismiss; other answers are a short toast.
@@ -61,7 +63,7 @@ async def check_clicked(update: Update, context: Context) -> None:
         async with services(context).db.transaction() as session:
             actor = await actor_of(session, update, context)
         if actor is not None:
-            outcome = await inspection_service.press(
+            outcome = await check_answers.press(
                 rt, actor, button, chat_id=chat.id,
                 message_id=query.message.message_id if query.message is not None else None)
     key, values = (outcome.key, outcome.values) if outcome is not None \
@@ -80,7 +82,7 @@ async def continue_check(session: AsyncSession, update: Update, context: Context
     answer = Reply(text=message.text or message.caption,
                    photo=(str(photo[0]), str(photo[1])) if isinstance(photo, list) else None,
                    message_id=message.message_id)
-    done = await inspection_service.continue_in(session, runtime(context), actor, draft, answer)
+    done = await check_answers.continue_in(session, runtime(context), actor, draft, answer)
 
     async def say() -> None:
         services(context).wake_outbox()

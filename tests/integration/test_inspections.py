@@ -138,7 +138,8 @@ async def _daily_check(bot: BotUnderTest) -> None:
     assert hazard.category == "machinery" and hazard.reporter_id is not None
     assert "0.8 MPa" in (hazard.description or "") and "内漏" in (hazard.description or "")
     assert hazard.location_text == "日常巡检 第 2 项"
-    assert photo.local_path and Path(photo.local_path).exists()  # the evidence is kept
+    assert photo.local_path and photo.local_path.endswith(".jpg")  # the evidence is kept
+    assert list((bot.media_dir / "hazards").glob("*.jpg"))
     card = with_text(group.bot_messages(), "请班组长在")
     assert card and any(m.photo for m in group.bot_messages())  # the usual closed loop
 
@@ -177,7 +178,8 @@ async def _daily_check(bot: BotUnderTest) -> None:
                                      until=since + timedelta(days=30), lang="zh")
     sheet = load_workbook(io.BytesIO(book.data))["检查记录"]
     rows = list(sheet.iter_rows(min_row=2, values_only=True))
-    assert book.checks == 3 and [r[10] for r in rows] == ["泵的护罩完好", "夹套蒸汽压力", "通道畅通"]
+    assert book.checks == 3
+    assert [r[10] for r in rows] == ["泵的护罩完好", "夹套蒸汽压力", "通道畅通"]
     assert [r[11] for r in rows] == ["✅ 正常", "0.8", "❌ 不正常"]
     assert rows[1][15] == "YH-20261123-0001" and rows[2][13] == "东侧通道堆放托盘"
 
