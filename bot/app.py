@@ -21,6 +21,7 @@ from bot.outbox import OutboxDispatcher
 from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings
 from bot.updates import OrderedUpdateProcessor
+from content.checklists import use_checklists_dir
 from content.hazards import use_escalation_file
 from content.post_cards import shipped_post_cards
 from content.quizzes import shipped_bank
@@ -36,6 +37,7 @@ from scheduler.escalation import escalation_sweep, idle_draft_sweep
 from scheduler.evacuations import evacuation_sweep
 from scheduler.handovers import handover_sweep
 from scheduler.housekeeping import forget_old_updates
+from scheduler.inspections import inspection_sweep
 from scheduler.meetings import pre_shift_sweep
 from scheduler.quizzes import daily_quiz_sweep, early_poll_answers_sweep
 from scheduler.roll_calls import roll_call_sweep
@@ -159,6 +161,10 @@ def build_application(
         default_timezone=settings.default_timezone, reminders=settings.drill_reminders,
         wake=services.wake_outbox))
     services.timetable.add("drill-rules", RULES_EVERY, drill_rule_sweep(
+        services.db, services.renderer, default_language=settings.default_language,
+        default_timezone=settings.default_timezone, wake=services.wake_outbox))
+    use_checklists_dir(settings.checklists_dir)  # a broken checklist stops the start
+    services.timetable.add("inspections", timedelta(minutes=1), inspection_sweep(
         services.db, services.renderer, default_language=settings.default_language,
         default_timezone=settings.default_timezone, wake=services.wake_outbox))
     # As often as the roll-call throttle: a check-in or read held back is shown when

@@ -19,14 +19,14 @@ from domain.language import SUPPORTED_LANGUAGES
 
 log = logging.getLogger(__name__)
 
-PRIVATE = ("start", "report", "my", "quiz", "card", "myrecord", "hazards", "hazard", "export",
-           "drill", "drills", "publish", "readstatus", "invite", "cancel", "whoami", "language",
-           "help")
-GROUP = ("report", "my", "card", "hazards", "hazard", "handover", "handovers", "shifts", "evacuate",
-         "drills", "cancel", "team", "whoami", "help")
-GROUP_ADMIN = ("report", "my", "card", "hazards", "hazard", "handover", "handovers", "shifts",
-               "readstatus", "quizstats", "evacuate", "drills", "cancel", "team", "whoami", "setup",
-               "role",
+PRIVATE = ("start", "report", "my", "checks", "quiz", "card", "myrecord", "hazards", "hazard",
+           "export", "drill", "drills", "publish", "readstatus", "invite", "cancel", "whoami",
+           "language", "help")
+GROUP = ("report", "my", "checks", "card", "hazards", "hazard", "handover", "handovers",
+         "shifts", "evacuate", "drills", "cancel", "team", "whoami", "help")
+GROUP_ADMIN = ("report", "my", "checks", "card", "hazards", "hazard", "handover", "handovers",
+               "shifts", "readstatus", "quizstats", "evacuate", "drills", "cancel", "team",
+               "whoami", "setup", "role",
                "post",
                "language", "help")
 

@@ -11,10 +11,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from content.checklists import SHIPPED_CHECKLISTS, load_checklists
 from content.hazards import POLICY_FILE, load_escalation_policy
 from content.risk_cards import SHIPPED_RISK_CARDS, load_risk_cards
 from domain.durations import as_duration, as_durations, format_duration
 from domain.escalation import PolicyError
+from domain.inspections import ChecklistError
 from domain.language import SUPPORTED_LANGUAGES
 from domain.risk_cards import RiskCardError
 
@@ -100,6 +102,8 @@ class Settings(BaseSettings):
     risk_cards_file: Path = SHIPPED_RISK_CARDS
     # Who hears about an unhandled hazard, and when (per severity). Checked at start-up.
     escalation_file: Path = POLICY_FILE
+    # The checklists (检查) checks fall due by: one YAML file each. Checked at start-up.
+    checklists_dir: Path = SHIPPED_CHECKLISTS
 
     # The local sandbox (``safetybot sandbox``, or ``run`` without a token): its page.
     # It has no login, so it listens on the loopback unless told otherwise.
@@ -146,6 +150,15 @@ class Settings(BaseSettings):
         try:
             load_escalation_policy(value)
         except (PolicyError, OSError) as exc:
+            raise ValueError(str(exc)) from exc
+        return value
+
+    @field_validator("checklists_dir")
+    @classmethod
+    def _check_checklists(cls, value: Path) -> Path:
+        try:
+            load_checklists(value)
+        except (ChecklistError, OSError) as exc:
             raise ValueError(str(exc)) from exc
         return value
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # How a conversation names itself when cancelled or dropped idle: "<feature>.cancelled".
-FEATURES = {"pub": "publish", "ho": "handover", "sh": "shifts"}
+FEATURES = {"pub": "publish", "ho": "handover", "sh": "shifts", "chk": "checks"}
 
 
 def conversation_feature(step: str) -> str:

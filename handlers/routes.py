@@ -20,6 +20,7 @@ from handlers import (
     handover,
     hazard_report,
     hazards,
+    inspections,
     invite,
     language,
     meetings,
@@ -75,8 +76,10 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     quiz.register(application)
     evacuate.register(application)
     drills.register(application)
+    inspections.register(application)
     for prefix in ("rej", "fix", "five"):
         conversations.route(prefix, hazards.continue_action)
+    conversations.route("chk", inspections.continue_check)
     conversations.route_default(hazard_report.continue_report)
     conversations.register(application)  # last: it takes any plain message
     # Last of group 0: PTB runs the first matching handler of a group, so this one

@@ -383,6 +383,22 @@ async def _register(rt: Runtime, session: AsyncSession, team: Unit, actor: Actor
     return hazard, cards
 
 
+async def register_in(rt: Runtime, session: AsyncSession, team: Unit, reporter: Actor, *,
+                      category: str, severity: str, location: str, description: str,
+                      photos: Sequence[tuple[str, str]]) -> Hazard:
+    """Register a hazard inside the caller's transaction, its card queued for the team group.
+
+    For reports made another way than the conversation (a check's item answered
+    "not OK"): the same code, card, closed loop and escalation as any report. The
+    caller downloads the photos (file id, unique id) once its transaction committed.
+    """
+    data = {"category": category, "severity": severity,
+            "location": location[:MAX_LOCATION] or None,
+            "description": description[:MAX_DESCRIPTION] or None}
+    hazard, _ = await _register(rt, session, team, reporter, data, list(photos))
+    return hazard
+
+
 async def _post_card(rt: Runtime, session: AsyncSession, hazard: Hazard, team: Unit,
                      reporter: Actor, photo_id: str) -> int:
     """The hazard card in the team group (photo, facts, acknowledge button)."""

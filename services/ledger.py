@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from content.hazards import category
 from content.render import Renderer
 from domain.org import Role, role_rank
+from services import inspections
 from services.base import Actor, Outcome, Runtime
 from services.ledger_xlsx import ledger_workbook
 from services.training import sheet_rows
@@ -43,6 +44,7 @@ class LedgerFile:
     handovers: int
     meetings: int
     training: int = 0
+    checks: int = 0
 
 
 @dataclass
@@ -78,10 +80,15 @@ async def ledger_file(session: AsyncSession, renderer: Renderer, *, roots: Seque
     training = [[row.person, row.team, named.kind, named.what, named.result, row.at]
                 for row, named in await sheet_rows(session, renderer, unit_ids=unit_ids,
                                                    since=since, until=until, lang=lang)]
+    # The checks (检查) by when they fell due, each answer a row: issue 14.
+    checks = await inspections.sheet_rows(session, renderer, unit_ids=unit_ids, since=since,
+                                          until=until, lang=lang)
     title = "隐患台账" if lang == "zh" else "Hazard ledger"
     data = ledger_workbook(rows, lang=lang, timezone=timezone, now=now, title=title,
-                           handovers=handovers, meetings=meetings, training=training)
-    return LedgerFile(data, len(rows), len(handovers), len(meetings), len(training))
+                           handovers=handovers, meetings=meetings, training=training,
+                           checks=checks)
+    return LedgerFile(data, len(rows), len(handovers), len(meetings), len(training),
+                      len(checks))
 
 
 async def export_for(rt: Runtime, actor: Actor, *, since: datetime,

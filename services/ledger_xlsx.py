@@ -1,7 +1,8 @@
 """The team ledger as an XLSX workbook, built in memory (the file format, out of domain/).
 
-Four sheets: hazards (隐患台账), shift handovers (交接班记录), pre-shift
-meetings with who checked in (班前会签到) and the training record (安全培训档案).
+Five sheets: hazards (隐患台账), shift handovers (交接班记录), pre-shift
+meetings with who checked in (班前会签到), the training record (安全培训档案) and
+the checks with every answer (检查记录).
 """
 
 from __future__ import annotations
@@ -47,6 +48,15 @@ TRAINING_HEADERS = {
     "en": ["No.", "When", "Team", "Who", "Kind", "What", "Result"],
 }
 TRAINING_TITLE = {"zh": "安全培训档案", "en": "Training record"}
+CHECK_HEADERS = {
+    "zh": ["序号", "检查", "单位", "周期", "到期时间", "截止时间", "状态", "完成人", "完成时间",
+           "项目序号", "检查项目", "回答", "合格", "说明", "照片", "隐患编号", "回答人",
+           "回答时间"],
+    "en": ["No.", "Check", "Unit", "Period", "Fell due", "Deadline", "State", "Done by",
+           "Done at", "Item no.", "Item", "Answer", "OK", "Note", "Photo", "Hazard",
+           "Answered by", "Answered at"],
+}
+CHECK_TITLE = {"zh": "检查记录", "en": "Checks"}
 SHEET_TITLES = {
     "zh": ("交接班记录", "班前会签到"),
     "en": ("Shift handovers", "Pre-shift meetings"),
@@ -57,9 +67,11 @@ SHEET_TITLES = {
 def ledger_workbook(rows: Sequence[LedgerRow], *, lang: str, timezone: str,
                     now: datetime, title: str, handovers: Sequence[HandoverRow] = (),
                     meetings: Sequence[MeetingRow] = (),
-                    training: Sequence[Sequence[Any]] = ()) -> bytes:
-    """An XLSX file (bytes): hazards, handovers, meetings and the training record
-    (``[who, team, kind, what, result, when]`` rows), dates shown in ``timezone``."""
+                    training: Sequence[Sequence[Any]] = (),
+                    checks: Sequence[Sequence[Any]] = ()) -> bytes:
+    """An XLSX file (bytes): hazards, handovers, meetings, the training record
+    (``[who, team, kind, what, result, when]`` rows) and the checks (one row per answer,
+    as ``services.inspections.sheet_rows`` makes them), dates shown in ``timezone``."""
     zone = ZoneInfo(timezone)
 
     def local(value: datetime | None) -> str:
@@ -95,6 +107,11 @@ def ledger_workbook(rows: Sequence[LedgerRow], *, lang: str, timezone: str,
               [number, local(at), team, who, kind, what, result]
               for number, (who, team, kind, what, result, at) in enumerate(training, start=1)),
           [6, 17, 14, 12, 14, 40, 12], freeze="C2")
+    _fill(book.create_sheet(), CHECK_TITLE.get(lang, CHECK_TITLE["zh"]),
+          CHECK_HEADERS.get(lang, CHECK_HEADERS["zh"]), (
+              [number, *(local(v) if isinstance(v, datetime) else v for v in row)]
+              for number, row in enumerate(checks, start=1)),
+          [6, 18, 14, 16, 17, 17, 10, 12, 17, 6, 40, 10, 6, 30, 30, 20, 12, 17], freeze="C2")
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

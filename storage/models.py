@@ -646,3 +646,58 @@ class DrillLapse(SQLModel, table=True):
     rule: str = Field(max_length=32)  # domain.drills.DrillRule.name
     due_on: str = Field(max_length=10)  # YYYY-MM-DD, the unit's local day
     told_at: datetime = Field(sa_column=_utc_column())
+class Inspection(SQLModel, table=True):
+    """One check (检查) falling due: a checklist, a unit, a period, and how it went.
+
+    ``state`` is ``due`` until every item is answered (``done``) or its deadline
+    passes (``missed``, escalated once). ``subject_id`` is the worker of a post
+    checklist (one check each), 0 for a role's (one per unit): with the period it
+    keeps a check from falling due twice.
+    """
+
+    __tablename__ = "inspection"
+    __table_args__ = (
+        UniqueConstraint("checklist_id", "unit_id", "period", "subject_id",
+                         name="uq_inspection_occurrence"),
+        Index("ix_inspection_unit_due", "unit_id", "due_at"),
+        Index("ix_inspection_state_deadline", "state", "deadline_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    checklist_id: str = Field(max_length=40)
+    unit_id: int = Field(foreign_key="unit.id")
+    period: str = Field(max_length=64)  # "2026-11-23" or "2026-11-23/早班"
+    subject_id: int = 0
+    # Who is asked first (the first holder of the role, or the post's worker).
+    assignee_id: int | None = Field(default=None, foreign_key="person.id")
+    state: str = Field(default="due", max_length=16)
+    due_at: datetime = Field(sa_column=_utc_column())
+    deadline_at: datetime = Field(sa_column=_utc_column())
+    items: int = 0  # how many items the checklist had when it fell due
+    started_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    done_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    done_by: int | None = Field(default=None, foreign_key="person.id")
+    escalated_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    created_at: datetime = Field(sa_column=_utc_column())
+
+
+class InspectionAnswer(SQLModel, table=True):
+    """One item's answer in a check: OK or not, the number typed, photo, note, hazard."""
+
+    __tablename__ = "inspection_answer"
+    __table_args__ = (UniqueConstraint("inspection_id", "item_index",
+                                       name="uq_inspection_answer_item"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    inspection_id: int = Field(foreign_key="inspection.id", index=True)
+    item_index: int
+    item_text: str = Field(max_length=300)  # as the answerer read it
+    person_id: int = Field(foreign_key="person.id")
+    ok: bool
+    value: float | None = None  # a number item's answer
+    photo_file_id: str | None = Field(default=None, max_length=255)
+    photo_unique_id: str | None = Field(default=None, max_length=64)
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The hazard report an answer "not OK" became.
+    hazard_id: int | None = Field(default=None, foreign_key="hazard.id")
+    answered_at: datetime = Field(sa_column=_utc_column())

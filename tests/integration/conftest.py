@@ -35,7 +35,9 @@ class BotUnderTest:
         self.driver = server.driver(self.account)
         self.clock = ManualClock(START)
         self.db_url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
-        self.extra_settings = settings
+        # No checklists unless a test brings its own: a weekly check's mention in the
+        # group would otherwise land in every scenario that moves the clock to a Friday.
+        self.extra_settings = {"checklists_dir": tmp_path / "no-checklists", **settings}
         self.media_dir = tmp_path / "media"
         self.app: SafetyApplication | None = None
         self.db: Database | None = None

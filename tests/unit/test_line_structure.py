@@ -110,7 +110,7 @@ CASES: dict[str, list[tuple[dict[str, Any], Lines]]] = {
     "cards.card_operation": [(LIST_CARD, lines("POST", "ITEM1", "ITEM2"))],
     "cards.card_emergency": [(LIST_CARD, lines("POST", "ITEM1", "ITEM2", "MNEMO"))],
     "start.private": [({"name": "NAME"}, lines("NAME", 0, 0))],
-    "help": [({}, fixed(21))],
+    "help": [({}, fixed(22))],
     "group.greeting": [({}, fixed(2))],
     "group.arrived": [({"unit": "UNIT", "path": "PATH"}, lines(0, ("UNIT", "PATH")))],
     "group.removed_notice": [({"unit": "UNIT", "chat_title": "CHAT"},
@@ -229,6 +229,31 @@ CASES: dict[str, list[tuple[dict[str, Any], Lines]]] = {
     "evacuate.missing": [
         ({"unit": "UNIT", "minutes": 10, "names": ["NAME1", "NAME2"]},
          lines("UNIT", ("NAME1", "NAME2")))],
+    "checks.due": [({"title": "TITLE", "unit": "UNIT", "items": 6, "deadline": AT},
+                    lines(("TITLE", "UNIT"), 0))],
+    "checks.due_group": [
+        ({"title": "TITLE", "unit": "UNIT", "items": 6, "deadline": AT,
+          "people": [{"id": 1, "name": "WHO1"}, {"id": 2, "name": "WHO2"}]},
+         lines(("TITLE", "UNIT"), ("WHO1", "WHO2"))),
+        ({"title": "TITLE", "unit": "UNIT", "items": 6, "deadline": AT, "people": []},
+         lines(("TITLE", "UNIT"), 0))],
+    "checks.item": [
+        ({"title": "TITLE", "number": 1, "count": 6, "text": "TEXT", "kind": "yes_no"},
+         lines("TITLE", "TEXT")),
+        ({"title": "TITLE", "number": 3, "count": 6, "text": "TEXT", "kind": "number",
+          "min": "0.2", "max": "0.6", "unit": "MPA"}, lines("TITLE", ("TEXT", "MPA")))],
+    "checks.ask_number": [
+        ({"title": "TITLE", "number": 3, "count": 6, "text": "TEXT", "min": "0.2",
+          "max": None, "unit": "MPA"}, lines("TITLE", ("TEXT", "MPA")))],
+    "checks.board": [
+        ({"units": "UNITS", "days": 7, "checks": [
+            {"title": "CHECK1", "unit": "U1", "state": "due", "answered": 2, "count": 6,
+             "deadline": AT, "tz": "Asia/Shanghai", "who": "", "done_at": None},
+            {"title": "CHECK2", "unit": "U2", "state": "done", "answered": 6, "count": 6,
+             "deadline": AT, "tz": "Asia/Shanghai", "who": "WHO2", "done_at": AT},
+            {"title": "CHECK3", "unit": "U3", "state": "missed", "answered": 0, "count": 6,
+             "deadline": AT, "tz": "Asia/Shanghai", "who": "", "done_at": None}]},
+         lines("UNITS", ("CHECK1", "U1"), ("CHECK2", "U2", "WHO2"), ("CHECK3", "U3")))],
     "quiz.stats": [
         ({"team": "TEAM", "days": 30, "participants": 7, "members": 9, "answers": 41,
           "average": 66, "weakest": ["WEAK1", "WEAK2"]},
