@@ -19,11 +19,17 @@ from domain.language import SUPPORTED_LANGUAGES
 
 log = logging.getLogger(__name__)
 
-PRIVATE = ("start", "report", "my", "quiz", "card", "myrecord", "hazards", "hazard", "export",
+PRIVATE = ("start", "report",
+           "incident", "idea", "ideas",
+           "my", "quiz", "card", "myrecord", "hazards", "hazard", "export",
            "publish", "readstatus", "invite", "cancel", "whoami", "language", "help")
-GROUP = ("report", "my", "card", "hazards", "hazard", "handover", "handovers", "shifts", "evacuate",
+GROUP = ("report",
+         "incident", "idea", "ideas",
+         "my", "card", "hazards", "hazard", "handover", "handovers", "shifts", "evacuate",
          "cancel", "team", "whoami", "help")
-GROUP_ADMIN = ("report", "my", "card", "hazards", "hazard", "handover", "handovers", "shifts",
+GROUP_ADMIN = ("report",
+               "incident", "idea", "ideas",
+               "my", "card", "hazards", "hazard", "handover", "handovers", "shifts",
                "readstatus", "quizstats", "evacuate", "cancel", "team", "whoami", "setup", "role",
                "post",
                "language", "help")

@@ -19,6 +19,8 @@ from handlers import (
     handover,
     hazard_report,
     hazards,
+    ideas,
+    incidents,
     invite,
     language,
     meetings,
@@ -73,6 +75,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     training.register(application)
     quiz.register(application)
     evacuate.register(application)
+    incidents.register(application)
+    ideas.register(application)
     for prefix in ("rej", "fix", "five"):
         conversations.route(prefix, hazards.continue_action)
     conversations.route_default(hazard_report.continue_report)
