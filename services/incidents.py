@@ -23,7 +23,7 @@ and when, announced to the same people. The conversation is a
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -31,9 +31,11 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from content.render import Renderer
 from domain.incident import (
     MAX_PLACE,
     IncidentEventKind,
+    IncidentRow,
     IncidentState,
     Injury,
     InputError,
@@ -435,7 +437,8 @@ def _announcement(rt: Runtime, lang: str, zone: str, incident: Incident, team: U
                                 place=incident.place, occurred_at=incident.occurred_at,
                                 action=incident.action_taken)
     if event.kind == IncidentEventKind.CLOSED:
-        lines = [history_line(rt, lang, e, names.get(e.actor_id, "")) for e in history]
+        lines = [history_line(rt.renderer, lang, e, names.get(e.actor_id, ""))
+                 for e in history]
         return rt.renderer.html("incident.final", lang, **common, what=incident.what,
                                 cause=incident.cause, measures=incident.measures,
                                 lessons=incident.lessons, history=lines)
@@ -443,17 +446,18 @@ def _announcement(rt: Runtime, lang: str, zone: str, incident: Incident, team: U
                             text=event.text)
 
 
-def history_line(rt: Runtime, lang: str, event: IncidentEvent, who: str) -> dict[str, Any]:
+def history_line(renderer: Renderer, lang: str, event: IncidentEvent,
+                 who: str) -> dict[str, Any]:
     """One step of the history as the final report and the ledger show it."""
     detail = event.text or ""
     if event.kind in (IncidentEventKind.REPORTED, IncidentEventKind.CASUALTIES):
-        detail = rt.renderer.plain("incident.casualties_line", lang, injured=event.injured or 0,
-                                   injury=rt.renderer.plain(f"injury.{event.injury}", lang))
+        detail = renderer.plain("incident.casualties_line", lang, injured=event.injured or 0,
+                                injury=renderer.plain(f"injury.{event.injury}", lang))
     return {"at": event.at, "who": who,
-            "kind": rt.renderer.plain(f"incident_event.{event.kind}", lang), "detail": detail}
+            "kind": renderer.plain(f"incident_event.{event.kind}", lang), "detail": detail}
 
 
-async def _names(session: AsyncSession, person_ids: Sequence[int]) -> dict[int, str]:
+async def _names(session: AsyncSession, person_ids: Iterable[int]) -> dict[int, str]:
     return {p.id or 0: p.name for p in await people_repo.people_by_ids(session, set(person_ids))}
 
 
@@ -572,6 +576,43 @@ async def _close(session: AsyncSession, rt: Runtime, actor: Actor,
     audience = await audience_of(session, rt, team)
     queued = await _announce(session, rt, incident, team, event, actor.name, audience, history)
     return Reply.say("incident.closed_ok", queued=queued + len(keys), code=incident.code)
+
+
+# ------------------------------------------------------------------ the ledger
+
+
+async def ledger_rows(session: AsyncSession, renderer: Renderer, *, unit_ids: Sequence[int],
+                      since: datetime, until: datetime, lang: str,
+                      timezone: str) -> list[IncidentRow]:
+    """The incident ledger (事故台账) of these units: what happened in [since, until),
+    with every step, in the reader's language."""
+    found = await incident_repo.in_units(session, unit_ids, since, until)
+    events = await incident_repo.events_of(session, [i.id or 0 for i in found])
+    names = await _names(session, {i.reporter_id for i in found} | {e.actor_id for e in events}
+                         | {i.closed_by for i in found if i.closed_by})
+    units = {u.id: u.name for u in await org_repo.all_units(session)} if found else {}
+    zone = ZoneInfo(timezone)
+    rows = []
+    for incident in found:
+        lines = []
+        for event in (e for e in events if e.incident_id == incident.id):
+            line = history_line(renderer, lang, event, names.get(event.actor_id, ""))
+            detail = f" ({line['detail']})" if line["detail"] else ""
+            lines.append(f"{event.at.astimezone(zone):%m-%d %H:%M} {line['who']}: "
+                         f"{line['kind']}{detail}")
+        rows.append(IncidentRow(
+            code=incident.code or "", occurred_at=incident.occurred_at,
+            reported_at=incident.reported_at, team=units.get(incident.unit_id, ""),
+            reporter=names.get(incident.reporter_id, ""), what=incident.what,
+            place=incident.place, injured=incident.injured,
+            injury=renderer.plain(f"injury.{incident.injury}", lang),
+            action=incident.action_taken,
+            state=renderer.plain(f"incident_state.{incident.state}", lang),
+            controlled_at=incident.controlled_at, closed_at=incident.closed_at,
+            closed_by=names.get(incident.closed_by or 0, ""), cause=incident.cause or "",
+            measures=incident.measures or "", lessons=incident.lessons or "",
+            history="\n".join(lines)))
+    return rows
 
 
 # ------------------------------------------------------------------ figures

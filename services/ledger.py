@@ -15,6 +15,7 @@ from content.hazards import category
 from content.render import Renderer
 from domain.org import Role, role_rank
 from services.base import Actor, Outcome, Runtime
+from services.incidents import ledger_rows as incident_rows
 from services.ledger_xlsx import ledger_workbook
 from services.training import sheet_rows
 from storage import org as org_repo
@@ -43,6 +44,7 @@ class LedgerFile:
     handovers: int
     meetings: int
     training: int = 0
+    incidents: int = 0
 
 
 @dataclass
@@ -78,10 +80,15 @@ async def ledger_file(session: AsyncSession, renderer: Renderer, *, roots: Seque
     training = [[row.person, row.team, named.kind, named.what, named.result, row.at]
                 for row, named in await sheet_rows(session, renderer, unit_ids=unit_ids,
                                                    since=since, until=until, lang=lang)]
+    # Incidents (事故台账) that happened in the period: issue 14.
+    incidents = await incident_rows(session, renderer, unit_ids=unit_ids, since=since,
+                                    until=until, lang=lang, timezone=timezone)
     title = "隐患台账" if lang == "zh" else "Hazard ledger"
     data = ledger_workbook(rows, lang=lang, timezone=timezone, now=now, title=title,
-                           handovers=handovers, meetings=meetings, training=training)
-    return LedgerFile(data, len(rows), len(handovers), len(meetings), len(training))
+                           handovers=handovers, meetings=meetings, training=training,
+                           incidents=incidents)
+    return LedgerFile(data, len(rows), len(handovers), len(meetings), len(training),
+                      incidents=len(incidents))
 
 
 async def export_for(rt: Runtime, actor: Actor, *, since: datetime,
