@@ -106,32 +106,38 @@ def parse_when(text: str | None, now: datetime, timezone: str) -> datetime:
     value = _ascii(text or "")
     if value.lower() in NOW_WORDS:
         return now
-    zone = ZoneInfo(timezone)
-    local_now = now.astimezone(zone)
+    local_now = now.astimezone(ZoneInfo(timezone))
     try:
-        clock = _CLOCK.match(value) if len(value) <= 20 else None
-        day_clock = _DAY_CLOCK.match(value) if len(value) <= 20 else None
-        if clock is not None:
-            at = local_now.replace(hour=int(clock.group(1)), minute=int(clock.group(2)),
-                                   second=0, microsecond=0)
-            if at > local_now + FUTURE_SLACK:
-                at -= timedelta(days=1)  # "23:50" said at 00:10
-        elif day_clock is not None:
-            year, month, day, hour, minute = day_clock.groups()
-            at = local_now.replace(year=int(year) if year else local_now.year,
-                                   month=int(month), day=int(day), hour=int(hour),
-                                   minute=int(minute), second=0, microsecond=0)
-        else:
-            raise InputError("format", value=value[:20])
-    except ValueError as exc:  # 25:00, 02-30 …
-        if isinstance(exc, InputError):
-            raise
-        raise InputError("format", value=value[:20]) from exc
+        at = _read_time(value, local_now)
+    except ValueError:  # 25:00, 11-31 …
+        at = None
+    if at is None:
+        raise InputError("format", value=value[:20])
     if at > local_now + FUTURE_SLACK:
         raise InputError("future", value=value[:20])
     if at < local_now - MAX_AGE:
         raise InputError("too_old", value=value[:20], days=str(MAX_AGE.days))
     return at.astimezone(now.tzinfo)
+
+
+def _read_time(value: str, local_now: datetime) -> datetime | None:
+    """``HH:MM`` (today, or yesterday when later than now) or ``[YYYY-]MM-DD HH:MM``;
+    None when the text is neither. Raises ValueError for a day or time that does not exist."""
+    if len(value) > 20:
+        return None
+    clock = _CLOCK.match(value)
+    if clock is not None:
+        at = local_now.replace(hour=int(clock.group(1)), minute=int(clock.group(2)),
+                               second=0, microsecond=0)
+        # "23:50" said at 00:10 is last night, not tonight.
+        return at - timedelta(days=1) if at > local_now + FUTURE_SLACK else at
+    day_clock = _DAY_CLOCK.match(value)
+    if day_clock is None:
+        return None
+    year, month, day, hour, minute = day_clock.groups()
+    return local_now.replace(year=int(year) if year else local_now.year, month=int(month),
+                             day=int(day), hour=int(hour), minute=int(minute), second=0,
+                             microsecond=0)
 
 
 def check_text(text: str | None, limit: int = MAX_TEXT) -> str:
