@@ -373,7 +373,6 @@ async def audience_of(session: AsyncSession, rt: Runtime, team: Unit) -> Audienc
     for level in reversed(await org_repo.ancestors(session, team)):
         if level.id == team.id or UnitKind(level.kind) not in UP_KINDS:
             continue
-        audience.levels.append(level.name)
         holders: list[Person] = []
         for person, _ in await org_repo.role_holders(session, [level.id or 0], UP_ROLES):
             if person.id not in told:
@@ -383,14 +382,18 @@ async def audience_of(session: AsyncSession, rt: Runtime, team: Unit) -> Audienc
         chats, _ = org_repo.reachable(holders, level, group, rt.default_language)
         for chat_id, recipient in chats.items():
             audience.chats.setdefault(chat_id, recipient)
-        unreached: list[dict[str, Any]] = [{"id": p.telegram_id, "name": p.name} for p in holders
-                     if not p.started or p.blocked]
+        unreached: list[dict[str, Any]] = [
+            {"id": p.telegram_id, "name": p.name} for p in holders if not p.started or p.blocked]
         where = group.chat_id if group is not None and group.active else team_chat
         if unreached and where is not None:
             audience.mentions.setdefault(where, []).extend(unreached)
         elif unreached:
             log.warning("incident at %s: %s cannot be told (no Start, no group)", team.key,
                         ", ".join(p["name"] for p in unreached))
+        if chats or (unreached and where is not None):
+            audience.levels.append(level.name)  # the reporter is told which levels heard
+        else:
+            log.warning("incident at %s: nobody at %s can be told", team.key, level.key)
     for chat_id in audience.mentions:
         audience.chats.setdefault(chat_id, (rt.default_language, None))
     return audience

@@ -7,9 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import event
 
+from content.render import Renderer
+from domain.clock import ManualClock
 from domain.idea import IdeaState
 from domain.incident import IncidentEventKind, IncidentState, Injury
-from domain.org import UnitKind
+from domain.org import Role, UnitKind
+from services.base import Runtime
+from services.incidents import audience_of
 from storage import ideas as idea_repo
 from storage import incidents as incident_repo
 from storage import org as org_repo
@@ -141,3 +145,46 @@ class QueryCounter:
 
     def __exit__(self, *args: object) -> None:
         event.remove(self.engine, "before_cursor_execute", self._seen)
+
+
+async def test_who_hears_of_an_incident_at_each_level(db: Database) -> None:
+    """Privately who pressed Start; the level's group; mentions there (else in the team
+    group) for who did not; a level where nobody can be told is not claimed as told."""
+    rt = Runtime(db=db, renderer=Renderer(), clock=ManualClock(T0))
+    async with db.transaction() as s:
+        park = await org_repo.create_unit(s, key="park", kind=UnitKind.AUTHORITY, name="园区",
+                                          parent=None, now=T0)
+        ent = await org_repo.create_unit(s, key="acme", kind=UnitKind.ENTERPRISE, name="企业",
+                                         parent=park, now=T0)
+        ws = await org_repo.create_unit(s, key="ws", kind=UnitKind.WORKSHOP, name="车间",
+                                        parent=ent, now=T0)
+        team = await org_repo.create_unit(s, key="a", kind=UnitKind.TEAM, name="甲班",
+                                          parent=ws, now=T0)
+        for unit, chat_id in ((team, -100), (ws, -200)):
+            group = await org_repo.upsert_group_chat(s, chat_id=chat_id, title=unit.name,
+                                                     chat_type="group", now=T0)
+            await org_repo.bind_chat(s, group, unit, now=T0)
+        people = {}
+        for telegram_id, name, unit, role, started in (
+                (701, "钱经理", ent, Role.MANAGER, True),
+                (702, "赵安全", ws, Role.SAFETY_OFFICER, False),
+                (703, "周主任", ws, Role.MANAGER, True),
+                (704, "孙安全", ent, Role.SAFETY_OFFICER, False),
+                (705, "李班长", team, Role.TEAM_LEADER, True)):
+            person = await people_repo.upsert_person(s, telegram_id=telegram_id, name=name,
+                                                     username=None, language_code="zh", now=T0)
+            person.started = started
+            s.add(person)
+            await org_repo.grant_role(s, person=person, unit=unit, role=role, now=T0)
+            people[name] = person
+        # Also a manager of the enterprise: one message, not two.
+        await org_repo.grant_role(s, person=people["周主任"], unit=ent, role=Role.MANAGER,
+                                  now=T0)
+    async with db.session() as s:
+        loaded = await org_repo.get_unit(s, team.id or 0)
+        assert loaded is not None
+        audience = await audience_of(s, rt, loaded)
+    assert set(audience.chats) == {-100, -200, 701, 703}  # the leader is in the team group
+    assert audience.mentions == {-200: [{"id": 702, "name": "赵安全"}],
+                                 -100: [{"id": 704, "name": "孙安全"}]}
+    assert audience.levels == ["车间", "企业"]  # the park has nobody to tell
