@@ -32,7 +32,8 @@ from handlers.conversations import Say, route
 from handlers.prompts import answer_press, send_prompts
 from services import incidents as incident_service
 from services.base import Actor
-from services.incidents import Answer, IncidentButton, IncidentDraftButton
+from services.incident_notices import IncidentButton
+from services.incidents import Answer, IncidentDraftButton
 from storage.models import ConversationDraft
 
 

@@ -16,26 +16,24 @@ cannot be written to are mentioned in a group (the level's, else the team's).
 The team's leaders and anyone above them follow up (casualty count changed,
 situation under control, a free-text line) and write the final report (cause,
 measures, lessons), which closes the incident. Every step is an event with who
-and when, announced to the same people. The conversation is a
-``conversation_draft`` row (steps ``inc:…``), so a restart loses nothing.
+and when, announced to the same people (``services/incident_notices.py``: who hears,
+what each step says, the ledger rows). The conversation is a ``conversation_draft``
+row (steps ``inc:…``), so a restart loses nothing.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from content.render import Renderer
 from domain.incident import (
     MAX_PLACE,
     IncidentEventKind,
-    IncidentRow,
     IncidentState,
     Injury,
     InputError,
@@ -45,25 +43,25 @@ from domain.incident import (
     parse_casualties,
     parse_when,
 )
-from domain.org import Role, UnitKind
+from domain.org import UnitKind
 from services.base import Actor, Runtime
 from services.buttons import Button, keyboard
 from services.finished import remove_buttons
+from services.incident_notices import (
+    IncidentButton,
+    announce,
+    audience_of,
+    names_of,
+    zone_of,
+)
 from services.prompts import Prompt, Reply
 from storage import drafts as drafts_repo
 from storage import incidents as incident_repo
 from storage import org as org_repo
-from storage import outbox as outbox_repo
-from storage import people as people_repo
 from storage.incidents import IncidentTotals
-from storage.models import ConversationDraft, Incident, IncidentEvent, Person, Unit
-
-log = logging.getLogger(__name__)
+from storage.models import ConversationDraft, Incident, Unit
 
 PREFIX = "inc"
-# Who above the team hears at once, at each level above it.
-UP_ROLES = (Role.MANAGER, Role.SAFETY_OFFICER)
-UP_KINDS = frozenset({UnitKind.WORKSHOP, UnitKind.ENTERPRISE, UnitKind.AUTHORITY})
 Degree = Literal["minor", "serious", "fatal"]
 HURT_DEGREES: tuple[Degree, ...] = ("minor", "serious", "fatal")  # Injury values, worst last
 # Steps answered by typing (a refusal asks the same question again by reply).
@@ -84,15 +82,6 @@ class IncidentDraftButton(Button, prefix="icd"):
 
 
 @dataclass(frozen=True)
-class IncidentButton(Button, prefix="inc"):
-    """Buttons under every announcement: casualties changed, under control, a note,
-    the final report."""
-
-    action: Literal["hurt", "ctrl", "note", "close"]
-    incident_id: int
-
-
-@dataclass(frozen=True)
 class Answer:
     """What one message says to the conversation (read by the edge)."""
 
@@ -101,29 +90,6 @@ class Answer:
     too_big: bool = False
     latitude: float | None = None
     longitude: float | None = None
-
-
-@dataclass
-class Audience:
-    """Where an incident is announced: chats (language, person), and whom to mention where."""
-
-    chats: dict[int, tuple[str, int | None]] = field(default_factory=dict)
-    mentions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-    levels: list[str] = field(default_factory=list)
-
-
-def follow_up_keyboard(rt: Runtime, lang: str, incident_id: int) -> dict[str, Any]:
-    """The follow-up buttons under an announcement (rights are checked on the press)."""
-    plain = rt.renderer.plain
-    return keyboard([
-        [(plain("button.incident_hurt", lang), IncidentButton("hurt", incident_id)),
-         (plain("button.incident_controlled", lang), IncidentButton("ctrl", incident_id))],
-        [(plain("button.incident_note", lang), IncidentButton("note", incident_id)),
-         (plain("button.incident_close", lang), IncidentButton("close", incident_id))]])
-
-
-def _zone(rt: Runtime, unit: Unit | None) -> str:
-    return (unit.timezone if unit is not None else None) or rt.default_timezone
 
 
 # ------------------------------------------------------------------ starting
@@ -197,7 +163,7 @@ async def _answer(session: AsyncSession, rt: Runtime, actor: Actor, draft: Conve
         return advance("when", _ask_when(rt, lang))
     if step == "when":
         team = await org_repo.get_unit(session, int(data["unit_id"]))
-        data["occurred_at"] = parse_when(answer.text, now, _zone(rt, team)).isoformat()
+        data["occurred_at"] = parse_when(answer.text, now, zone_of(rt, team)).isoformat()
         return advance("hurt", Reply.say("incident.ask_hurt", force_reply=True))
     if step == "hurt":
         data["injured"] = parse_casualties(answer.text)
@@ -271,7 +237,7 @@ async def _confirm(session: AsyncSession, rt: Runtime, lang: str, data: dict[str
                          (rt.renderer.plain("button.cancel", lang), IncidentDraftButton("x"))]])
     return Reply.say("incident.confirm", keyboard=buttons,
                      unit=team.name if team else "", what=data["what"], place=data["place"],
-                     at=datetime.fromisoformat(data["occurred_at"]), tz=_zone(rt, team),
+                     at=datetime.fromisoformat(data["occurred_at"]), tz=zone_of(rt, team),
                      injured=data["injured"],
                      injury=rt.renderer.plain(f"injury.{data['injury']}", lang),
                      action=data["action"], photo=bool(data.get("photo")))
@@ -336,7 +302,7 @@ async def _submit(session: AsyncSession, rt: Runtime, actor: Actor, chat_id: int
     injury = injury_for(injured, Injury(data["injury"]))
     if injury is None:  # a draft from before a rule change: never store a mismatch
         return Reply.refuse("callback.stale")
-    day = now.astimezone(ZoneInfo(_zone(rt, team))).strftime("%Y%m%d")
+    day = now.astimezone(ZoneInfo(zone_of(rt, team))).strftime("%Y%m%d")
     photo = data.get("photo") or [None, None]
     incident = await incident_repo.create(
         session, day=day, unit_id=team.id or 0, reporter_id=actor.person_id, chat_id=chat_id,
@@ -348,120 +314,9 @@ async def _submit(session: AsyncSession, rt: Runtime, actor: Actor, chat_id: int
                                           actor_id=actor.person_id, at=now, injured=injured,
                                           injury=injury)
     audience = await audience_of(session, rt, team)
-    queued = await _announce(session, rt, incident, team, event, actor.name, audience)
+    queued = await announce(session, rt, incident, team, event, actor.name, audience)
     return Reply.say("incident.sent", queued=queued, code=incident.code,
                      levels=audience.levels)
-
-
-# ------------------------------------------------------------------ who hears
-
-
-async def audience_of(session: AsyncSession, rt: Runtime, team: Unit) -> Audience:
-    """The team group, and the managers and safety officers of every level above the team.
-
-    Privately for those who pressed Start (and did not block the bot), in each level's
-    group where it has one; those who cannot be written to are mentioned in the
-    level's group, else in the team group.
-    """
-    audience = Audience()
-    team_group = await org_repo.chat_of_unit(session, team.id or 0)
-    team_chat = team_group.chat_id if team_group is not None and team_group.active else None
-    if team_group is not None and team_chat is not None:
-        audience.chats[team_chat] = (org_repo.unit_language(team, team_group,
-                                                            rt.default_language), None)
-    told: set[int] = set()
-    for level in reversed(await org_repo.ancestors(session, team)):
-        if level.id == team.id or UnitKind(level.kind) not in UP_KINDS:
-            continue
-        holders: list[Person] = []
-        for person, _ in await org_repo.role_holders(session, [level.id or 0], UP_ROLES):
-            if person.id not in told:
-                told.add(person.id or 0)
-                holders.append(person)
-        group = await org_repo.chat_of_unit(session, level.id or 0)
-        chats, _ = org_repo.reachable(holders, level, group, rt.default_language)
-        for chat_id, recipient in chats.items():
-            audience.chats.setdefault(chat_id, recipient)
-        unreached: list[dict[str, Any]] = [
-            {"id": p.telegram_id, "name": p.name} for p in holders if not p.started or p.blocked]
-        where = group.chat_id if group is not None and group.active else team_chat
-        if unreached and where is not None:
-            audience.mentions.setdefault(where, []).extend(unreached)
-        elif unreached:
-            log.warning("incident at %s: %s cannot be told (no Start, no group)", team.key,
-                        ", ".join(p["name"] for p in unreached))
-        if chats or (unreached and where is not None):
-            audience.levels.append(level.name)  # the reporter is told which levels heard
-        else:
-            log.warning("incident at %s: nobody at %s can be told", team.key, level.key)
-    for chat_id in audience.mentions:
-        audience.chats.setdefault(chat_id, (rt.default_language, None))
-    return audience
-
-
-async def _announce(session: AsyncSession, rt: Runtime, incident: Incident, team: Unit,
-                    event: IncidentEvent, who: str, audience: Audience,
-                    history: Sequence[IncidentEvent] = ()) -> int:
-    """Queue the step's announcement for every chat of the audience; how many rows."""
-    queued = 0
-    now = rt.clock.now()
-    zone = _zone(rt, team)
-    names = await _names(session, [e.actor_id for e in history])
-    for chat_id, (lang, person_id) in audience.chats.items():
-        html = _announcement(rt, lang, zone, incident, team, event, who, history, names)
-        mentioned = audience.mentions.get(chat_id)
-        if mentioned:
-            html += "\n" + rt.renderer.html("incident.mentions", lang, people=mentioned)
-        key = f"incident:{incident.id}:{event.id}:{chat_id}"
-        if event.kind == IncidentEventKind.REPORTED and incident.photo_file_id:
-            queued += await outbox_repo.enqueue(
-                session, chat_id=chat_id, method="sendPhoto", now=now,
-                params={"photo": incident.photo_file_id, "caption": f"🚨 {incident.code}"},
-                purpose="incident.photo", person_id=person_id,
-                dedupe_key=f"incident-photo:{incident.id}:{chat_id}") is not None
-        markup = None if event.kind == IncidentEventKind.CLOSED else \
-            follow_up_keyboard(rt, lang, incident.id or 0)
-        queued += len(await outbox_repo.enqueue_text(
-            session, chat_id=chat_id, html=html, now=now, purpose=f"incident.{event.kind}",
-            reply_markup=markup, person_id=person_id, dedupe_key=key))
-    return queued
-
-
-def _announcement(rt: Runtime, lang: str, zone: str, incident: Incident, team: Unit,
-                  event: IncidentEvent, who: str, history: Sequence[IncidentEvent],
-                  names: dict[int, str]) -> str:
-    plain = rt.renderer.plain
-    common: dict[str, Any] = {
-        "code": incident.code, "unit": team.name, "who": who, "at": event.at, "tz": zone,
-        "injured": incident.injured, "injury": plain(f"injury.{incident.injury}", lang),
-        "state": plain(f"incident_state.{incident.state}", lang)}
-    if event.kind == IncidentEventKind.REPORTED:
-        return rt.renderer.html("incident.report", lang, **common, what=incident.what,
-                                place=incident.place, occurred_at=incident.occurred_at,
-                                action=incident.action_taken)
-    if event.kind == IncidentEventKind.CLOSED:
-        lines = [history_line(rt.renderer, lang, e, names.get(e.actor_id, ""))
-                 for e in history]
-        return rt.renderer.html("incident.final", lang, **common, what=incident.what,
-                                cause=incident.cause, measures=incident.measures,
-                                lessons=incident.lessons, history=lines)
-    return rt.renderer.html("incident.update", lang, **common, kind=event.kind.value,
-                            text=event.text)
-
-
-def history_line(renderer: Renderer, lang: str, event: IncidentEvent,
-                 who: str) -> dict[str, Any]:
-    """One step of the history as the final report and the ledger show it."""
-    detail = event.text or ""
-    if event.kind in (IncidentEventKind.REPORTED, IncidentEventKind.CASUALTIES):
-        detail = renderer.plain("incident.casualties_line", lang, injured=event.injured or 0,
-                                injury=renderer.plain(f"injury.{event.injury}", lang))
-    return {"at": event.at, "who": who,
-            "kind": renderer.plain(f"incident_event.{event.kind}", lang), "detail": detail}
-
-
-async def _names(session: AsyncSession, person_ids: Iterable[int]) -> dict[int, str]:
-    return {p.id or 0: p.name for p in await people_repo.people_by_ids(session, set(person_ids))}
 
 
 # ------------------------------------------------------------------ follow-ups
@@ -509,10 +364,10 @@ async def _open_incident(session: AsyncSession, rt: Runtime, actor: Actor,
     if incident is None or team is None:
         return Reply.refuse("callback.stale")
     if incident.state == IncidentState.CLOSED:
-        closer = await _names(session, [incident.closed_by or 0])
+        closer = await names_of(session, [incident.closed_by or 0])
         return Reply.refuse("incident.closed_already", code=incident.code,
                             who=closer.get(incident.closed_by or 0, ""),
-                            at=incident.closed_at, tz=_zone(rt, team))
+                            at=incident.closed_at, tz=zone_of(rt, team))
     grants = await org_repo.grants_of(session, actor.person_id)
     if not may_follow_up(grants, team.path, is_bot_admin=actor.is_bot_admin):
         return Reply.refuse("incident.leaders_only")
@@ -522,10 +377,10 @@ async def _open_incident(session: AsyncSession, rt: Runtime, actor: Actor,
 async def _already_controlled(session: AsyncSession, rt: Runtime, incident: Incident,
                               team: Unit) -> Reply:
     await session.refresh(incident)
-    who = await _names(session, [incident.controlled_by or 0])
+    who = await names_of(session, [incident.controlled_by or 0])
     return Reply.refuse("incident.already_controlled", code=incident.code,
                         who=who.get(incident.controlled_by or 0, ""),
-                        at=incident.controlled_at, tz=_zone(rt, team))
+                        at=incident.controlled_at, tz=zone_of(rt, team))
 
 
 async def _follow_up(session: AsyncSession, rt: Runtime, actor: Actor, incident_id: int,
@@ -553,7 +408,7 @@ async def _record(session: AsyncSession, rt: Runtime, actor: Actor, incident: In
     event = await incident_repo.add_event(session, incident, kind=kind, actor_id=actor.person_id,
                                           at=rt.clock.now(), **facts)
     audience = await audience_of(session, rt, team)
-    return Reply(queued=await _announce(session, rt, incident, team, event, actor.name,
+    return Reply(queued=await announce(session, rt, incident, team, event, actor.name,
                                         audience))
 
 
@@ -577,45 +432,8 @@ async def _close(session: AsyncSession, rt: Runtime, actor: Actor,
                                           actor_id=actor.person_id, at=now)
     history = await incident_repo.events_of(session, [incident.id or 0])
     audience = await audience_of(session, rt, team)
-    queued = await _announce(session, rt, incident, team, event, actor.name, audience, history)
+    queued = await announce(session, rt, incident, team, event, actor.name, audience, history)
     return Reply.say("incident.closed_ok", queued=queued + len(keys), code=incident.code)
-
-
-# ------------------------------------------------------------------ the ledger
-
-
-async def ledger_rows(session: AsyncSession, renderer: Renderer, *, unit_ids: Sequence[int],
-                      since: datetime, until: datetime, lang: str,
-                      timezone: str) -> list[IncidentRow]:
-    """The incident ledger (事故台账) of these units: what happened in [since, until),
-    with every step, in the reader's language."""
-    found = await incident_repo.in_units(session, unit_ids, since, until)
-    events = await incident_repo.events_of(session, [i.id or 0 for i in found])
-    names = await _names(session, {i.reporter_id for i in found} | {e.actor_id for e in events}
-                         | {i.closed_by for i in found if i.closed_by})
-    units = {u.id: u.name for u in await org_repo.all_units(session)} if found else {}
-    zone = ZoneInfo(timezone)
-    rows = []
-    for incident in found:
-        lines = []
-        for event in (e for e in events if e.incident_id == incident.id):
-            line = history_line(renderer, lang, event, names.get(event.actor_id, ""))
-            detail = f" ({line['detail']})" if line["detail"] else ""
-            lines.append(f"{event.at.astimezone(zone):%m-%d %H:%M} {line['who']}: "
-                         f"{line['kind']}{detail}")
-        rows.append(IncidentRow(
-            code=incident.code or "", occurred_at=incident.occurred_at,
-            reported_at=incident.reported_at, team=units.get(incident.unit_id, ""),
-            reporter=names.get(incident.reporter_id, ""), what=incident.what,
-            place=incident.place, injured=incident.injured,
-            injury=renderer.plain(f"injury.{incident.injury}", lang),
-            action=incident.action_taken,
-            state=renderer.plain(f"incident_state.{incident.state}", lang),
-            controlled_at=incident.controlled_at, closed_at=incident.closed_at,
-            closed_by=names.get(incident.closed_by or 0, ""), cause=incident.cause or "",
-            measures=incident.measures or "", lessons=incident.lessons or "",
-            history="\n".join(lines)))
-    return rows
 
 
 # ------------------------------------------------------------------ figures

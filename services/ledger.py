@@ -15,7 +15,7 @@ from content.hazards import category
 from content.render import Renderer
 from domain.org import Role, role_rank
 from services.base import Actor, Outcome, Runtime
-from services.incidents import ledger_rows as incident_rows
+from services.incident_notices import ledger_rows as incident_rows
 from services.ledger_xlsx import ledger_workbook
 from services.training import sheet_rows
 from storage import org as org_repo

@@ -13,7 +13,7 @@ from domain.idea import IdeaState
 from domain.incident import IncidentEventKind, IncidentState, Injury
 from domain.org import Role, UnitKind
 from services.base import Runtime
-from services.incidents import audience_of
+from services.incident_notices import audience_of
 from storage import ideas as idea_repo
 from storage import incidents as incident_repo
 from storage import org as org_repo
