@@ -609,7 +609,9 @@ class Idea(SQLModel, table=True):
     """A worker's suggestion (金点子) and its review: adopted with points, declined, passed up."""
 
     __tablename__ = "idea"
-    __table_args__ = (Index("ix_idea_unit_submitted", "unit_id", "submitted_at"),)
+    # The monthly figures read ideas by submission and by decision, per unit.
+    __table_args__ = (Index("ix_idea_unit_submitted", "unit_id", "submitted_at"),
+                      Index("ix_idea_unit_decided", "unit_id", "decided_at"))
 
     id: int | None = Field(default=None, primary_key=True)
     unit_id: int = Field(foreign_key="unit.id")  # the proposer's team

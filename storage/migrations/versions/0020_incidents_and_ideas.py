@@ -92,9 +92,11 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_idea_proposer_id'), 'idea', ['proposer_id'])
     op.create_index('ix_idea_unit_submitted', 'idea', ['unit_id', 'submitted_at'])
+    op.create_index('ix_idea_unit_decided', 'idea', ['unit_id', 'decided_at'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_idea_unit_decided', table_name='idea')
     op.drop_index('ix_idea_unit_submitted', table_name='idea')
     op.drop_index(op.f('ix_idea_proposer_id'), table_name='idea')
     op.drop_table('idea')
