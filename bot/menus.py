@@ -19,14 +19,15 @@ from domain.language import SUPPORTED_LANGUAGES
 
 log = logging.getLogger(__name__)
 
-PRIVATE = ("start", "report", "my", "checks", "quiz", "card", "myrecord", "hazards", "hazard",
-           "export", "drill", "drills", "publish", "readstatus", "invite", "cancel", "whoami",
-           "language", "help")
-GROUP = ("report", "my", "checks", "card", "hazards", "hazard", "handover", "handovers",
-         "shifts", "evacuate", "drills", "cancel", "team", "whoami", "help")
-GROUP_ADMIN = ("report", "my", "checks", "card", "hazards", "hazard", "handover", "handovers",
-               "shifts", "readstatus", "quizstats", "evacuate", "drills", "cancel", "team",
-               "whoami", "setup", "role",
+PRIVATE = ("start", "report", "incident", "idea", "ideas", "my", "checks", "quiz", "card",
+           "myrecord", "hazards", "hazard", "export", "drill", "drills", "publish", "readstatus",
+           "invite", "cancel", "whoami", "language", "help")
+GROUP = ("report", "incident", "idea", "ideas", "my", "checks", "card", "hazards", "hazard",
+         "handover", "handovers", "shifts", "evacuate", "drills", "cancel", "team", "whoami",
+         "help")
+GROUP_ADMIN = ("report", "incident", "idea", "ideas", "my", "checks", "card", "hazards",
+               "hazard", "handover", "handovers", "shifts", "readstatus", "quizstats",
+               "evacuate", "drills", "cancel", "team", "whoami", "setup", "role",
                "post",
                "language", "help")
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 # How a conversation names itself when cancelled or dropped idle: "<feature>.cancelled".
-FEATURES = {"pub": "publish", "ho": "handover", "sh": "shifts", "chk": "checks"}
+FEATURES = {"pub": "publish", "ho": "handover", "sh": "shifts", "chk": "checks",
+            "inc": "incident", "idea": "idea"}
 
 
 def conversation_feature(step: str) -> str:

@@ -17,6 +17,7 @@ from domain.hazard import OPEN_STATES
 from handlers.common import Context, is_group, language_of, learn_person, reply, sender, services
 from storage import documents as doc_repo
 from storage import hazards as hazard_repo
+from storage import ideas as idea_repo
 from storage.models import Hazard
 
 OPEN_SHOWN, FINISHED_SHOWN = 10, 5  # enough to act on; the ledger has the rest
@@ -40,7 +41,9 @@ async def my_command(update: Update, context: Context) -> None:
             session.add(person)
         person_id = person.id or 0
         counts = await hazard_repo.report_counts(session, person_id)
-        points = await hazard_repo.points_of(session, person_id)
+        # Points for verified hazards and for adopted ideas (金点子).
+        points = await hazard_repo.points_of(session, person_id) + \
+            await idea_repo.points_of(session, person_id)
         unread = await doc_repo.unread_with_due(session, person_id)
         opened = [] if in_group else await hazard_repo.reports_of(
             session, person_id, open_=True, limit=OPEN_SHOWN)
@@ -48,7 +51,7 @@ async def my_command(update: Update, context: Context) -> None:
             session, person_id, open_=False, limit=FINISHED_SHOWN)
     open_count = sum(n for state, n in counts.items() if state in OPEN_STATES)
     finished_count = sum(counts.values()) - open_count
-    if not counts and not unread:
+    if not counts and not unread and not points:
         await reply(update, context, "my.empty", name=person.name)
         return
     if in_group:

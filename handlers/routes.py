@@ -20,6 +20,8 @@ from handlers import (
     handover,
     hazard_report,
     hazards,
+    ideas,
+    incidents,
     inspections,
     invite,
     language,
@@ -77,6 +79,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     evacuate.register(application)
     drills.register(application)
     inspections.register(application)
+    incidents.register(application)
+    ideas.register(application)
     for prefix in ("rej", "fix", "five"):
         conversations.route(prefix, hazards.continue_action)
     conversations.route("chk", inspections.continue_check)

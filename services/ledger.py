@@ -16,6 +16,7 @@ from content.render import Renderer
 from domain.org import Role, role_rank
 from services import inspections
 from services.base import Actor, Outcome, Runtime
+from services.incident_notices import ledger_rows as incident_rows
 from services.ledger_xlsx import ledger_workbook
 from services.training import sheet_rows
 from storage import org as org_repo
@@ -45,6 +46,7 @@ class LedgerFile:
     meetings: int
     training: int = 0
     checks: int = 0
+    incidents: int = 0
 
 
 @dataclass
@@ -83,12 +85,15 @@ async def ledger_file(session: AsyncSession, renderer: Renderer, *, roots: Seque
     # The checks (检查) by when they fell due, each answer a row: issue 14.
     checks = await inspections.sheet_rows(session, renderer, unit_ids=unit_ids, since=since,
                                           until=until, lang=lang)
+    # Incidents (事故台账) that happened in the period: issue 14.
+    incidents = await incident_rows(session, renderer, unit_ids=unit_ids, since=since,
+                                    until=until, lang=lang, timezone=timezone)
     title = "隐患台账" if lang == "zh" else "Hazard ledger"
     data = ledger_workbook(rows, lang=lang, timezone=timezone, now=now, title=title,
                            handovers=handovers, meetings=meetings, training=training,
-                           checks=checks)
+                           checks=checks, incidents=incidents)
     return LedgerFile(data, len(rows), len(handovers), len(meetings), len(training),
-                      len(checks))
+                      len(checks), incidents=len(incidents))
 
 
 async def export_for(rt: Runtime, actor: Actor, *, since: datetime,

@@ -1,8 +1,8 @@
 """The team ledger as an XLSX workbook, built in memory (the file format, out of domain/).
 
-Five sheets: hazards (隐患台账), shift handovers (交接班记录), pre-shift
-meetings with who checked in (班前会签到), the training record (安全培训档案) and
-the checks with every answer (检查记录).
+Sheets: hazards (隐患台账), shift handovers (交接班记录), pre-shift meetings
+with who checked in (班前会签到), the training record (安全培训档案), the checks
+with every answer (检查记录) and the incidents (事故台账).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from domain.incident import IncidentRow
 from domain.ledger import HandoverRow, LedgerRow, MeetingRow, overdue_days
 
 HEADERS = {
@@ -57,6 +58,15 @@ CHECK_HEADERS = {
            "Answered by", "Answered at"],
 }
 CHECK_TITLE = {"zh": "检查记录", "en": "Checks"}
+INCIDENT_HEADERS = {
+    "zh": ["序号", "事故编号", "发生时间", "上报时间", "班组", "报告人", "事故经过", "地点",
+           "受伤人数", "伤害程度", "已采取措施", "状态", "控制时间", "结案时间", "结案人",
+           "事故原因", "整改措施", "吸取的教训", "过程记录"],
+    "en": ["No.", "Code", "Happened", "Reported", "Team", "Reported by", "What happened",
+           "Place", "Hurt", "Injury", "Action taken", "State", "Under control", "Closed",
+           "Closed by", "Cause", "Measures", "Lessons", "History"],
+}
+INCIDENT_TITLE = {"zh": "事故台账", "en": "Incidents"}
 SHEET_TITLES = {
     "zh": ("交接班记录", "班前会签到"),
     "en": ("Shift handovers", "Pre-shift meetings"),
@@ -68,10 +78,12 @@ def ledger_workbook(rows: Sequence[LedgerRow], *, lang: str, timezone: str,
                     now: datetime, title: str, handovers: Sequence[HandoverRow] = (),
                     meetings: Sequence[MeetingRow] = (),
                     training: Sequence[Sequence[Any]] = (),
-                    checks: Sequence[Sequence[Any]] = ()) -> bytes:
+                    checks: Sequence[Sequence[Any]] = (),
+                    incidents: Sequence[IncidentRow] = ()) -> bytes:
     """An XLSX file (bytes): hazards, handovers, meetings, the training record
-    (``[who, team, kind, what, result, when]`` rows) and the checks (one row per answer,
-    as ``services.inspections.sheet_rows`` makes them), dates shown in ``timezone``."""
+    (``[who, team, kind, what, result, when]`` rows), the checks (one row per answer,
+    as ``services.inspections.sheet_rows`` makes them) and the incidents (事故台账),
+    dates shown in ``timezone``."""
     zone = ZoneInfo(timezone)
 
     def local(value: datetime | None) -> str:
@@ -112,6 +124,14 @@ def ledger_workbook(rows: Sequence[LedgerRow], *, lang: str, timezone: str,
               [number, *(local(v) if isinstance(v, datetime) else v for v in row)]
               for number, row in enumerate(checks, start=1)),
           [6, 18, 14, 16, 17, 17, 10, 12, 17, 6, 40, 10, 6, 30, 30, 20, 12, 17], freeze="C2")
+    _fill(book.create_sheet(), INCIDENT_TITLE.get(lang, INCIDENT_TITLE["zh"]),
+          INCIDENT_HEADERS.get(lang, INCIDENT_HEADERS["zh"]), (
+              [number, i.code, local(i.occurred_at), local(i.reported_at), i.team, i.reporter,
+               i.what, i.place, i.injured, i.injury, i.action, i.state, local(i.controlled_at),
+               local(i.closed_at), i.closed_by, i.cause, i.measures, i.lessons, i.history]
+              for number, i in enumerate(incidents, start=1)),
+          [6, 20, 17, 17, 14, 12, 40, 18, 8, 10, 30, 10, 17, 17, 12, 30, 30, 30, 50],
+          freeze="C2")
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -10,6 +10,8 @@ from sqlmodel import Field, SQLModel
 from domain.delivery import OutboxStatus
 from domain.handover import HandoverState
 from domain.hazard import HazardState, Severity
+from domain.idea import IdeaState
+from domain.incident import IncidentEventKind, IncidentState, Injury
 from domain.org import Role, UnitKind
 from storage.types import StrEnumType, UTCDateTime
 
@@ -701,3 +703,80 @@ class InspectionAnswer(SQLModel, table=True):
     # The hazard report an answer "not OK" became.
     hazard_id: int | None = Field(default=None, foreign_key="hazard.id")
     answered_at: datetime = Field(sa_column=_utc_column())
+class Incident(SQLModel, table=True):
+    """An accident quick report (事故快报) of a team, from the first report to the final one.
+
+    The casualty count and how badly are the latest (follow-ups change them); each
+    step is an :class:`IncidentEvent` with who and when.
+    """
+
+    __tablename__ = "incident"
+    __table_args__ = (Index("ix_incident_unit_occurred", "unit_id", "occurred_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str | None = Field(default=None, max_length=32, unique=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    reporter_id: int = Field(foreign_key="person.id")
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))  # where it was reported
+    what: str = Field(sa_column=Column(Text, nullable=False))
+    place: str = Field(max_length=200)
+    occurred_at: datetime = Field(sa_column=_utc_column())
+    injured: int = 0
+    injury: Injury = Field(sa_column=Column(StrEnumType(Injury, 16), nullable=False))
+    action_taken: str = Field(sa_column=Column(Text, nullable=False))
+    photo_file_id: str | None = Field(default=None, max_length=255)
+    photo_unique_id: str | None = Field(default=None, max_length=128)
+    state: IncidentState = Field(sa_column=Column(StrEnumType(IncidentState, 16),
+                                                  nullable=False))
+    reported_at: datetime = Field(sa_column=_utc_column())
+    controlled_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    controlled_by: int | None = Field(default=None, foreign_key="person.id")
+    closed_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    closed_by: int | None = Field(default=None, foreign_key="person.id")
+    cause: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    measures: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    lessons: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class IncidentEvent(SQLModel, table=True):
+    """One step of an incident: reported, casualties changed, under control, a note, closed."""
+
+    __tablename__ = "incident_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    at: datetime = Field(sa_column=_utc_column())
+    actor_id: int = Field(foreign_key="person.id")
+    kind: IncidentEventKind = Field(sa_column=Column(StrEnumType(IncidentEventKind, 16),
+                                                     nullable=False))
+    injured: int | None = None
+    injury: Injury | None = Field(default=None, sa_column=Column(StrEnumType(Injury, 16),
+                                                                 nullable=True))
+    text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class Idea(SQLModel, table=True):
+    """A worker's suggestion (金点子) and its review: adopted with points, declined, passed up."""
+
+    __tablename__ = "idea"
+    # The monthly figures read ideas by submission and by decision, per unit.
+    __table_args__ = (Index("ix_idea_unit_submitted", "unit_id", "submitted_at"),
+                      Index("ix_idea_unit_decided", "unit_id", "decided_at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id")  # the proposer's team
+    proposer_id: int = Field(foreign_key="person.id", index=True)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))  # where it was proposed
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    photo_file_id: str | None = Field(default=None, max_length=255)
+    photo_unique_id: str | None = Field(default=None, max_length=128)
+    state: IdeaState = Field(sa_column=Column(StrEnumType(IdeaState, 16), nullable=False))
+    # Who reviews it now: the team, or the unit it was passed up to.
+    reviewing_unit_id: int = Field(foreign_key="unit.id")
+    submitted_at: datetime = Field(sa_column=_utc_column())
+    passed_up_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    passed_up_by: int | None = Field(default=None, foreign_key="person.id")
+    decided_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    decided_by: int | None = Field(default=None, foreign_key="person.id")
+    points: int = 0  # awarded on adoption
+    reason: str | None = Field(default=None, max_length=500)  # why it was declined
