@@ -35,6 +35,7 @@ from scheduler.evacuations import evacuation_sweep
 from scheduler.handovers import handover_sweep
 from scheduler.housekeeping import forget_old_updates
 from scheduler.meetings import pre_shift_sweep
+from scheduler.monthly_reports import monthly_report_sweep
 from scheduler.quizzes import daily_quiz_sweep
 from scheduler.roll_calls import roll_call_sweep
 from scheduler.timetable import Timetable
@@ -152,6 +153,10 @@ def build_application(
         services.db, services.renderer, default_language=settings.default_language,
         default_timezone=settings.default_timezone,
         missing_after=settings.evacuate_missing_after, wake=services.wake_outbox))
+    services.timetable.add("monthly-reports", timedelta(minutes=15), monthly_report_sweep(
+        services.db, services.renderer, default_language=settings.default_language,
+        default_timezone=settings.default_timezone, send_at=settings.monthly_report_time,
+        wake=services.wake_outbox))
     # As often as the roll-call throttle: a check-in or read held back is shown when
     # its window ends (briefings and documents alike).
     services.timetable.add("roll-calls", EDIT_EVERY, roll_call_sweep(

@@ -20,7 +20,7 @@ from domain.language import SUPPORTED_LANGUAGES
 log = logging.getLogger(__name__)
 
 PRIVATE = ("start", "report", "my", "quiz", "card", "myrecord", "hazards", "hazard", "export",
-           "publish", "readstatus", "invite", "cancel", "whoami", "language", "help")
+           "stats", "publish", "readstatus", "invite", "cancel", "whoami", "language", "help")
 GROUP = ("report", "my", "card", "hazards", "hazard", "handover", "handovers", "shifts", "evacuate",
          "cancel", "team", "whoami", "help")
 GROUP_ADMIN = ("report", "my", "card", "hazards", "hazard", "handover", "handovers", "shifts",

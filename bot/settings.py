@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     # Stop work / evacuate: members not reported safe this long after the alert are
     # listed to the leader and the workshop, once.
     evacuate_missing_after: Duration = timedelta(minutes=10)
+    # The monthly report goes out on each enterprise's report day (``report_day`` in the
+    # org file, default the 20th) from this local time on.
+    monthly_report_time: time = time(9, 0)
     # Risk notification cards shown in the briefing; the shipped file fits the example
     # organisation only. A missing file means briefings without a risk section.
     risk_cards_file: Path = SHIPPED_RISK_CARDS

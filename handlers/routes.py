@@ -29,6 +29,7 @@ from handlers import (
     setup,
     shifts,
     start,
+    stats,
     training,
 )
 from handlers.common import Context, button_press
@@ -73,6 +74,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     training.register(application)
     quiz.register(application)
     evacuate.register(application)
+    stats.register(application)
     for prefix in ("rej", "fix", "five"):
         conversations.route(prefix, hazards.continue_action)
     conversations.route_default(hazard_report.continue_report)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -35,7 +35,7 @@ DPI = 110
 
 def font_has(path: str, text: str) -> bool:
     """Whether the font file maps every character of ``text`` to a glyph."""
-    from fontTools.ttLib import TTCollection, TTFont
+    from fontTools.ttLib import TTCollection, TTFont  # type: ignore[import-untyped]
 
     try:
         fonts = (TTCollection(path).fonts if path.lower().endswith((".ttc", ".otc"))
@@ -82,7 +82,7 @@ class Chart:
 
 def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
-    FigureCanvasAgg(figure).print_png(buffer)
+    FigureCanvasAgg(figure).print_png(buffer)  # type: ignore[no-untyped-call]
     return buffer.getvalue()
 
 
@@ -98,7 +98,7 @@ def text_png(text: str, font: FontProperties | None = None, size: int = 28) -> b
     return _png(figure)
 
 
-def trend_chart(title: str, months: Sequence[str], series: dict[str, Sequence[int]],
+def trend_chart(title: str, months: Sequence[str], series: Mapping[str, Sequence[int]],
                 labels: dict[str, str]) -> bytes:
     """Lines per series over the months (reported and closed hazards)."""
     font = chart_font()
@@ -116,7 +116,7 @@ def trend_chart(title: str, months: Sequence[str], series: dict[str, Sequence[in
     return _png(figure)
 
 
-def grouped_bars(title: str, groups: Sequence[str], series: dict[str, Sequence[float]],
+def grouped_bars(title: str, groups: Sequence[str], series: Mapping[str, Sequence[float]],
                  labels: dict[str, str], horizontal: bool = False) -> bytes:
     """Bars per group, one per series side by side (by level, by unit)."""
     font = chart_font()

@@ -23,7 +23,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -69,6 +69,7 @@ STATS_ROLES = (Role.SAFETY_OFFICER, Role.MANAGER, Role.ADMIN)
 REPORT_KINDS = (UnitKind.WORKSHOP, UnitKind.ENTERPRISE, UnitKind.AUTHORITY)
 MOST_UNITS_CHARTED = 20  # the by-unit chart shows the units with most hazards
 PURPOSE = "monthly.report"
+FILE_RETENTION = timedelta(days=40)
 
 
 @dataclass(frozen=True)
@@ -324,6 +325,9 @@ async def send_due(rt: Runtime, now: datetime, *, send_at: time = time(9, 0)) ->
 
     Returns the number of people queued a report.
     """
+    async with rt.db.transaction() as session:
+        # A file's rows were sent, or given up, long before this (retries end in hours).
+        await outbox_files.forget_before(session, now - FILE_RETENTION)
     due = await due_reports(rt, now, send_at)
     built: dict[tuple[int, str, str], MonthlyReport] = {}
     sent = 0
@@ -358,35 +362,62 @@ async def stats_roots(session: AsyncSession, actor: Actor) -> list[Unit]:
             if not any(o.id != u.id and is_within(u.path, o.path) for o in units)]
 
 
-async def stats_for(rt: Runtime, actor: Actor, argument: str | None) -> StatsOutcome:
-    """``/stats [month]``: the report of each of the actor's units, queued to them privately.
+@dataclass(frozen=True)
+class StatsPlan:
+    """What ``/stats`` will send: the units and the month (rights already checked)."""
+
+    roots: tuple[Unit, ...]
+    month: Month
+
+
+async def plan_stats(rt: Runtime, actor: Actor,
+                     argument: str | None) -> StatsPlan | StatsOutcome:
+    """Check ``/stats [month]``: the plan, or the refusal.
 
     Refused for workers and team leaders (``stats.not_allowed``) and for a month that is
     not one or has not begun (``stats.bad_month``). Without a month: the one the
     monthly report covers (the month before).
     """
-    now = rt.clock.now()
     async with rt.db.session() as session:
         roots = await stats_roots(session, actor)
         if not roots:
             return StatsOutcome(False, "stats.not_allowed")
         chain = await org_repo.ancestors(session, roots[0])
+    now = rt.clock.now()
     local_today = now.astimezone(ZoneInfo(zone_of(chain, rt.default_timezone))).date()
     month = stats_month(argument, local_today)
     if month is None:
-        return StatsOutcome(False, "stats.bad_month", {"example": str(reported_month(
-            local_today))})
-    reports = [await build(rt, root, month, actor.language, now=now) for root in roots]
+        return StatsOutcome(False, "stats.bad_month",
+                            {"example": str(reported_month(local_today))})
+    return StatsPlan(tuple(roots), month)
+
+
+async def send_stats(rt: Runtime, actor: Actor, plan: StatsPlan) -> StatsOutcome:
+    """Build the planned reports and queue them to the actor's private chat."""
+    now = rt.clock.now()
+    reports = [await build(rt, root, plan.month, actor.language, now=now)
+               for root in plan.roots]
     async with rt.db.transaction() as session:
         for report in reports:
             await queue_report(session, rt, report, chat_id=actor.telegram_id,
                                person_id=actor.person_id, now=now,
-                               key=f"stats:{actor.person_id}:{report.unit.id}:{month}:"
+                               key=f"stats:{actor.person_id}:{report.unit.id}:{plan.month}:"
                                    f"{now.isoformat()}")
     rt.wake()
-    return StatsOutcome(True, "stats.sending",
-                        {"units": " / ".join(r.unit.name for r in reports),
-                         "month": str(month)}, reports=reports)
+    return StatsOutcome(True, "stats.sending", stats_values(plan), reports=reports)
+
+
+def stats_values(plan: StatsPlan) -> dict[str, Any]:
+    """The values of ``stats.sending``."""
+    return {"units": " / ".join(r.name for r in plan.roots), "month": str(plan.month)}
+
+
+async def stats_for(rt: Runtime, actor: Actor, argument: str | None) -> StatsOutcome:
+    """``/stats [month]`` in one call: checked, built and queued (or refused)."""
+    plan = await plan_stats(rt, actor, argument)
+    if isinstance(plan, StatsOutcome):
+        return plan
+    return await send_stats(rt, actor, plan)
 
 
 # ------------------------------------------------------------------ the CLI
@@ -408,13 +439,14 @@ async def write_files(rt: Runtime, unit_key: str, month: Month, lang: str,
     if unit is None:
         raise UnknownUnit(unit_key)
     report = await build(rt, unit, month, lang)
+    files = [(chart.filename, chart.png) for chart in report.charts]
+    files += [(report.xlsx_name, report.workbook),
+              (f"summary-{unit.key}-{month}.txt", (report.summary_text + "\n").encode())]
+    return await asyncio.to_thread(_write, folder, files)
+
+
+def _write(folder: Path, files: Sequence[tuple[str, bytes]]) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for chart in report.charts:
-        written.append(folder / chart.filename)
-        written[-1].write_bytes(chart.png)
-    written.append(folder / report.xlsx_name)
-    written[-1].write_bytes(report.workbook)
-    written.append(folder / f"summary-{unit.key}-{month}.txt")
-    written[-1].write_text(report.summary_text + "\n", encoding="utf-8")
-    return written
+    for name, content in files:
+        (folder / name).write_bytes(content)
+    return [folder / name for name, _ in files]

@@ -8,6 +8,7 @@ figures (``services/monthly_figures.py``) give them meaning.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -102,7 +103,7 @@ async def monthly_counts(session: AsyncSession, team_ids: Sequence[int],
     """Hazards reported (or closed) in each [bounds[i], bounds[i+1]): one pass, one row."""
     column = col(Hazard.closed_at) if closed else col(Hazard.reported_at)
     sums = [_count_if(and_(column >= start, column < end))
-            for start, end in zip(bounds, bounds[1:], strict=False)]
+            for start, end in itertools.pairwise(bounds)]
     result = await session.exec(
         select(*sums).where(col(Hazard.team_unit_id).in_(list(team_ids)),  # type: ignore[call-overload]
                             column >= bounds[0], column < bounds[-1]))
