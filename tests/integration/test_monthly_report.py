@@ -80,7 +80,8 @@ async def test_report_day_sends_the_report_once_and_stats_agrees(bot: BotUnderTe
     manager.send(d.private_chat(manager), "/stats")
     await bot.settle()
     messages = d.private_messages(manager)[sent[manager]:]
-    assert messages[0].text == "正在生成 示例化工 2026-11 的安全月报：图表、摘要和 XLSX 马上发到这里。"
+    assert messages[0].text == \
+        "正在生成 示例化工 2026-11 的安全月报：图表、摘要和 XLSX 马上发到这里。"
     _, summary, workbook = report_parts(bot, messages)
     assert summary == sweep_summary  # the same figures on demand
     assert load_workbook(io.BytesIO(workbook))["各单位"]["C2"].value == 1
