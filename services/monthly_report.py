@@ -303,8 +303,16 @@ async def due_reports(rt: Runtime, now: datetime, send_at: time) -> list[_Due]:
                 continue
             seen.add((person.id or 0, unit.id or 0))
             chain = [by_id[i] for i in _path_ids(unit.path) if i in by_id]
-            local = now.astimezone(ZoneInfo(zone_of(chain, rt.default_timezone)))
-            if not report_due(local.replace(tzinfo=None), report_day_of(chain), send_at):
+            zone = ZoneInfo(zone_of(chain, rt.default_timezone))
+            local = now.astimezone(zone)
+            day = report_day_of(chain)
+            if not report_due(local.replace(tzinfo=None), day, send_at):
+                continue
+            # A role given after this month's report moment waits for next month's
+            # (``/stats`` serves them meanwhile): a bot set up on the 23rd does not
+            # greet everyone with last month's report.
+            moment = datetime.combine(local.date().replace(day=day), send_at, tzinfo=zone)
+            if grant.granted_at > moment:
                 continue
             due.append(_Due(person, unit, reported_month(local.date()),
                             person.language or rt.default_language))

@@ -250,8 +250,24 @@ async def test_the_sweep_sends_once_per_person_and_month(db: Database) -> None:
     summary = outbox_repo.params_of(rows[3])["text"]
     assert "2026-11" in summary and "隐患上报 9 条" in summary
     assert outbox_repo.params_of(rows[4])["document"] == {"outbox_file": 4}
-    next_month = datetime(2027, 1, 18, 1, 0, tzinfo=UTC)  # December's report, once
-    assert await monthly_report.send_due(runtime(db, next_month), next_month) == 1
+    async with db.transaction() as s:  # an officer appointed after this month's report
+        officer = await people_repo.upsert_person(s, telegram_id=15, name="Officer Zhao",
+                                                  username=None, language_code="en",
+                                                  now=on_time)
+        officer.started, officer.language = True, "en"
+        s.add(officer)
+        ws1 = await org_repo.get_unit_by_key(s, "ws1")
+        assert ws1 is not None
+        await org_repo.grant_role(s, person=officer, unit=ws1, role=Role.SAFETY_OFFICER,
+                                  now=on_time + timedelta(days=1))
+    later = on_time + timedelta(days=2)
+    assert await monthly_report.send_due(runtime(db, later), later) == 0  # next month's
+    next_month = datetime(2027, 1, 18, 1, 0, tzinfo=UTC)  # December's report, once each
+    assert await monthly_report.send_due(runtime(db, next_month), next_month) == 2
+    async with db.session() as s:
+        texts = [outbox_repo.params_of(r).get("text", "") for r in
+                 (await s.exec(outbox_repo_select())).all() if r.chat_id == 15]
+    assert any("合成车间 safety report 2026-12" in t for t in texts)  # in their language
 
 
 def outbox_repo_select():  # type: ignore[no-untyped-def]
