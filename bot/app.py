@@ -39,6 +39,7 @@ from scheduler.handovers import handover_sweep
 from scheduler.housekeeping import forget_old_updates
 from scheduler.inspections import inspection_sweep
 from scheduler.meetings import pre_shift_sweep
+from scheduler.monthly_reports import monthly_report_sweep
 from scheduler.quizzes import daily_quiz_sweep, early_poll_answers_sweep
 from scheduler.roll_calls import roll_call_sweep
 from scheduler.timetable import Timetable
@@ -167,6 +168,10 @@ def build_application(
     services.timetable.add("inspections", timedelta(minutes=1), inspection_sweep(
         services.db, services.renderer, default_language=settings.default_language,
         default_timezone=settings.default_timezone, wake=services.wake_outbox))
+    services.timetable.add("monthly-reports", timedelta(minutes=15), monthly_report_sweep(
+        services.db, services.renderer, default_language=settings.default_language,
+        default_timezone=settings.default_timezone, send_at=settings.monthly_report_time,
+        wake=services.wake_outbox))
     # As often as the roll-call throttle: a check-in or read held back is shown when
     # its window ends (briefings and documents alike).
     services.timetable.add("roll-calls", EDIT_EVERY, roll_call_sweep(

@@ -11,6 +11,8 @@ Commands:
     ledger export       write the ledger of units as XLSX (hazards, handovers, meetings,
                         the training record)
     documents list      the library and what was published
+    report monthly --unit KEY [--month YYYY-MM]   the monthly report's charts, workbook and
+                        summary into a folder
     documents publish ID --to UNIT…   publish a library document (the running bot sends it)
     drill schedule      schedule an emergency drill for units (the running bot tells the teams)
 """
@@ -106,6 +108,15 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--duration", default="60m", help="e.g. 90m or 2h (default 60m)")
     plan.add_argument("--unit", action="append", required=True, help="unit key (repeatable)")
     plan.add_argument("--scenario", required=True, help="what happens in the drill")
+    report = sub.add_parser("report", help="reports").add_subparsers(
+        dest="report_command", required=True)
+    monthly = report.add_parser(
+        "monthly", help="the monthly report of a unit and everything under it: charts (PNG), "
+                        "the workbook (XLSX) and the summary (text) into a folder")
+    monthly.add_argument("--unit", required=True, help="unit key")
+    monthly.add_argument("--month", help="YYYY-MM (default: the month before this one)")
+    monthly.add_argument("--lang", choices=["zh", "en"], default=None)
+    monthly.add_argument("--out", type=Path, help="folder (default: report-UNIT-MONTH)")
     return parser
 
 
@@ -156,6 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "drill":
             print(asyncio.run(_drill_schedule(settings, args)))
+            return EXIT_OK
+        if args.command == "report":
+            print(asyncio.run(_monthly_report(settings, args)))
             return EXIT_OK
     except CliError as exc:
         print(f"safetybot: {exc}", file=sys.stderr)
@@ -278,6 +292,38 @@ async def _ledger_export(settings: Settings, args: argparse.Namespace) -> str:
     return (f"wrote {ledger.hazards} hazards, {ledger.handovers} handovers, "
             f"{ledger.meetings} pre-shift meetings and {ledger.training} training record "
             f"entries to {out}")
+
+
+async def _monthly_report(settings: Settings, args: argparse.Namespace) -> str:
+    from zoneinfo import ZoneInfo
+
+    from domain.monthly import Month, reported_month
+    from services.monthly_charts import cjk_font, font_file_name
+    from services.monthly_report import UnknownUnit, write_files
+    from storage.db import Database
+    from storage.migrate import upgrade
+
+    now = clock().now()
+    if args.month:
+        month = Month.parse(args.month)
+        if month is None:
+            raise CliError(f"--month {args.month!r} is not a month (YYYY-MM)", EXIT_CONFIG)
+    else:
+        month = reported_month(now.astimezone(ZoneInfo(settings.default_timezone)).date())
+    lang = args.lang or settings.default_language
+    folder = args.out or Path(f"report-{args.unit}-{month}")
+    db = Database(settings.database_url)
+    try:
+        await upgrade(db)
+        try:
+            written = await write_files(_runtime(settings, db, lang), args.unit, month, lang,
+                                        folder)
+        except UnknownUnit as exc:
+            raise CliError(f"no unit with the key {args.unit!r}", EXIT_CONFIG) from exc
+    finally:
+        await db.dispose()
+    return (f"wrote the {month} report of {args.unit} to {folder}/: "
+            f"{', '.join(p.name for p in written)} (chart font: {font_file_name(cjk_font())})")
 
 
 async def _documents(settings: Settings, args: argparse.Namespace) -> str:

@@ -20,8 +20,8 @@ from domain.language import SUPPORTED_LANGUAGES
 log = logging.getLogger(__name__)
 
 PRIVATE = ("start", "report", "incident", "idea", "ideas", "my", "checks", "quiz", "card",
-           "myrecord", "hazards", "hazard", "export", "drill", "drills", "publish", "readstatus",
-           "invite", "cancel", "whoami", "language", "help")
+           "myrecord", "hazards", "hazard", "export", "stats", "drill", "drills", "publish",
+           "readstatus", "invite", "cancel", "whoami", "language", "help")
 GROUP = ("report", "incident", "idea", "ideas", "my", "checks", "card", "hazards", "hazard",
          "handover", "handovers", "shifts", "evacuate", "drills", "cancel", "team", "whoami",
          "help")

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import Bot, Message
+from telegram import Bot, InputFile, Message
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
@@ -35,6 +35,7 @@ from domain.clock import Clock
 from domain.delivery import FailureKind, RetryPolicy
 from storage import org as org_repo
 from storage import outbox as outbox_repo
+from storage import outbox_files
 from storage import people as people_repo
 from storage.db import Database
 from storage.models import OutboxMessage
@@ -160,6 +161,9 @@ class OutboxDispatcher:
                 rows = await outbox_repo.claim_due(session, now=now, owner=self.owner,
                                                    lease=self.lease, limit=batch)
                 gone = await org_repo.inactive_chat_ids(session, {r.chat_id for r in rows})
+                files = await outbox_files.load(session, [
+                    file_id for r in rows
+                    for file_id in outbox_files.referenced(outbox_repo.params_of(r)).values()])
             if not rows:
                 break
             by_chat: OrderedDict[int, list[OutboxMessage]] = OrderedDict()
@@ -169,7 +173,7 @@ class OutboxDispatcher:
             try:
                 # Every chat finishes (its answers written) even if another one fails.
                 results = await asyncio.gather(
-                    *(self._send_in_order(chat_rows, chat_id in gone)
+                    *(self._send_in_order(chat_rows, chat_id in gone, files)
                       for chat_id, chat_rows in by_chat.items()), return_exceptions=True)
             finally:
                 renewing.cancel()
@@ -201,7 +205,8 @@ class OutboxDispatcher:
                 await outbox_repo.renew_claims(session, owner=self.owner,
                                                until=self.clock.now() + self.lease)
 
-    async def _send_in_order(self, rows: list[OutboxMessage], chat_gone: bool) -> int:
+    async def _send_in_order(self, rows: list[OutboxMessage], chat_gone: bool,
+                             files: dict[int, tuple[str, bytes]]) -> int:
         """Send one chat's rows in order, writing each answer as it comes.
 
         After a failure the rest wait behind it. Returns the number of attempts.
@@ -212,7 +217,7 @@ class OutboxDispatcher:
                                 for row in rows])
             return 0
         for index, row in enumerate(rows):
-            outcome = await self._send_one(row)
+            outcome = await self._send_one(row, files)
             if outcome.retry_at is None:
                 await self._record([outcome])
                 continue
@@ -260,11 +265,22 @@ class OutboxDispatcher:
             except Exception:  # the minute sweep tries again; sending goes on
                 log.exception("recording poll votes that came before their poll failed")
 
-    async def _send_one(self, row: OutboxMessage) -> _Outcome:
-        """Attempt one row; the caller writes the outcome."""
+    async def _send_one(self, row: OutboxMessage,
+                        files: dict[int, tuple[str, bytes]] | None = None) -> _Outcome:
+        """Attempt one row; the caller writes the outcome.
+
+        A parameter naming a file the bot stored (a chart, a workbook) is uploaded
+        from the bytes in ``files``.
+        """
         attempts = row.attempts + 1
         params = outbox_repo.params_of(row)
         params["chat_id"] = row.chat_id
+        for name, file_id in outbox_files.referenced(params).items():
+            if files is None or file_id not in files:
+                return _Outcome(row, attempts=attempts, kind=FailureKind.REJECTED,
+                                error=f"stored file {file_id} is gone")
+            filename, content = files[file_id]
+            params[name] = InputFile(content, filename=filename)
         retry_after: float | None = None
         new_chat_id: int | None = None
         try:

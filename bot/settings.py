@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     evacuate_missing_after: Duration = timedelta(minutes=10)
     # Drills: each team group taking part is reminded this long before the start.
     drill_reminders: Durations = (timedelta(days=1), timedelta(hours=1))
+    # The monthly report goes out on each enterprise's report day (``report_day`` in the
+    # org file, default the 20th) from this local time on.
+    monthly_report_time: time = time(9, 0)
     # Risk notification cards shown in the briefing; the shipped file fits the example
     # organisation only. A missing file means briefings without a risk section.
     risk_cards_file: Path = SHIPPED_RISK_CARDS

@@ -33,6 +33,7 @@ from handlers import (
     setup,
     shifts,
     start,
+    stats,
     training,
 )
 from handlers.common import Context, button_press
@@ -81,6 +82,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     inspections.register(application)
     incidents.register(application)
     ideas.register(application)
+    stats.register(application)
     for prefix in ("rej", "fix", "five"):
         conversations.route(prefix, hazards.continue_action)
     conversations.route("chk", inspections.continue_check)

@@ -48,7 +48,9 @@ Rules:
 - Roles are ``worker``, ``team_leader``, ``safety_officer``, ``manager`` and
   ``admin`` (from the least to the most authority), on a unit of the file.
 - A team may have a ``shifts`` section (see :mod:`domain.shifts`); it is
-  checked and kept as written. Any other unknown field is an error.
+  checked and kept as written. An enterprise (or authority) may set its
+  ``report_day``: the day of the month its monthly report goes out, 1 to 24
+  (default 20; the 25th and later are refused). Any other unknown field is an error.
 - YAML anchors, aliases and merge keys (``<<: *defaults``) may be used.
 
 Every problem is reported as ``FILE:LINE: problem``, LINE pointing at the
@@ -67,6 +69,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from domain.language import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES
+from domain.monthly import ReportDayError, check_report_day
 from domain.org import CHILD_KINDS, ROLE_RANK, Role, UnitKind, role_rank
 from domain.orgfile import (
     DEFAULT_TIMEZONE,
@@ -319,8 +322,11 @@ class _Reader:
         kind: UnitKind = values["kind"]
         extra: dict[str, Any] = {}
         children: list[UnitSpec] = []
-        for name in self.in_file_order(fields, "shifts", "children"):
+        for name in self.in_file_order(fields, "shifts", "report_day", "children"):
             key_node, value_node = fields[name]
+            if name == "report_day":
+                extra["report_day"] = self.report_day(key_node, value_node, key, kind)
+                continue
             if name == "shifts":
                 extra["shifts"] = self.shifts(key_node, value_node, key, kind,
                                               values.get("timezone"))
@@ -387,6 +393,16 @@ class _Reader:
         except ScheduleError as exc:
             raise self.fail(key_node, f"shifts of {quote(key)}: {exc}") from exc
         return data
+
+    def report_day(self, key_node: Node, value_node: Node, key: str, kind: UnitKind) -> int:
+        if kind not in (UnitKind.ENTERPRISE, UnitKind.AUTHORITY):
+            raise self.fail(key_node, f"only an enterprise sets its report_day, not "
+                                      f"{a_kind(kind)} ({quote(key)})")
+        value: Any = self.plain(value_node)
+        try:
+            return check_report_day(value)
+        except ReportDayError as exc:
+            raise self.fail(value_node, f"{exc} ({quote(key)})") from exc
 
     def person(self, node: Node) -> PersonSpec:
         fields = self.fields(node, "a person", PERSON_FIELDS)

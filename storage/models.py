@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from domain.delivery import OutboxStatus
@@ -186,6 +186,11 @@ class Hazard(SQLModel, table=True):
     """
 
     __tablename__ = "hazard"
+    # The monthly report reads one unit set and one month through these: its cost
+    # follows the units reported, not the years of history stored.
+    __table_args__ = (Index("ix_hazard_team_reported", "team_unit_id", "reported_at"),
+                      Index("ix_hazard_team_closed", "team_unit_id", "closed_at"),
+                      Index("ix_hazard_team_deadline", "team_unit_id", "deadline"))
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=32, unique=True)
@@ -321,7 +326,9 @@ class PreShiftMeeting(SQLModel, table=True):
     """One team's pre-shift meeting (班前会) for one shift on one day."""
 
     __tablename__ = "pre_shift_meeting"
-    __table_args__ = (UniqueConstraint("unit_id", "shift_key", name="uq_pre_shift_meeting"),)
+    __table_args__ = (UniqueConstraint("unit_id", "shift_key", name="uq_pre_shift_meeting"),
+                      # The monthly report: one team set, one month.
+                      Index("ix_pre_shift_meeting_unit_starts", "unit_id", "starts_at"))
 
     id: int | None = Field(default=None, primary_key=True)
     unit_id: int = Field(foreign_key="unit.id", index=True)
@@ -422,7 +429,8 @@ class ReadReceipt(SQLModel, table=True):
 
     __tablename__ = "read_receipt"
     __table_args__ = (
-        UniqueConstraint("document_id", "unit_id", "person_id", name="uq_read_receipt"),)
+        UniqueConstraint("document_id", "unit_id", "person_id", name="uq_read_receipt"),
+        Index("ix_read_receipt_unit_required", "unit_id", "required_at"))
 
     id: int | None = Field(default=None, primary_key=True)
     document_id: int = Field(foreign_key="policy_document.id", index=True)
@@ -443,7 +451,8 @@ class TrainingRecord(SQLModel, table=True):
     """
 
     __tablename__ = "training_record"
-    __table_args__ = (Index("ix_training_record_person_at", "person_id", "at"),)
+    __table_args__ = (Index("ix_training_record_person_at", "person_id", "at"),
+                      Index("ix_training_record_unit_kind_at", "unit_id", "kind", "at"))
 
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = Field(foreign_key="person.id")
@@ -780,3 +789,19 @@ class Idea(SQLModel, table=True):
     decided_by: int | None = Field(default=None, foreign_key="person.id")
     points: int = 0  # awarded on adoption
     reason: str | None = Field(default=None, max_length=500)  # why it was declined
+class OutboxFile(SQLModel, table=True):
+    """A file the bot uploads itself (a chart, a workbook), referenced by outbox rows.
+
+    The outbox keeps Bot API parameters as JSON; a file made by the bot has no
+    Telegram file id yet, so its bytes live here and a row's parameter says
+    ``{"outbox_file": id}``. Kept by content digest: the same chart sent to five
+    managers is stored once.
+    """
+
+    __tablename__ = "outbox_file"
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest: str = Field(max_length=64, unique=True)  # sha256 of name and content
+    filename: str = Field(max_length=128)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(sa_column=_utc_column(index=True))

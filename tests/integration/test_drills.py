@@ -226,7 +226,7 @@ async def test_a_team_without_a_drill_for_six_months_escalates_once(bot: BotUnde
     await bot.run_sweeps()
 
     def lapses() -> list[str]:
-        return [m.text for m in d.private_messages(manager) if "应急演练逾期" in m.text]
+        return [m.text for m in d.private_messages(manager) if "应急演练逾期" in (m.text or "")]
 
     bot.clock.advance(timedelta(days=181))  # 2027-05-23 08:30: the due day itself
     await bot.run_sweeps()

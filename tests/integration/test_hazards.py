@@ -321,8 +321,8 @@ async def test_the_closed_loop_fix_verify_reopen_close_and_points(bot: BotUnderT
         photos = await hazard_repo.photos_of(s, hazard.id or 0)
         assert [p.kind for p in photos] == ["before", "after", "after"]
     bot.clock.advance(timedelta(days=30))
-    await bot.run_sweeps()  # closed hazards never escalate
-    assert not [m for m in d.private_messages(officer) if "YH-" in m.text]
+    await bot.run_sweeps()  # closed hazards never escalate (the monthly report came: photos)
+    assert not [m for m in d.private_messages(officer) if "YH-" in (m.text or "")]
 
 
 async def test_reject_needs_a_leader_and_a_reason_and_hand_up_reaches_the_workshop(

@@ -117,3 +117,22 @@ def test_ledger_export_with_absurd_dates_is_one_sentence_and_exit_2(
     assert main(["ledger", "export", "--unit", "acme", *dates]) == 2
     err = capsys.readouterr().err
     assert err.startswith("safetybot: ") and err.count("\n") == 1 and "YYYY-MM-DD" in err
+
+
+def test_report_monthly_writes_the_files_of_an_imported_unit(
+        env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["org", "import", str(EXAMPLE)]) == 0
+    assert main(["report", "monthly", "--unit", "ws-synthesis", "--month", "2026-11",
+                 "--out", str(env / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "wrote the 2026-11 report of ws-synthesis" in out
+    names = sorted(p.name for p in (env / "out").iterdir())
+    assert names == ["levels-ws-synthesis-2026-11.png", "monthly-ws-synthesis-2026-11.xlsx",
+                     "summary-ws-synthesis-2026-11.txt", "trend-ws-synthesis-2026-11.png",
+                     "units-ws-synthesis-2026-11.png"]
+    summary = (env / "out" / "summary-ws-synthesis-2026-11.txt").read_text(encoding="utf-8")
+    assert "2026-11 安全月报" in summary and "隐患上报 0 条" in summary
+    for bad in (["--unit", "nope"], ["--unit", "ws-synthesis", "--month", "2026-13"]):
+        assert main(["report", "monthly", *bad]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("safetybot: ") and err.count("\n") == 1

@@ -110,7 +110,7 @@ CASES: dict[str, list[tuple[dict[str, Any], Lines]]] = {
     "cards.card_operation": [(LIST_CARD, lines("POST", "ITEM1", "ITEM2"))],
     "cards.card_emergency": [(LIST_CARD, lines("POST", "ITEM1", "ITEM2", "MNEMO"))],
     "start.private": [({"name": "NAME"}, lines("NAME", 0, 0))],
-    "help": [({}, fixed(24))],
+    "help": [({}, fixed(25))],
     "group.greeting": [({}, fixed(2))],
     "group.arrived": [({"unit": "UNIT", "path": "PATH"}, lines(0, ("UNIT", "PATH")))],
     "group.removed_notice": [({"unit": "UNIT", "chat_title": "CHAT"},
@@ -226,6 +226,9 @@ CASES: dict[str, list[tuple[dict[str, Any], Lines]]] = {
     "evacuate.alert_up": [
         ({"unit": "UNIT", "who": "WHO", "reason": "REASON", "at": AT},
          lines("UNIT", "WHO", "REASON"))],
+    "monthly.summary": [
+        ({"unit": "UNIT", "month": "MONTH", "partial": False, "until": AT,
+          "lines": ["LINE1", "LINE2"]}, lines(("UNIT", "MONTH"), "LINE1", "LINE2"))],
     "evacuate.missing": [
         ({"unit": "UNIT", "minutes": 10, "names": ["NAME1", "NAME2"]},
          lines("UNIT", ("NAME1", "NAME2")))],

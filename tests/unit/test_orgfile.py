@@ -271,7 +271,7 @@ MISTAKES: list[tuple[tuple[str, str], int | str, str]] = [
      'unknown language "no" (expected one of zh, en)'),
     (("    name: WS\n", "    name: WS\n        colour: red\n"), "colour",
      'unknown field "colour" in a unit (expected one of key, kind, name, chat_id, language, '
-     "timezone, children, shifts)"),
+     "timezone, children, report_day, shifts)"),
     (("version: 1\n", "version: 1\nteams: []\n"), "teams",
      'unknown field "teams" in the org file (expected one of version, timezone, language, '
      "admins, units, people)"),
@@ -374,3 +374,19 @@ def test_a_post_is_read_written_back_and_checked() -> None:
     assert "post: forklift-driver" in dumped and parse_org(dumped, "again.yaml") == spec
     bad = error_of(BASE.replace("    name: Wang\n", "    name: Wang\n    post: Welder One\n"))
     assert "post" in bad.problem and bad.line == line_of(BASE, "name: Wang") + 1
+
+
+def test_an_enterprise_sets_its_report_day_before_the_25th() -> None:
+    text = BASE.replace("    name: Acme\n", "    name: Acme\n    report_day: 18\n")
+    spec = parse_org(text, "r.yaml")
+    assert spec.units[0].extra == {"report_day": 18}
+    assert parse_org(dump_org(spec), "r.yaml") == spec  # exported and read back
+    for bad, problem in (("25", "report_day 25 is not allowed"),
+                         ("0", "report_day 0 is not allowed"),
+                         ("twenty", "not 'twenty'")):
+        wrong = BASE.replace("    name: Acme\n", f"    name: Acme\n    report_day: {bad}\n")
+        error = error_of(wrong)
+        assert error.line == line_of(wrong, "report_day:") and problem in error.problem
+    on_workshop = BASE.replace("        name: WS\n", "        name: WS\n        report_day: 10\n")
+    error = error_of(on_workshop)
+    assert "only an enterprise sets its report_day, not a workshop" in error.problem
