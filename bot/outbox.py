@@ -21,6 +21,7 @@ import logging
 import uuid
 import warnings
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -85,7 +86,9 @@ class OutboxDispatcher:
 
     def __init__(self, bot: Bot, db: Database, clock: Clock, *,
                  policy: RetryPolicy | None = None, lease: timedelta = timedelta(minutes=2),
-                 poll_seconds: float = 2.0, instance: str | None = None) -> None:
+                 poll_seconds: float = 2.0, instance: str | None = None,
+                 on_delivered: Callable[[Sequence[OutboxMessage]], None] | None = None
+                 ) -> None:
         self.bot = bot
         self.db = db
         self.clock = clock
@@ -107,6 +110,8 @@ class OutboxDispatcher:
         # every answer waiting (a group commit), so commits never queue behind sends.
         self._unwritten: list[tuple[list[_Outcome], asyncio.Future[None]]] = []
         self._books = asyncio.Lock()
+        # Told of the rows recorded as sent, once committed (the metrics count them).
+        self._on_delivered = on_delivered
 
     # ------------------------------------------------------------ lifecycle
 
@@ -124,6 +129,11 @@ class OutboxDispatcher:
             task, self._task = self._task, None
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    @property
+    def running(self) -> bool:
+        """Whether the background loop is alive (tests that drain by hand run without)."""
+        return self._task is not None and not self._task.done()
 
     def wake(self) -> None:
         """Ask for a pass now (called after new rows are committed)."""
@@ -247,7 +257,15 @@ class OutboxDispatcher:
                 else:
                     for _, future in taken:
                         future.set_result(None)
+                    self._delivered([o for group, _ in taken for o in group])
         await written
+
+    def _delivered(self, outcomes: list[_Outcome]) -> None:
+        if self._on_delivered is None:
+            return
+        rows = [o.row for o in outcomes if o.attempted and o.kind is None and o.retry_at is None]
+        if rows:
+            self._on_delivered(rows)
 
     async def _send_one(self, row: OutboxMessage) -> _Outcome:
         """Attempt one row; the caller writes the outcome."""
