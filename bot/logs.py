@@ -48,7 +48,9 @@ def configure_logging(level: str, log_format: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "alembic"):
+    # APScheduler writes two lines per sweep run (ten sweeps, most every minute);
+    # /healthz shows each sweep's last run instead.
+    for noisy in ("httpx", "alembic", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # Tornado's access log would write a line for every probe and webhook post; the
     # bot's server logs refusals itself (bot.web).

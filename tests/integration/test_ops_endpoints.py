@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
+import signal
 import socket
+import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -31,6 +35,8 @@ from tests.integration.conftest import BotUnderTest
 from tests.integration.test_hazards import report, setup_plant
 from tests.integration.test_webhook import SECRET, WebhookBot
 from tgserver import TelegramTestServer
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -305,3 +311,43 @@ async def test_serve_in_webhook_mode_takes_updates_and_stops_on_request(
     assert not app.running
     with pytest.raises(httpx.ConnectError):
         await get(f"http://127.0.0.1:{port}/healthz")
+
+
+async def test_safetybot_run_as_a_process_webhook_json_logs_metrics_and_sigterm(
+        server: TelegramTestServer, tmp_path: Path) -> None:
+    """The command production runs: ``safetybot run`` with WEBHOOK_URL, LOG_FORMAT=json
+    and METRICS_PORT, stopped by SIGTERM as systemd and docker stop it."""
+    account = server.create_bot()
+    hook_port, metrics_port = free_port(), free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TELEGRAM_BOT_TOKEN": account.token,
+           "TELEGRAM_API_BASE_URL": server.url,
+           "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+           "MEDIA_DIR": str(tmp_path / "media"),
+           "WEBHOOK_URL": f"http://127.0.0.1:{hook_port}", "WEBHOOK_PORT": str(hook_port),
+           "WEBHOOK_LISTEN": "127.0.0.1", "WEBHOOK_SECRET_TOKEN": SECRET,
+           "METRICS_PORT": str(metrics_port), "LOG_FORMAT": "json"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        d = server.driver(account)
+        await d.wait_for(lambda: bool(account.webhook_url), timeout=60)
+        worker = d.user("孙工")
+        worker.start_bot()
+        await d.wait_for(lambda: bool(d.private_messages(worker)), timeout=20)
+        samples = await scrape(f"http://127.0.0.1:{metrics_port}")
+        assert value(samples, "safetybot_updates_handled_total", kind="message") == 1
+        health = await get(f"http://127.0.0.1:{metrics_port}/healthz")
+        assert health.status_code == 200 and health.json()["mode"] == "webhook"
+        assert health.json()["scheduler"]["installed"] is True  # production: on the JobQueue
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0
+    lines = [json.loads(line) for line in stderr.decode().splitlines() if line.strip()]
+    assert any(line["message"].startswith("webhook set") for line in lines)
+    assert any(line["message"] == "stopping" for line in lines)
+    assert account.token not in stderr.decode()  # the token never reaches the log
