@@ -65,8 +65,9 @@ def scheduler_state(app: Application, services: Services) -> dict[str, Any]:  # 
     sweeps: dict[str, Any] = {}
     for sweep in timetable.sweeps:
         last = timetable.last_run.get(sweep.name)
-        late = (last is None and f"sweep:{sweep.name}" in jobs) or (
-            last is not None and now - last > LATE_AFTER_INTERVALS * sweep.every)
+        # Never run yet is late only once it has been due for a while since install.
+        since = last or timetable.installed_at
+        late = since is not None and now - since > LATE_AFTER_INTERVALS * sweep.every
         sweeps[sweep.name] = {"every_seconds": sweep.every.total_seconds(),
                               "last_run": _iso(last), "late": late,
                               "last_failed": _iso(timetable.last_failure.get(sweep.name))}

@@ -51,6 +51,7 @@ class Timetable:
         # When each sweep last finished, and last failed (by the one clock): /healthz.
         self.last_run: dict[str, datetime] = {}
         self.last_failure: dict[str, datetime] = {}
+        self.installed_at: datetime | None = None
 
     def add(self, name: str, every: timedelta, run: SweepFunction) -> None:
         """Register a sweep (names are unique)."""
@@ -67,6 +68,7 @@ class Timetable:
         and without a grace limit it is never dropped as misfired.
         """
         no_misfire = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+        self.installed_at = self.clock.now()
         job_queue.run_once(self._catch_up, when=0, name="sweeps:catch-up",
                            job_kwargs=no_misfire)
         for sweep in self.sweeps:

@@ -339,7 +339,9 @@ async def test_safetybot_run_as_a_process_webhook_json_logs_metrics_and_sigterm(
         assert value(samples, "safetybot_updates_handled_total", kind="message") == 1
         health = await get(f"http://127.0.0.1:{metrics_port}/healthz")
         assert health.status_code == 200 and health.json()["mode"] == "webhook"
-        assert health.json()["scheduler"]["installed"] is True  # production: on the JobQueue
+        scheduler = health.json()["scheduler"]
+        assert scheduler["installed"] is True  # production: the sweeps on the JobQueue
+        assert not any(sweep["late"] for sweep in scheduler["sweeps"].values())
         process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
     finally:
