@@ -71,14 +71,21 @@ class BoundedRequest(HTTPXRequest):
     pool small. (Sends wait for the flood limiter before they get here.)
     """
 
-    def __init__(self, connections: int) -> None:
+    def __init__(self, connections: int,
+                 on_answer: Callable[[str, int], None] | None = None) -> None:
         super().__init__(connection_pool_size=connections)
         self._in_flight = asyncio.Semaphore(connections)
+        # Told the method and HTTP status of every answer (the metrics count 429s).
+        self._on_answer = on_answer
 
     async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
         """Send one request once fewer than ``connections`` are in flight."""
         async with self._in_flight:
-            return await super().do_request(*args, **kwargs)
+            status, body = await super().do_request(*args, **kwargs)
+        if self._on_answer is not None:
+            url = str(kwargs.get("url", args[0] if args else ""))
+            self._on_answer(url.rsplit("/", 1)[-1], status)  # the method, never the token
+        return status, body
 
 
 def flood_limiter(overall_per_second: float, group_per_minute: float,
@@ -183,7 +190,8 @@ def build_application(
             app.bot, services.db, services.clock,
             policy=RetryPolicy(max_attempts=settings.outbox_max_attempts),
             poll_seconds=settings.outbox_poll_seconds, instance=settings.outbox_instance,
-            after_polls_sent=lambda: early_answers(services.clock.now()))
+            after_polls_sent=lambda: early_answers(services.clock.now()),
+            on_delivered=services.metrics.outbox_delivered)
         if outbox_autostart:
             services.outbox.start()
         if app.job_queue is not None and install_timetable:
@@ -208,7 +216,8 @@ def build_application(
         defaults=Defaults(parse_mode=ParseMode.HTML),
         rate_limiter=flood_limiter(settings.flood_overall_per_second,
                                    settings.flood_group_per_minute),
-        request=BoundedRequest(settings.telegram_connections),
+        request=BoundedRequest(settings.telegram_connections,
+                               on_answer=services.metrics.telegram_answered),
         get_updates_request=HTTPXRequest(connection_pool_size=1))
     early_answers = early_poll_answers_sweep(
         services.db, services.renderer, default_language=settings.default_language,
@@ -226,6 +235,10 @@ def build_application(
         .build()
     )
     assert isinstance(app, SafetyApplication)
+    processor = app.update_processor
+    assert isinstance(processor, OrderedUpdateProcessor)
+    processor.after_handling.append(services.metrics.update_handled)
+    processor.after_repeat.append(services.metrics.update_repeated)
     app.bot_data[SERVICES_KEY] = services
     routes.register(app)
     app.add_error_handler(on_error)

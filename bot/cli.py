@@ -1,7 +1,8 @@
 """The ``safetybot`` command line.
 
 Commands:
-    run                 start the bot (long polling, or a webhook when WEBHOOK_URL is set);
+    run                 start the bot (long polling, or a webhook when WEBHOOK_URL is set;
+                        /healthz and /metrics on the webhook port or METRICS_PORT);
                         without TELEGRAM_BOT_TOKEN, the local sandbox
     sandbox [--reset]   a local Telegram with a demo plant and a web page (SANDBOX_PORT)
     check-config        print the effective settings, secrets masked
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from bot.logs import configure_logging
 from bot.settings import Settings
 from domain.clock import Clock, SystemClock
 
@@ -130,13 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = _settings()
-        logging.basicConfig(level=settings.log_level.upper(),
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        for noisy in ("httpx", "alembic"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
-        # PTB's rate limiter logs a traceback for every 429 it hands back; the outbox
-        # retries it and logs one line itself.
-        logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
+        configure_logging(settings.log_level, settings.log_format)
         if args.command == "run":
             return _run(settings)
         if args.command == "sandbox":
@@ -451,20 +447,17 @@ def _run(settings: Settings) -> int:
         # Nothing to connect to yet: show the bot working locally instead of refusing.
         return _sandbox(settings, why="TELEGRAM_BOT_TOKEN is not set, so this is the local "
                                       "sandbox, not Telegram")
-    from bot.app import ALLOWED_UPDATES, build_application
+    from bot import lifecycle
+    from bot.app import build_application
+    from bot.web import ListenError
 
     asyncio.run(_check_token(settings))
     app = build_application(settings)
-    if settings.webhook_url:
-        secret = settings.webhook_secret_token
-        app.run_webhook(
-            listen=settings.webhook_listen, port=settings.webhook_port,
-            url_path=settings.webhook_path,
-            webhook_url=f"{settings.webhook_url.rstrip('/')}/{settings.webhook_path}",
-            secret_token=secret.get_secret_value() if secret else None,
-            allowed_updates=ALLOWED_UPDATES)
-    else:
-        app.run_polling(allowed_updates=ALLOWED_UPDATES)
+    try:
+        asyncio.run(lifecycle.serve(app, settings))
+    except ListenError as exc:
+        raise CliError(f"{exc} (check WEBHOOK_LISTEN/WEBHOOK_PORT and METRICS_HOST/"
+                       "METRICS_PORT)", EXIT_CONFIG) from exc
     return EXIT_OK
 
 

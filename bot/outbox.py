@@ -21,7 +21,7 @@ import logging
 import uuid
 import warnings
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -88,7 +88,9 @@ class OutboxDispatcher:
     def __init__(self, bot: Bot, db: Database, clock: Clock, *,
                  policy: RetryPolicy | None = None, lease: timedelta = timedelta(minutes=2),
                  poll_seconds: float = 2.0, instance: str | None = None,
-                 after_polls_sent: Callable[[], Awaitable[None]] | None = None) -> None:
+                 after_polls_sent: Callable[[], Awaitable[None]] | None = None,
+                 on_delivered: Callable[[Sequence[OutboxMessage]], None] | None = None
+                 ) -> None:
         self.bot = bot
         # Votes that beat the poll's id to the database wait for it: told at once.
         self.after_polls_sent = after_polls_sent
@@ -112,6 +114,8 @@ class OutboxDispatcher:
         # every answer waiting (a group commit), so commits never queue behind sends.
         self._unwritten: list[tuple[list[_Outcome], asyncio.Future[None]]] = []
         self._books = asyncio.Lock()
+        # Told of the rows recorded as sent, once committed (the metrics count them).
+        self._on_delivered = on_delivered
 
     # ------------------------------------------------------------ lifecycle
 
@@ -129,6 +133,11 @@ class OutboxDispatcher:
             task, self._task = self._task, None
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    @property
+    def running(self) -> bool:
+        """Whether the background loop is alive (tests that drain by hand run without)."""
+        return self._task is not None and not self._task.done()
 
     def wake(self) -> None:
         """Ask for a pass now (called after new rows are committed)."""
@@ -258,12 +267,20 @@ class OutboxDispatcher:
                     for _, future in taken:
                         future.set_result(None)
                     polls_sent = any(o.poll_id for group, _ in taken for o in group)
+                    self._delivered([o for group, _ in taken for o in group])
         await written
         if polls_sent and self.after_polls_sent is not None:
             try:
                 await self.after_polls_sent()
             except Exception:  # the minute sweep tries again; sending goes on
                 log.exception("recording poll votes that came before their poll failed")
+
+    def _delivered(self, outcomes: list[_Outcome]) -> None:
+        if self._on_delivered is None:
+            return
+        rows = [o.row for o in outcomes if o.attempted and o.kind is None and o.retry_at is None]
+        if rows:
+            self._on_delivered(rows)
 
     async def _send_one(self, row: OutboxMessage,
                         files: dict[int, tuple[str, bytes]] | None = None) -> _Outcome:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from bot.metrics import Metrics
 from bot.settings import Settings
 from content.render import Renderer
 from domain.clock import Clock
@@ -31,6 +32,8 @@ class Services:
     clock: Clock
     timetable: Timetable
     outbox: OutboxDispatcher | None = field(default=None)
+    # Counters and gauges served on /metrics (one registry per Application).
+    metrics: Metrics = field(default_factory=Metrics)
     # Writes that many updates make at once (a shift start's taps), batched.
     sightings: MemberSightings = field(init=False)
     check_ins: CheckInDesk = field(init=False)

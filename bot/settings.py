@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from content.checklists import SHIPPED_CHECKLISTS, load_checklists
@@ -21,6 +22,10 @@ from domain.language import SUPPORTED_LANGUAGES
 from domain.risk_cards import RiskCardError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/safetybot.db"
+# What Telegram allows in a webhook's secret token.
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+# Served beside the webhook on the same port.
+RESERVED_PATHS = frozenset({"healthz", "metrics"})
 INSTANCE_MAX_LENGTH = 48  # with "#" and a 12-character process token it fits a claim owner
 
 
@@ -66,12 +71,20 @@ class Settings(BaseSettings):
     bot_admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     media_dir: Path = Path("./media")
     log_level: str = "INFO"
+    # "text" for people, "json" for a log collector: one JSON object a line.
+    log_format: Literal["text", "json"] = "text"
 
+    # Webhook mode (production): Telegram POSTs updates to WEBHOOK_URL/WEBHOOK_PATH, and
+    # only requests carrying WEBHOOK_SECRET_TOKEN are taken. Unset: long polling.
     webhook_url: str | None = None
     webhook_secret_token: SecretStr | None = None
     webhook_listen: str = "0.0.0.0"
-    webhook_port: int = 8443
+    webhook_port: int = Field(default=8443, ge=0, le=65535)
     webhook_path: str = "telegram"
+    # /healthz and /metrics on their own port (also in polling mode); unset: only on the
+    # webhook port, if any. They carry no secrets but are not for the internet.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
     # Shift handover: remind the incoming leader, then tell the workshop (30s, 15m, 4h, 3d).
     handover_remind_after: Duration = timedelta(minutes=30)
@@ -182,12 +195,41 @@ class Settings(BaseSettings):
             raise ValueError(f"1 to {INSTANCE_MAX_LENGTH} characters, without '#'")
         return value
 
+    @field_validator("webhook_secret_token")
+    @classmethod
+    def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
+            raise ValueError("1 to 256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _check_path(cls, value: str) -> str:
+        value = value.strip("/")
+        if not value or value in RESERVED_PATHS:
+            raise ValueError(f"a path other than {', '.join(sorted(RESERVED_PATHS))}")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        # Without the secret anyone who guesses the URL can post updates as any user.
+        if self.webhook_url and self.webhook_secret_token is None:
+            raise ValueError("WEBHOOK_URL is set: set WEBHOOK_SECRET_TOKEN too")
+        return self
+
     @field_validator("default_language")
     @classmethod
     def _check_language(cls, value: str) -> str:
         if value not in SUPPORTED_LANGUAGES:
             raise ValueError(f"language must be one of {', '.join(SUPPORTED_LANGUAGES)}")
         return value
+
+    @property
+    def webhook_endpoint(self) -> str | None:
+        """The full URL Telegram posts updates to (None in polling mode)."""
+        if not self.webhook_url:
+            return None
+        return f"{self.webhook_url.rstrip('/')}/{self.webhook_path}"
 
     @property
     def api_base_url(self) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any
 
@@ -75,6 +76,10 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
         self._bot_id = 0
         self._marking: GroupCommit[int, None] = GroupCommit(self._mark_handled)
         self.after_update: list[Callable[[object], None]] = []
+        # Called with each update the handlers saw and the seconds they took (metrics);
+        # ``after_repeat`` with each one dropped as handled before.
+        self.after_handling: list[Callable[[object, float], None]] = []
+        self.after_repeat: list[Callable[[object], None]] = []
 
     async def initialize(self) -> None:
         """Nothing to prepare: the handled ids are read when the first update comes."""
@@ -105,15 +110,21 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
         if await self._handled_before(update):
             log.info("update %s was handled before; skipped", update_id)
             _close(coroutine)
+            for repeated in self.after_repeat:
+                repeated(update)
             self._notify(update)
             return
         self._seen.add(update_id)
+        started = time.perf_counter()
         try:
             await coroutine
         finally:
             # Written behind: a crash before the write makes a redelivery possible,
             # which handlers survive (they are idempotent); waiting here would not.
             self._marking.submit_nowait(update_id)
+            took = time.perf_counter() - started
+            for timed in self.after_handling:
+                timed(update, took)
             self._notify(update)
 
     async def _handled_before(self, update: Update) -> bool:

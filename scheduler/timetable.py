@@ -48,6 +48,10 @@ class Timetable:
         self._running: dict[str, asyncio.Lock] = {}
         # Called with a sweep's name after each run (tests wait on these, not on time).
         self.after_run: list[Callable[[str], None]] = []
+        # When each sweep last finished, and last failed (by the one clock): /healthz.
+        self.last_run: dict[str, datetime] = {}
+        self.last_failure: dict[str, datetime] = {}
+        self.installed_at: datetime | None = None
 
     def add(self, name: str, every: timedelta, run: SweepFunction) -> None:
         """Register a sweep (names are unique)."""
@@ -64,6 +68,7 @@ class Timetable:
         and without a grace limit it is never dropped as misfired.
         """
         no_misfire = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+        self.installed_at = self.clock.now()
         job_queue.run_once(self._catch_up, when=0, name="sweeps:catch-up",
                            job_kwargs=no_misfire)
         for sweep in self.sweeps:
@@ -88,6 +93,8 @@ class Timetable:
                 await sweep.run(self.clock.now())
         except Exception:  # one failed sweep must not stop the timetable
             log.exception("sweep %s failed", sweep.name)
+            self.last_failure[sweep.name] = self.clock.now()
+        self.last_run[sweep.name] = self.clock.now()
         for callback in self.after_run:
             callback(sweep.name)
 

@@ -313,3 +313,12 @@ def params_of(row: OutboxMessage) -> dict[str, Any]:
     """The stored Bot API parameters of a row."""
     value: dict[str, Any] = json.loads(row.payload)
     return value
+
+
+async def backlog(session: AsyncSession) -> tuple[int, datetime | None]:
+    """How many rows wait to be sent, and when the oldest of them was queued."""
+    result = await session.exec(
+        select(func.count(), func.min(OutboxMessage.created_at))
+        .where(OutboxMessage.status == OutboxStatus.PENDING.value))
+    count, oldest = result.one()
+    return int(count), oldest

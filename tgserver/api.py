@@ -16,6 +16,7 @@ from tgserver.rules import (
     check_text,
     parse_html,
 )
+from tgserver.webhooks import check_secret, check_webhook_url, refuse_polling, webhook_info
 from tgserver.world import PRESENT, BotState, Chat, Message, StoredFile, World
 
 JSON_FIELDS = frozenset({"reply_markup", "entities", "caption_entities", "allowed_updates",
@@ -67,6 +68,8 @@ class Api:
         self.world = world
         self.files_base = files_base
         self.methods: dict[str, Method] = {}
+        # Told when a bot sets or deletes its webhook (the server delivers to it).
+        self.webhooks_changed: Callable[[BotState], None] = lambda bot: None
         for attr in dir(type(self)):
             if attr.startswith("m_"):
                 self.methods[attr[2:].lower()] = getattr(type(self), attr)
@@ -185,6 +188,7 @@ class Api:
                 "has_main_web_app": False}
 
     async def m_getUpdates(self, bot: BotState, params: dict[str, Any]) -> Any:
+        refuse_polling(bot)
         if params.get("allowed_updates") is not None:
             bot.allowed_updates = list(params["allowed_updates"]) or None
         offset = int(params.get("offset") or 0)
@@ -200,6 +204,7 @@ class Api:
             bot.arrived.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(bot.arrived.wait(), timeout)
+            refuse_polling(bot)  # a webhook set while this poll waited takes the updates
             pending = [q for q in bot.queue if q.update_id >= offset or not q.delivered]
         batch = pending[:limit]
         for queued in batch:
@@ -207,18 +212,33 @@ class Api:
         return [q.update for q in batch]
 
     async def m_deleteWebhook(self, bot: BotState, params: dict[str, Any]) -> Any:
-        bot.webhook_url = ""
+        bot.webhook_url, bot.webhook_secret, bot.webhook_error = "", "", None
         if str(params.get("drop_pending_updates", "")).lower() in ("true", "1"):
             bot.queue.clear()
+        self.webhooks_changed(bot)
         return True
 
     async def m_setWebhook(self, bot: BotState, params: dict[str, Any]) -> Any:
-        bot.webhook_url = str(params.get("url") or "")
+        url = str(params.get("url") or "")
+        if not url:  # Telegram's way of removing the webhook too
+            return await self.m_deleteWebhook(bot, params)
+        check_webhook_url(url)
+        secret = str(params.get("secret_token") or "")
+        if secret:
+            check_secret(secret)
+        if params.get("allowed_updates") is not None:
+            bot.allowed_updates = list(params["allowed_updates"]) or None
+        if str(params.get("drop_pending_updates", "")).lower() in ("true", "1"):
+            bot.queue.clear()
+        # Updates a poll fetched but did not confirm go to the webhook now.
+        for queued in bot.queue:
+            queued.delivered = False
+        bot.webhook_url, bot.webhook_secret, bot.webhook_error = url, secret, None
+        self.webhooks_changed(bot)
         return True
 
     async def m_getWebhookInfo(self, bot: BotState, params: dict[str, Any]) -> Any:
-        return {"url": bot.webhook_url, "has_custom_certificate": False,
-                "pending_update_count": len(bot.queue)}
+        return webhook_info(bot)
 
     async def m_close(self, bot: BotState, params: dict[str, Any]) -> Any:
         return True

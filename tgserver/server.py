@@ -14,6 +14,7 @@ from tornado.web import Application, RequestHandler
 from tgserver.api import Api, decode_params
 from tgserver.limits import Faults, FloodControl
 from tgserver.rules import ApiError
+from tgserver.webhooks import WebhookSender
 from tgserver.world import BotState, ErrorRecord, StoredFile, User, World
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class TelegramTestServer:
         self.flood = FloodControl()
         self.api = Api(self.world, "")
         self._http: HTTPServer | None = None
+        self.webhooks: WebhookSender | None = None
         self._bot_ids = iter(range(7000000001, 7999999999))
 
     @property
@@ -62,11 +64,16 @@ class TelegramTestServer:
         self.port = sock.getsockname()[1]
         self._http = HTTPServer(app, max_body_size=60 * 1024 * 1024)
         self._http.add_sockets([sock])
+        self.webhooks = WebhookSender(self.world)
+        self.api.webhooks_changed = self.webhooks.changed
 
     async def stop(self) -> None:
         """Stop listening and release long polls."""
         for bot in self.world.bots.values():
             bot.arrived.set()
+        if self.webhooks is not None:
+            await self.webhooks.close()
+            self.webhooks = None
         if self._http is not None:
             self._http.stop()
             await self._http.close_all_connections()

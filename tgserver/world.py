@@ -185,6 +185,9 @@ class BotState:
         self.allowed_updates: list[str] | None = None
         self.commands: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
         self.webhook_url = ""
+        self.webhook_secret = ""
+        # When and why the last webhook delivery failed (getWebhookInfo tells it).
+        self.webhook_error: tuple[int, str] | None = None
         self.started: set[int] = set()
         self.blocked: set[int] = set()
         self.callback_queries: dict[str, dict[str, Any]] = {}
