@@ -27,6 +27,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.hazard import Severity
 from domain.monthly import Month, hours, median, rate
+from storage import ideas as ideas_repo
+from storage import incidents as incidents_repo
+from storage import inspections as inspections_repo
 from storage import monthly as monthly_repo
 from storage.models import Unit
 
@@ -288,8 +291,80 @@ class HazardTrend:
         return []
 
 
+def _unit_ids(scope: Scope) -> list[int]:
+    """Every unit of the scope: checks fall due at workshops too, not only at teams."""
+    return [unit.id or 0 for unit in scope.units]
+
+
+class ChecksDone:
+    """Checks (检查) fallen due in the month: done, missed, still open."""
+
+    key: ClassVar[str] = "checks"
+    counters: ClassVar[tuple[str, ...]] = ("due", "done", "missed")
+
+    async def compute(self, session: AsyncSession, scope: Scope, names: Names) -> FigureValue:
+        per_team: dict[int, dict[str, float]] = {}
+        found = await inspections_repo.completion_by_unit(session, _unit_ids(scope),
+                                                          scope.since, scope.until)
+        for unit_id, done in found.items():
+            _add(per_team, unit_id, "due", done.due)
+            _add(per_team, unit_id, "done", done.done)
+            _add(per_team, unit_id, "missed", done.missed)
+        totals = _totals(per_team, self.counters)
+        return FigureValue(self.key, totals=totals, per_team=per_team, headline={
+            "due": int(totals["due"]), "done": int(totals["done"]),
+            "missed": int(totals["missed"]), "rate": rate(totals["done"], totals["due"])})
+
+    def cells(self, counters: dict[str, float]) -> list[Any]:
+        due = counters.get("due", 0)
+        return [int(due), int(counters.get("done", 0)), int(counters.get("missed", 0)),
+                rate(counters.get("done", 0), due)]
+
+
+class Incidents:
+    """Accidents (事故快报) that happened in the month: how many, people hurt, deaths."""
+
+    key: ClassVar[str] = "incidents"
+    counters: ClassVar[tuple[str, ...]] = ("incidents", "injured", "fatal", "open")
+
+    async def compute(self, session: AsyncSession, scope: Scope, names: Names) -> FigureValue:
+        per_team: dict[int, dict[str, float]] = {}
+        found = await incidents_repo.totals_by_unit(session, _unit_ids(scope), scope.since,
+                                                    scope.until)
+        for unit_id, totals_ in found.items():
+            for counter in self.counters:
+                _add(per_team, unit_id, counter, getattr(totals_, counter))
+        totals = _totals(per_team, self.counters)
+        return FigureValue(self.key, totals=totals, per_team=per_team, headline={
+            counter: int(totals[counter]) for counter in self.counters})
+
+    def cells(self, counters: dict[str, float]) -> list[Any]:
+        return [int(counters.get(counter, 0)) for counter in self.counters]
+
+
+class Ideas:
+    """Improvement ideas (金点子): submitted and adopted in the month, points given."""
+
+    key: ClassVar[str] = "ideas"
+    counters: ClassVar[tuple[str, ...]] = ("submitted", "adopted", "points")
+
+    async def compute(self, session: AsyncSession, scope: Scope, names: Names) -> FigureValue:
+        per_team: dict[int, dict[str, float]] = {}
+        found = await ideas_repo.totals_by_unit(session, _unit_ids(scope), scope.since,
+                                                scope.until)
+        for unit_id, totals_ in found.items():
+            for counter in self.counters:
+                _add(per_team, unit_id, counter, getattr(totals_, counter))
+        totals = _totals(per_team, self.counters)
+        return FigureValue(self.key, totals=totals, per_team=per_team, headline={
+            counter: int(totals[counter]) for counter in self.counters})
+
+    def cells(self, counters: dict[str, float]) -> list[Any]:
+        return [int(counters.get(counter, 0)) for counter in self.counters]
+
+
 # The figures, in the order the summary and the workbook show them. Add new ones here
-# (check completion, incidents, ideas: see the module's docstring).
+# (see the module's docstring).
 FIGURES: tuple[Figure, ...] = (
     HazardsReported(),
     HazardsClosed(),
@@ -299,6 +374,9 @@ FIGURES: tuple[Figure, ...] = (
     Meetings(),
     DocumentReading(),
     QuizScores(),
+    ChecksDone(),
+    Incidents(),
+    Ideas(),
     HazardTrend(),
 )
 

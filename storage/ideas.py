@@ -142,3 +142,23 @@ async def totals(session: AsyncSession, unit_ids: Sequence[int], since: datetime
         func.coalesce(func.sum(both.c.points), 0)))
     count, adopted_count, points = result.one()
     return IdeaTotals(int(count), int(adopted_count), int(points))
+
+
+async def totals_by_unit(session: AsyncSession, unit_ids: Sequence[int], since: datetime,
+                         until: datetime) -> dict[int, IdeaTotals]:
+    """:func:`totals` per unit (units without ideas in the period left out): one query."""
+    if not unit_ids:
+        return {}
+    ids = list(unit_ids)
+    submitted: Any = select(col(Idea.unit_id).label("unit_id"), literal(1).label("submitted"),
+                       literal(0).label("adopted"), literal(0).label("points")).where(
+        col(Idea.unit_id).in_(ids), _in_period(col(Idea.submitted_at), since, until))
+    adopted = select(col(Idea.unit_id), literal(0), literal(1), col(Idea.points)).where(
+        col(Idea.unit_id).in_(ids), _in_period(col(Idea.decided_at), since, until),
+        col(Idea.state) == IdeaState.ADOPTED.value)
+    both = union_all(submitted, adopted).subquery()
+    result = await session.exec(select(  # type: ignore[call-overload]
+        both.c.unit_id, func.sum(both.c.submitted), func.sum(both.c.adopted),
+        func.coalesce(func.sum(both.c.points), 0)).group_by(both.c.unit_id))
+    return {int(unit_id): IdeaTotals(int(count or 0), int(adopted_count or 0), int(points or 0))
+            for unit_id, count, adopted_count, points in result.all()}

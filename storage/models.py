@@ -657,6 +657,8 @@ class DrillLapse(SQLModel, table=True):
     rule: str = Field(max_length=32)  # domain.drills.DrillRule.name
     due_on: str = Field(max_length=10)  # YYYY-MM-DD, the unit's local day
     told_at: datetime = Field(sa_column=_utc_column())
+
+
 class Inspection(SQLModel, table=True):
     """One check (检查) falling due: a checklist, a unit, a period, and how it went.
 
@@ -712,6 +714,8 @@ class InspectionAnswer(SQLModel, table=True):
     # The hazard report an answer "not OK" became.
     hazard_id: int | None = Field(default=None, foreign_key="hazard.id")
     answered_at: datetime = Field(sa_column=_utc_column())
+
+
 class Incident(SQLModel, table=True):
     """An accident quick report (事故快报) of a team, from the first report to the final one.
 
@@ -789,6 +793,8 @@ class Idea(SQLModel, table=True):
     decided_by: int | None = Field(default=None, foreign_key="person.id")
     points: int = 0  # awarded on adoption
     reason: str | None = Field(default=None, max_length=500)  # why it was declined
+
+
 class OutboxFile(SQLModel, table=True):
     """A file the bot uploads itself (a chart, a workbook), referenced by outbox rows.
 

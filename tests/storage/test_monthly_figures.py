@@ -14,6 +14,8 @@ from openpyxl import load_workbook
 
 from content.render import Renderer
 from domain.clock import ManualClock
+from domain.idea import IdeaState
+from domain.incident import IncidentState, Injury
 from domain.monthly import Month
 from domain.org import Role, UnitKind
 from services import monthly_report
@@ -26,6 +28,9 @@ from storage.db import Database
 from storage.models import (
     Attendance,
     Hazard,
+    Idea,
+    Incident,
+    Inspection,
     OutboxMessage,
     PreShiftMeeting,
     PublishedDocument,
@@ -296,3 +301,45 @@ async def test_stats_for_officers_and_managers_only(db: Database) -> None:
         queued = await outbox_repo.ids_by_key(s, [
             f"stats:{manager.person_id}:{plant.units['acme'].id}:2026-11:{NOW.isoformat()}:xlsx"])
     assert len(queued) == 1
+
+
+async def test_checks_incidents_and_ideas_are_figures_too(db: Database) -> None:
+    """Issue 14's other records: check completion, incidents and ideas, per unit and month."""
+    plant = await seed(db)
+    a, b, ws1 = (plant.units[k].id or 0 for k in ("a", "b", "ws1"))
+    wu = plant.people["Wu"]
+    async with db.transaction() as s:
+        for unit, day, state in ((a, 1, "done"), (a, 2, "done"), (a, 3, "missed"),
+                                 (b, 4, "due"), (ws1, 19, "done"),
+                                 (a, -1, "missed")):  # October: not this month's
+            s.add(Inspection(checklist_id="team-pre-shift", unit_id=unit, period=f"p{day}",
+                             state=state, due_at=at(day), deadline_at=at(day + 0.5),
+                             created_at=at(day)))
+        for day, injured, injury, state in ((5, 2, Injury.MINOR, IncidentState.CLOSED),
+                                            (6, 1, Injury.FATAL, IncidentState.OPEN),
+                                            (31, 3, Injury.SERIOUS, IncidentState.OPEN)):
+            s.add(Incident(unit_id=a, reporter_id=wu, chat_id=-1, what="x", place="y",
+                           occurred_at=at(day), injured=injured, injury=injury,
+                           action_taken="z", state=state, reported_at=at(day)))
+        s.add_all([
+            Idea(unit_id=a, proposer_id=wu, chat_id=-1, text="i1", reviewing_unit_id=a,
+                 state=IdeaState.ADOPTED, submitted_at=at(-5), decided_at=at(2), points=3),
+            Idea(unit_id=b, proposer_id=wu, chat_id=-1, text="i2", reviewing_unit_id=b,
+                 state=IdeaState.SUBMITTED, submitted_at=at(7)),
+            Idea(unit_id=b, proposer_id=wu, chat_id=-1, text="i3", reviewing_unit_id=b,
+                 state=IdeaState.ADOPTED, submitted_at=at(8), decided_at=at(9), points=5)])
+    report = await monthly_report.build(runtime(db), plant.units["acme"], NOV, "zh")
+    checks = report.figures["checks"]
+    assert checks.headline == {"due": 5, "done": 3, "missed": 1, "rate": 60.0}
+    assert report.figures["incidents"].headline == {"incidents": 2, "injured": 3, "fatal": 1,
+                                                    "open": 1}
+    assert report.figures["ideas"].headline == {"submitted": 2, "adopted": 2, "points": 8}
+    assert "检查应做 5 次、已做 3 次、漏检 1 次（完成率 60.0%）" in report.summary_text
+    assert "事故 2 起，受伤 3 人，死亡事故 1 起，未结案 1 起" in report.summary_text
+    assert "金点子提出 2 条、采纳 2 条，奖励积分 8 分" in report.summary_text
+    scope = await _scope(db, plant, "acme")
+    by_unit = rolled_up(scope, checks)
+    assert by_unit[ws1]["due"] == 5 and by_unit[ws1]["done"] == 3  # its own, team a and b
+    assert by_unit[plant.units["ws2"].id or 0]["due"] == 0
+    workshop = await monthly_report.build(runtime(db), plant.units["ws2"], NOV, "en")
+    assert "Incidents: 0" in workshop.summary_text
