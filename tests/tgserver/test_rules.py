@@ -79,7 +79,7 @@ def test_each_bot_has_its_own_flood_budget() -> None:
         flood.check("sendMessage", -n - 1, "bot-a")
     with pytest.raises(ApiError):
         flood.check("sendMessage", -100, "bot-a")  # the 31st in a second
-    for n in range(20):
+    for _ in range(20):
         flood.check("sendMessage", -1, "bot-b")  # another bot: its own 30/s and 20/min
     with pytest.raises(ApiError):
         flood.check("sendMessage", -1, "bot-b")
