@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +19,7 @@ from bot.members import group_member_check
 from bot.menus import publish_menus
 from bot.outbox import OutboxDispatcher
 from bot.services import SERVICES_KEY, Services
-from bot.settings import Settings
+from bot.settings import Settings, bot_id_of
 from bot.updates import OrderedUpdateProcessor
 from content.checklists import use_checklists_dir
 from content.hazards import use_escalation_file
@@ -43,6 +43,7 @@ from scheduler.monthly_reports import monthly_report_sweep
 from scheduler.quizzes import daily_quiz_sweep, early_poll_answers_sweep
 from scheduler.roll_calls import roll_call_sweep
 from scheduler.timetable import Timetable
+from services.fleet import Fleet
 from storage.db import Database
 from storage.migrate import upgrade
 
@@ -51,7 +52,13 @@ log = logging.getLogger(__name__)
 
 class SafetyApplication(Application):  # type: ignore[type-arg]
     """PTB's Application with the bot's update processor (see :mod:`bot.updates`):
-    updates handled concurrently, in order per chat, each at most once."""
+    updates handled concurrently, in order per chat, each at most once.
+
+    With several tokens the main bot's Application carries the others'
+    (``extra_applications``), started and stopped by its own start-up and shut-down.
+    """
+
+    extra_applications: list[SafetyApplication]  # set by build_application
 
     @property
     def after_update(self) -> list[Callable[[object], None]]:
@@ -128,6 +135,9 @@ def build_application(
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     clock = clock or SystemClock()
     use_escalation_file(settings.escalation_file)
+    bots = Fleet(main=bot_id_of(settings.telegram_bot_token.get_secret_value()),
+                 extra=tuple(bot_id_of(t.get_secret_value())
+                             for t in settings.telegram_extra_bot_tokens))
     services = Services(
         settings=settings,
         db=db or Database(settings.database_url),
@@ -135,6 +145,7 @@ def build_application(
                                       timezone=settings.default_timezone),
         clock=clock,
         timetable=Timetable(clock),
+        bots=bots,
     )
     services.timetable.add("forget-old-updates", timedelta(hours=6),
                            forget_old_updates(services.db))
@@ -184,14 +195,25 @@ def build_application(
     services.timetable.add("roll-calls", EDIT_EVERY, roll_call_sweep(
         services.db, services.renderer, wake=services.wake_outbox))
 
+    extras: list[SafetyApplication] = []
+
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
         await upgrade(services.db)
+        # The other bots receive their updates beside this one; the scheduler and
+        # the outbox sender run once, here, for all of them.
+        for extra in extras:
+            await _start_receiving(extra)
+        senders = {bots.main: app.bot, **{bots.extra[n]: extra.bot
+                                          for n, extra in enumerate(extras)}}
+        services.fleet.usernames.update(
+            {bot_id: bot.username for bot_id, bot in senders.items() if bot.username})
         services.outbox = OutboxDispatcher(
             app.bot, services.db, services.clock,
             policy=RetryPolicy(max_attempts=settings.outbox_max_attempts),
             poll_seconds=settings.outbox_poll_seconds, instance=settings.outbox_instance,
             after_polls_sent=lambda: early_answers(services.clock.now()),
-            on_delivered=services.metrics.outbox_delivered)
+            on_delivered=services.metrics.outbox_delivered,
+            senders=senders if bots.several else None)
         if outbox_autostart:
             services.outbox.start()
         if app.job_queue is not None and install_timetable:
@@ -200,17 +222,45 @@ def build_application(
         if not me.can_read_all_group_messages:
             log.info("privacy mode is on: in groups the bot sees commands, replies and "
                      "mentions only (see the README)")
-        await publish_menus(app.bot, services.renderer, settings.default_language)
+        for bot in senders.values():
+            await publish_menus(bot, services.renderer, settings.default_language)
 
     async def post_stop(app: Application) -> None:  # type: ignore[type-arg]
+        for extra in extras:
+            await _stop_receiving(extra)
         await services.sightings.close()
         if services.outbox is not None:
             await services.outbox.stop()
 
+    app = _application(settings, settings.telegram_bot_token.get_secret_value(), services,
+                       application_class, post_init=post_init, post_stop=post_stop)
+    for token in settings.telegram_extra_bot_tokens:
+        extra = _application(settings, token.get_secret_value(), services, application_class)
+        # One list of "handled" callbacks for every bot (tests wait on it).
+        extra.update_processor.after_update = app.after_update  # type: ignore[attr-defined]
+        extras.append(extra)
+    app.extra_applications = extras
+    # Votes that came before their poll's id: Telegram is asked through the main bot
+    # about voters the bot has not seen (a poll answer on time asks through its own).
+    early_answers = early_poll_answers_sweep(
+        services.db, services.renderer, default_language=settings.default_language,
+        is_member=group_member_check(app.bot), wake=services.wake_outbox)
+    services.timetable.add("early-poll-answers", timedelta(minutes=1), early_answers)
+    return app
+
+
+def _application(settings: Settings, token: str, services: Services,
+                 application_class: type[SafetyApplication], *,
+                 post_init: Callable[[Application], Coroutine[Any, Any, None]] | None = None,  # type: ignore[type-arg]
+                 post_stop: Callable[[Application], Coroutine[Any, Any, None]] | None = None,  # type: ignore[type-arg]
+                 ) -> SafetyApplication:
+    """One bot's Application: its own HTTP pools, flood limiter and update processor,
+    the shared services and every handler. Only the main one has the JobQueue and the
+    start/stop hooks (the scheduler and the outbox run once)."""
     # Built here rather than by the builder so the error handler can ask it which
     # button presses were answered already; the pool sizes are the builder's own.
     bot = CallbackAwareBot(
-        settings.telegram_bot_token.get_secret_value(),
+        token,
         base_url=settings.api_base_url,
         base_file_url=settings.api_base_file_url,
         defaults=Defaults(parse_mode=ParseMode.HTML),
@@ -219,21 +269,21 @@ def build_application(
         request=BoundedRequest(settings.telegram_connections,
                                on_answer=services.metrics.telegram_answered),
         get_updates_request=HTTPXRequest(connection_pool_size=1))
-    early_answers = early_poll_answers_sweep(
-        services.db, services.renderer, default_language=settings.default_language,
-        is_member=group_member_check(bot), wake=services.wake_outbox)
-    services.timetable.add("early-poll-answers", timedelta(minutes=1), early_answers)
-    app = (
+    builder = (
         ApplicationBuilder()
         .application_class(application_class)
         .bot(bot)
         .concurrent_updates(OrderedUpdateProcessor(
-            services.db, clock, concurrency=settings.update_concurrency))
+            services.db, services.clock, concurrency=settings.update_concurrency))
         .context_types(ContextTypes(context=BotContext))
-        .post_init(post_init)
-        .post_stop(post_stop)
-        .build()
     )
+    if post_init is not None:
+        builder = builder.post_init(post_init)
+    if post_stop is not None:
+        builder = builder.post_stop(post_stop)
+    if post_init is None:
+        builder = builder.job_queue(None)  # type: ignore[arg-type]
+    app = builder.build()
     assert isinstance(app, SafetyApplication)
     processor = app.update_processor
     assert isinstance(processor, OrderedUpdateProcessor)
@@ -243,6 +293,24 @@ def build_application(
     routes.register(app)
     app.add_error_handler(on_error)
     return app
+
+
+async def _start_receiving(app: SafetyApplication) -> None:
+    """Start another bot's polling and handling (as ``run_polling`` does for one)."""
+    await app.initialize()
+    assert app.updater is not None
+    await app.updater.start_polling(poll_interval=0.0, allowed_updates=ALLOWED_UPDATES,
+                                    drop_pending_updates=False)
+    await app.start()
+
+
+async def _stop_receiving(app: SafetyApplication) -> None:
+    """Stop another bot's polling, let its handlers finish, shut it down."""
+    if app.updater is not None and app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+    await app.shutdown()
 
 
 ALLOWED_UPDATES = Update.ALL_TYPES

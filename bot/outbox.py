@@ -21,7 +21,7 @@ import logging
 import uuid
 import warnings
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,6 +33,7 @@ from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 from bot.settings import default_instance
 from domain.clock import Clock
 from domain.delivery import FailureKind, RetryPolicy
+from storage import fleet as fleet_repo
 from storage import org as org_repo
 from storage import outbox as outbox_repo
 from storage import outbox_files
@@ -83,15 +84,20 @@ class OutboxDispatcher:
         poll_seconds: How often the background loop looks for due rows unasked.
         instance: This deployment's identity (``OUTBOX_INSTANCE``; the host name by
             default). Claims are made as ``<instance>#<token of this process>``.
+        senders: With several bot tokens, every bot by its Telegram id (``bot`` among
+            them, the main one). Each row goes through the bot recorded for its chat
+            (``storage/fleet.py``: the group's speaker, the person's bot; the main bot
+            when none is), each bot paced by its own flood limiter.
     """
 
     def __init__(self, bot: Bot, db: Database, clock: Clock, *,
                  policy: RetryPolicy | None = None, lease: timedelta = timedelta(minutes=2),
                  poll_seconds: float = 2.0, instance: str | None = None,
                  after_polls_sent: Callable[[], Awaitable[None]] | None = None,
-                 on_delivered: Callable[[Sequence[OutboxMessage]], None] | None = None
-                 ) -> None:
+                 on_delivered: Callable[[Sequence[OutboxMessage]], None] | None = None,
+                 senders: Mapping[int, Bot] | None = None) -> None:
         self.bot = bot
+        self.senders: Mapping[int, Bot] = senders or {}
         # Votes that beat the poll's id to the database wait for it: told at once.
         self.after_polls_sent = after_polls_sent
         self.db = db
@@ -167,9 +173,15 @@ class OutboxDispatcher:
         while not self._stopping or attempts == 0:
             now = self.clock.now()
             async with self.db.transaction() as session:
+                # A batch per bot: each bot's limiter has as many rows to pace as one
+                # bot alone would, so none idles while another finishes the batch.
                 rows = await outbox_repo.claim_due(session, now=now, owner=self.owner,
-                                                   lease=self.lease, limit=batch)
-                gone = await org_repo.inactive_chat_ids(session, {r.chat_id for r in rows})
+                                                   lease=self.lease,
+                                                   limit=batch * max(len(self.senders), 1))
+                chats = {r.chat_id for r in rows}
+                gone = await org_repo.inactive_chat_ids(session, chats)
+                recorded = await fleet_repo.senders_of(session, chats) \
+                    if len(self.senders) > 1 and rows else {}
                 files = await outbox_files.load(session, [
                     file_id for r in rows
                     for file_id in outbox_files.referenced(outbox_repo.params_of(r)).values()])
@@ -182,7 +194,8 @@ class OutboxDispatcher:
             try:
                 # Every chat finishes (its answers written) even if another one fails.
                 results = await asyncio.gather(
-                    *(self._send_in_order(chat_rows, chat_id in gone, files)
+                    *(self._send_in_order(chat_rows, chat_id in gone, files,
+                                          self._sender(recorded.get(chat_id)))
                       for chat_id, chat_rows in by_chat.items()), return_exceptions=True)
             finally:
                 renewing.cancel()
@@ -214,9 +227,17 @@ class OutboxDispatcher:
                 await outbox_repo.renew_claims(session, owner=self.owner,
                                                until=self.clock.now() + self.lease)
 
+    def _sender(self, recorded: int | None) -> Bot:
+        """The bot that sends to a chat with this record (the main bot by default, and
+        for a bot whose token is no longer configured)."""
+        if recorded is None:
+            return self.bot
+        return self.senders.get(recorded, self.bot)
+
     async def _send_in_order(self, rows: list[OutboxMessage], chat_gone: bool,
-                             files: dict[int, tuple[str, bytes]]) -> int:
-        """Send one chat's rows in order, writing each answer as it comes.
+                             files: dict[int, tuple[str, bytes]],
+                             bot: Bot | None = None) -> int:
+        """Send one chat's rows in order through ``bot``, writing each answer as it comes.
 
         After a failure the rest wait behind it. Returns the number of attempts.
         """
@@ -226,7 +247,7 @@ class OutboxDispatcher:
                                 for row in rows])
             return 0
         for index, row in enumerate(rows):
-            outcome = await self._send_one(row, files)
+            outcome = await self._send_one(row, bot or self.bot, files)
             if outcome.retry_at is None:
                 await self._record([outcome])
                 continue
@@ -282,9 +303,9 @@ class OutboxDispatcher:
         if rows:
             self._on_delivered(rows)
 
-    async def _send_one(self, row: OutboxMessage,
+    async def _send_one(self, row: OutboxMessage, bot: Bot,
                         files: dict[int, tuple[str, bytes]] | None = None) -> _Outcome:
-        """Attempt one row; the caller writes the outcome.
+        """Attempt one row through ``bot``; the caller writes the outcome.
 
         A parameter naming a file the bot stored (a chart, a workbook) is uploaded
         from the bytes in ``files``.
@@ -306,8 +327,8 @@ class OutboxDispatcher:
                 # specific method instead does not apply here.
                 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.",
                                         category=PTBUserWarning)
-                result = await self.bot.do_api_request(row.method, api_kwargs=params,
-                                                       return_type=Message)
+                result = await bot.do_api_request(row.method, api_kwargs=params,
+                                                  return_type=Message)
         except RetryAfter as exc:
             kind, error = FailureKind.FLOOD, str(exc)
             retry_after = _seconds(exc)

@@ -10,6 +10,7 @@ from bot.settings import Settings
 from content.render import Renderer
 from domain.clock import Clock
 from services.base import Runtime
+from services.fleet import Fleet, FleetDesk
 from services.meetings import CheckInDesk
 from services.membership import MemberSightings
 from services.quizzes import PollAnswerDesk
@@ -34,16 +35,20 @@ class Services:
     outbox: OutboxDispatcher | None = field(default=None)
     # Counters and gauges served on /metrics (one registry per Application).
     metrics: Metrics = field(default_factory=Metrics)
+    # The bots of this deployment (several tokens: see services/fleet.py).
+    bots: Fleet = field(default_factory=lambda: Fleet(main=0))
     # Writes that many updates make at once (a shift start's taps), batched.
     sightings: MemberSightings = field(init=False)
     check_ins: CheckInDesk = field(init=False)
     poll_answers: PollAnswerDesk = field(init=False)
+    fleet: FleetDesk = field(init=False)
 
     def __post_init__(self) -> None:
         self.sightings = MemberSightings(
             self.runtime(), return_after=self.settings.briefing_after_absence)
         self.check_ins = CheckInDesk(self.runtime())
         self.poll_answers = PollAnswerDesk(self.runtime())
+        self.fleet = FleetDesk(self.runtime(), self.bots)
 
     def runtime(self) -> Runtime:
         """What service functions are given (plain collaborators, no bot)."""

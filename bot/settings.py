@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     telegram_bot_token: SecretStr | None = None
+    # More bots sharing the fan-out (comma separated): each team group is bound to one
+    # of them, private chats go through the bot the person started (bot/fleet.py).
+    telegram_extra_bot_tokens: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     telegram_api_base_url: str = "https://api.telegram.org"
     database_url: str = DEFAULT_DATABASE_URL
     default_timezone: str = "Asia/Shanghai"
@@ -150,6 +153,19 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [int(part) for part in value.replace(",", " ").split()]
         return value
+
+    @field_validator("telegram_extra_bot_tokens", mode="before")
+    @classmethod
+    def _split_tokens(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.replace(",", " ").split()
+        tokens = tuple(str(v.get_secret_value() if isinstance(v, SecretStr) else v)
+                       for v in value)
+        for token in tokens:
+            if not bot_id_of(token):
+                raise ValueError("each token looks like 123456:ABC… (the bot's id, a colon, "
+                                 "the secret)")
+        return tokens
 
     @field_validator("default_timezone")
     @classmethod
@@ -249,7 +265,9 @@ class Settings(BaseSettings):
         shown: dict[str, str] = {}
         for name in type(self).model_fields:
             value = getattr(self, name)
-            if isinstance(value, SecretStr):
+            if isinstance(value, tuple) and all(isinstance(v, SecretStr) for v in value):
+                text = ",".join(f"{bot_id_of(v.get_secret_value())}:*** (set)" for v in value)
+            elif isinstance(value, SecretStr):
                 secret = value.get_secret_value()
                 text = f"{secret[:4]}…{secret[-2:]} (set)" if len(secret) > 8 else "*** (set)"
             elif name == "database_url":
@@ -264,6 +282,12 @@ class Settings(BaseSettings):
                 text = str(value)
             shown[name.upper()] = text
         return shown
+
+
+def bot_id_of(token: str) -> int:
+    """The bot's Telegram id, the part of its token before the colon (0 if malformed)."""
+    head, colon, secret = token.partition(":")
+    return int(head) if colon and secret and head.isdigit() else 0
 
 
 def _mask_url_password(url: str) -> str:

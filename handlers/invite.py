@@ -25,6 +25,7 @@ from handlers.common import (
     send_html,
     services,
 )
+from handlers.fleet import bot_for_new_group
 from services import binding
 from services.binding import InvitePick
 
@@ -49,7 +50,7 @@ async def invite_command(update: Update, context: Context) -> None:
     if key:
         screen = await binding.invite_by_key(runtime(context), actor, key,
                                              valid_for=_valid_for(context),
-                                             bot_username=context.bot.username)
+                                             bot_username=await bot_for_new_group(context))
     else:
         screen = await binding.invite_menu(runtime(context), actor)
     markup = (InlineKeyboardMarkup.de_json(screen.markup, context.bot)
@@ -74,7 +75,7 @@ async def invite_clicked(update: Update, context: Context) -> None:
         return
     screen = await binding.invite_for(runtime(context), actor, pick,
                                       valid_for=_valid_for(context),
-                                      bot_username=context.bot.username)
+                                      bot_username=await bot_for_new_group(context))
     if screen.key == "callback.stale":
         await query.answer(svc.renderer.plain("callback.stale", lang), show_alert=True)
         return

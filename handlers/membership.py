@@ -104,11 +104,15 @@ async def bot_status_changed(update: Update, context: Context) -> None:
     was_in = change.old_chat_member.status in PRESENT
     is_in = change.new_chat_member.status in PRESENT
     if is_in and not was_in:
+        if not await services(context).fleet.joined(_chat(change.chat), context.bot.id):
+            return  # another of our bots speaks here: this one stays silent
         screen = await membership.bot_added(runtime(context), _chat(change.chat))
         # A my_chat_member update has no message to reply to: post in the chat.
         await context.bot.send_message(change.chat.id, services(context).renderer.html(
             screen.key, screen.lang, **screen.values))
     elif was_in and not is_in:
+        if not await services(context).fleet.left(change.chat.id, context.bot.id):
+            return  # a silent one of our bots left: the one speaking there stays
         services(context).sightings.forget(change.chat.id)
         await membership.bot_removed(runtime(context), change.chat.id,
                                      reason=str(change.new_chat_member.status),
@@ -126,8 +130,9 @@ async def group_migrated(update: Update, context: Context) -> None:
         old_id, new_id = message.migrate_from_chat_id, message.chat.id
     else:
         return
-    services(context).sightings.forget(old_id)
-    services(context).sightings.forget(new_id)
+    for chat_id in (old_id, new_id):
+        services(context).sightings.forget(chat_id)
+        services(context).fleet.forget(chat_id)
     await membership.group_migrated(runtime(context), old_chat_id=old_id, new_chat_id=new_id)
 
 

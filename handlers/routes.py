@@ -17,6 +17,7 @@ from handlers import (
     documents,
     drills,
     evacuate,
+    fleet,
     handover,
     hazard_report,
     hazards,
@@ -56,6 +57,7 @@ async def outdated_button(update: Update, context: Context) -> None:
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
     """Add every feature's handlers to the application, in dependency order."""
+    fleet.register(application)  # first: with several bots, one handles a group's updates
     application.add_handler(MessageHandler(filters.UpdateType.EDITED, ignore_edit),
                             group=EDITS_GROUP)
     membership.register(application)

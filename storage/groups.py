@@ -81,6 +81,8 @@ async def migrate_chat(
     # Both rows exist (the new chat spoke first): move what the old one knew.
     new.unit_id = new.unit_id or old.unit_id
     new.language = new.language or old.language
+    if old.active:  # the bot that spoke in the old group speaks on (several tokens)
+        new.bot_id = old.bot_id
     new.updated_at = now
     old.unit_id, old.active, old.inactive_reason, old.updated_at = None, False, "migrated", now
     session.add(old)

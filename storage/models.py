@@ -43,6 +43,7 @@ class GroupChat(SQLModel, table=True):
     """A Telegram group the bot is (or was) in, bound to at most one unit."""
 
     __tablename__ = "group_chat"
+    __table_args__ = (Index("ix_group_chat_bot_id", "bot_id", "active"),)
 
     id: int | None = Field(default=None, primary_key=True)
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
@@ -53,6 +54,9 @@ class GroupChat(SQLModel, table=True):
     active: bool = True
     # Why the chat is inactive (kicked, left) — shown to managers.
     inactive_reason: str | None = Field(default=None, max_length=64)
+    # The bot (its Telegram id) that speaks here when several tokens are configured;
+    # empty: the main bot. See services/fleet.py.
+    bot_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     added_at: datetime = Field(sa_column=_utc_column())
     updated_at: datetime = Field(sa_column=_utc_column())
 
@@ -72,6 +76,9 @@ class Person(SQLModel, table=True):
     # The bot may write first only to people who pressed Start and did not block it.
     started: bool = False
     blocked: bool = False
+    # With several bot tokens: the bot (Telegram id) the person last wrote to privately,
+    # the one that may write to them; empty: the main bot.
+    bot_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     is_admin: bool = False
     # The post (岗位) whose risk cards the person must know: a key of content/post_cards.
     post: str | None = Field(default=None, max_length=32)

@@ -178,8 +178,9 @@ class UserHandle:
         world = self.driver.world
         for bot in world.bots.values():
             chat = message.chat
-            if chat.type == "private" or (chat.status(bot.user.id) in PRESENT
-                                          and world._bot_sees(bot, message)):
+            if (chat.type == "private" and bot is self.driver.bot) or (
+                    chat.type != "private" and chat.status(bot.user.id) in PRESENT
+                    and world._bot_sees(bot, message)):
                 world.push(bot, "edited_message", message.to_dict())
         self.driver._remember_last()
         return message
@@ -437,7 +438,7 @@ class Driver:
         if fields.get("caption") is None:
             fields.pop("caption_entities", None)
         message = self.world.add_message(chat, sender_dict, **fields)
-        self.world.deliver_message(message)
+        self.world.deliver_message(message, to=self.bot)
         self._remember_last()
         return message
 

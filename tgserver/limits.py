@@ -20,28 +20,31 @@ SENDING_METHODS = frozenset({
 class FloodControl:
     """About 30 messages/s per bot, 20/min per group, 1/s per private chat.
 
-    Off by default so tests are fast; ``speed`` divides every window (a speed
-    of 10 allows 300/s overall and 20 per 6 s into one group).
+    Each bot token has its own budget, as on Telegram: two bots of one deployment
+    send twice as much. Off by default so tests are fast; ``speed`` divides every
+    window (a speed of 10 allows 300/s overall and 20 per 6 s into one group).
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.enabled = False
         self.speed = 1.0
         self.clock = clock
-        self._overall: deque[float] = deque()
-        self._chats: dict[int, deque[float]] = {}
+        self._overall: dict[str, deque[float]] = {}
+        self._chats: dict[tuple[str, int], deque[float]] = {}
 
-    def check(self, method: str, chat_id: int | None) -> None:
-        """Record one send, or raise 429 with retry_after if it breaks a limit."""
+    def check(self, method: str, chat_id: int | None, bot: str = "") -> None:
+        """Record one send by ``bot`` (its token), or raise 429 with retry_after if it
+        breaks one of that bot's limits."""
         if not self.enabled or method.lower() not in SENDING_METHODS:
             return
         now = self.clock()
         overall = 1.0 / self.speed
-        self._prune(self._overall, now, overall)
-        limits: list[tuple[deque[float], float, int]] = [(self._overall, overall, 30)]
+        sent = self._overall.setdefault(bot, deque())
+        self._prune(sent, now, overall)
+        limits: list[tuple[deque[float], float, int]] = [(sent, overall, 30)]
         if chat_id is not None:
             window = (60.0 if chat_id < 0 else 1.0) / self.speed
-            per_chat = self._chats.setdefault(chat_id, deque())
+            per_chat = self._chats.setdefault((bot, chat_id), deque())
             self._prune(per_chat, now, window)
             limits.append((per_chat, window, 20 if chat_id < 0 else 1))
         for times, window, allowed in limits:

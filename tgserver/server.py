@@ -117,7 +117,7 @@ class TelegramTestServer:
                 if fault.status is not None:
                     raise ApiError(fault.status, "Bad Gateway" if fault.status == 502
                                    else "Internal Server Error")
-            self.flood.check(method, chat_id)
+            self.flood.check(method, chat_id, token)
             decoded = decode_params(params)
             decoded["_uploads"] = uploads
             result = await self.api.call(bot, method, decoded)

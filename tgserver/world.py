@@ -332,13 +332,19 @@ class World:
         bot.arrived.set()
         self.touch()
 
-    def deliver_message(self, message: Message) -> None:
-        """Give a new message to every bot that may see it (privacy mode applies)."""
+    def deliver_message(self, message: Message, to: BotState | None = None) -> None:
+        """Give a new message to every bot that may see it (privacy mode applies).
+
+        A private message goes to the bot ``to`` the person is writing to (each bot
+        has its own private chat with them, under the same chat id); without ``to``,
+        to every bot.
+        """
         for bot in self.bots.values():
             chat = message.chat
             if chat.type == "private":
                 # Only the user can open a private chat with a bot, so it always arrives.
-                self.push(bot, "message", message.to_dict())
+                if to is None or bot is to:
+                    self.push(bot, "message", message.to_dict())
                 continue
             if chat.status(bot.user.id) not in PRESENT:
                 continue

@@ -72,6 +72,19 @@ def test_flood_limits_with_an_injected_clock() -> None:
     flood.check("sendMessage", 5)  # windows are ten times shorter
 
 
+def test_each_bot_has_its_own_flood_budget() -> None:
+    flood = FloodControl(clock=lambda: 0.0)
+    flood.enabled = True
+    for n in range(30):
+        flood.check("sendMessage", -n - 1, "bot-a")
+    with pytest.raises(ApiError):
+        flood.check("sendMessage", -100, "bot-a")  # the 31st in a second
+    for _ in range(20):
+        flood.check("sendMessage", -1, "bot-b")  # another bot: its own 30/s and 20/min
+    with pytest.raises(ApiError):
+        flood.check("sendMessage", -1, "bot-b")
+
+
 def test_faults_fire_the_given_number_of_times() -> None:
     faults = Faults()
     faults.add("sendMessage", status=502, times=2, chat_id=-1)

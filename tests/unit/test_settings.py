@@ -61,3 +61,17 @@ def test_the_escalation_file_is_configurable_and_checked(tmp_path: Path) -> None
         use_escalation_file(POLICY_FILE)
     shipped = escalation_policy().for_severity(Severity.GENERAL)
     assert shipped.acknowledge_within == timedelta(hours=4)
+
+
+def test_extra_bot_tokens_are_a_comma_separated_list_of_secrets(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_EXTRA_BOT_TOKENS", "7001:AAAAsecret, 7002:BBBBsecret")
+    settings = Settings(_env_file=None)
+    assert [t.get_secret_value() for t in settings.telegram_extra_bot_tokens] == [
+        "7001:AAAAsecret", "7002:BBBBsecret"]
+    shown = settings.masked()["TELEGRAM_EXTRA_BOT_TOKENS"]
+    assert shown == "7001:*** (set),7002:*** (set)" and "secret" not in shown
+    assert Settings(_env_file=None, telegram_extra_bot_tokens="").telegram_extra_bot_tokens == ()
+    monkeypatch.setenv("TELEGRAM_EXTRA_BOT_TOKENS", "not-a-token")
+    with pytest.raises(ValidationError, match="123456:ABC"):
+        Settings(_env_file=None)
