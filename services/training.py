@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from content.post_cards import shipped_post_cards
+from content.quizzes import shipped_bank
 from content.render import Renderer
 from domain.training import DOCUMENT, MEETING, TrainingRow, counts_by_kind, newest_first
 from services.base import Actor, Outcome, Runtime
@@ -58,6 +59,8 @@ def describe(renderer: Renderer, row: TrainingRow, lang: str) -> Described:
         what = titles.get(lang) or next(iter(titles.values()), row.subject)
     elif row.kind == MEETING:
         what = f"{row.subject.split('/')[0]} {row.detail}".strip()
+    elif row.kind == "quiz":  # the question's topic, then the daily poll or a /quiz round
+        what = _quiz_answer(renderer, row, lang)
     elif row.kind == "drill":  # "onsite#12": the drill's type and number, then its scenario
         drill_kind, _, number = row.subject.partition("#")
         what = _catalog_or(renderer, f"drill.type_{drill_kind}", lang, drill_kind) + \
@@ -65,6 +68,22 @@ def describe(renderer: Renderer, row: TrainingRow, lang: str) -> Described:
     elif row.detail:
         what = f"{row.subject} · {row.detail}"
     return Described(kind, what, result)
+
+
+def _quiz_answer(renderer: Renderer, row: TrainingRow, lang: str) -> str:
+    """A quiz answer in words: its topic and where it was given. The row stores the
+    question id and "daily poll <day>" or "quiz <id> round <n>" (services/quizzes.py)."""
+    bank = shipped_bank()
+    question = bank.by_id(row.subject)
+    topic = bank.topic(question.topic) if question is not None else None
+    what = topic.title(lang) if topic is not None else row.subject
+    words = row.detail.split()
+    if words[:2] == ["daily", "poll"]:
+        return f"{what} · " + renderer.plain("training.quiz_daily", lang)
+    if words[:1] == ["quiz"] and len(words) == 4:
+        return f"{what} · " + renderer.plain("training.quiz_round", lang,
+                                             round=int(words[3]) if words[3].isdigit() else 1)
+    return what
 
 
 async def my_record(rt: Runtime, actor: Actor) -> Outcome:
