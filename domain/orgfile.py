@@ -23,7 +23,8 @@ UNIT_NAME_MAX = 100
 # Telegram allows 64 characters of first name and 64 of last name; the person
 # table holds 128, and a name learned in chat must survive export → import.
 PERSON_NAME_MAX = 128
-RAW_UNIT_SECTIONS = frozenset({"shifts", "report_day"})  # kept as-is for features that read them
+# Kept as written, for the features that read them.
+RAW_UNIT_SECTIONS = frozenset({"shifts", "report_day", "quiz_time"})
 
 TOP_FIELDS = ("version", "timezone", "language", "admins", "units", "people")
 UNIT_FIELDS = ("key", "kind", "name", "chat_id", "language", "timezone", "children")

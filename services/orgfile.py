@@ -50,7 +50,10 @@ Rules:
 - A team may have a ``shifts`` section (see :mod:`domain.shifts`); it is
   checked and kept as written. An enterprise (or authority) may set its
   ``report_day``: the day of the month its monthly report goes out, 1 to 24
-  (default 20; the 25th and later are refused). Any other unknown field is an error.
+  (default 20; the 25th and later are refused). Any unit may set ``quiz_time``:
+  when its teams' daily quiz question goes out, ``"14:30"`` or ``"briefing"``
+  (with the first pre-shift briefing of the day); the nearest setting up a team's
+  chain holds, else ``QUIZ_TIME``. Any other unknown field is an error.
 - YAML anchors, aliases and merge keys (``<<: *defaults``) may be used.
 
 Every problem is reported as ``FILE:LINE: problem``, LINE pointing at the
@@ -95,6 +98,7 @@ from domain.orgfile import (
     placement,
     quote,
 )
+from domain.quiz_time import QuizTimeError, parse_quiz_time, quiz_time_text
 from domain.shifts import ScheduleError, parse_schedule
 
 __all__ = [
@@ -322,8 +326,15 @@ class _Reader:
         kind: UnitKind = values["kind"]
         extra: dict[str, Any] = {}
         children: list[UnitSpec] = []
-        for name in self.in_file_order(fields, "shifts", "report_day", "children"):
+        for name in self.in_file_order(fields, "shifts", "report_day", "quiz_time",
+                                       "children"):
             key_node, value_node = fields[name]
+            if name == "quiz_time":
+                try:
+                    extra["quiz_time"] = quiz_time_text(parse_quiz_time(self.plain(value_node)))
+                except QuizTimeError as exc:
+                    raise self.fail(value_node, f"{exc} ({quote(key)})") from exc
+                continue
             if name == "report_day":
                 extra["report_day"] = self.report_day(key_node, value_node, key, kind)
                 continue

@@ -23,16 +23,21 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from content.quizzes import shipped_bank
 from content.render import Renderer
+from domain.org import path_ids
 from domain.quiz import Question, QuestionBank, Seen, choose_questions, percent, weakest_topics
+from domain.quiz_time import BRIEFING, QuizTime, quiz_starts_at, quiz_time_of
+from domain.shifts import ShiftSchedule
 from services.base import Actor, Outcome, Runtime
 from services.buttons import Button, keyboard
 from services.group_commit import GroupCommit
 from services.membership import Member
+from services.shifts import team_schedule
 from storage import org as org_repo
 from storage import outbox as outbox_repo
 from storage import people as people_repo
 from storage import quizzes as quiz_repo
 from storage import training
+from storage import units as units_repo
 from storage.models import EarlyPollAnswer, GroupChat, Person, QuizPoll, QuizSession, Unit
 
 # Questions in a private quiz's first round.
@@ -105,34 +110,47 @@ def local_day(now: datetime, zone: str) -> tuple[str, time]:
     return local.date().isoformat(), local.time()
 
 
-def poll_due(now: datetime, zone: str, at: time, window: timedelta) -> str | None:
-    """The local day whose poll falls due at ``now`` (from ``at`` for ``window``), or None.
+def poll_due(now: datetime, zone: str, at: QuizTime, window: timedelta,
+             schedule: ShiftSchedule | None = None) -> str | None:
+    """The local day whose poll falls due at ``now`` (from its start for ``window``), or
+    None. ``at`` is a clock time, or "briefing": the day's first pre-shift briefing.
 
     The window lets a poll the bot missed while it was down still go out, not hours late.
     """
-    day, _ = local_day(now, zone)
-    start = datetime.combine(now.astimezone(ZoneInfo(zone)).date(), at, ZoneInfo(zone))
-    if start <= now < start + window:
-        return day
+    day = now.astimezone(ZoneInfo(zone)).date()
+    start = quiz_starts_at(day, zone, at, schedule)
+    if start is not None and start <= now < start + window:
+        return day.isoformat()
     return None
 
 
 async def post_daily_polls(rt: Runtime, teams: Sequence[tuple[Unit, GroupChat]], *,
-                           at: time, window: timedelta,
+                           at: QuizTime, window: timedelta,
                            bank: QuestionBank | None = None) -> int:
     """Queue today's quiz poll in every team group whose quiz time has come.
 
-    Once per team and local day (the ``quiz_poll`` row and the outbox key both say
-    so); the question is one the team's polls did not ask within the rest period.
-    Returns how many polls were queued.
+    A team's quiz time is the nearest ``quiz_time`` up its chain (a clock time, or
+    "briefing"), else ``at``. Once per team and local day (the ``quiz_poll`` row and
+    the outbox key both say so); the question is one the team's polls did not ask
+    within the rest period. Returns how many polls were queued.
     """
     questions = [q for q in _bank(bank).questions if q.single_answer]
     if not questions:
         return 0
     now = rt.clock.now()
+    async with rt.db.session() as session:
+        above = await units_repo.by_ids(session, sorted(
+            {i for unit, _ in teams for i in path_ids(unit.path)}))
     due: list[tuple[Unit, GroupChat, str]] = []
     for unit, group in teams:
-        day = poll_due(now, unit.timezone or rt.default_timezone, at, window)
+        zone = unit.timezone or rt.default_timezone
+        chain = [above[i] for i in path_ids(unit.path) if i in above] or [unit]
+        team_at = quiz_time_of(chain, at)
+        schedule = None
+        if team_at == BRIEFING:
+            decoded = team_schedule(unit, rt.default_timezone)
+            schedule = decoded if isinstance(decoded, ShiftSchedule) else None
+        day = poll_due(now, zone, team_at, window, schedule)
         if day is not None:
             due.append((unit, group, day))
     if not due:

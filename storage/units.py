@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlmodel import col, select
@@ -96,3 +97,11 @@ async def teams_with_groups(session: AsyncSession) -> list[tuple[Unit, GroupChat
         .where(Unit.kind == UnitKind.TEAM.value, col(GroupChat.active).is_(True))
         .order_by(col(Unit.path)))
     return [(unit, group) for unit, group in result.all()]
+
+
+async def by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, Unit]:
+    """Units by id, in one query (the chains of many teams at once)."""
+    if not ids:
+        return {}
+    result = await session.exec(select(Unit).where(col(Unit.id).in_(list(ids))))
+    return {unit.id or 0: unit for unit in result.all()}

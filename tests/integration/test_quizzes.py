@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -12,10 +13,12 @@ from content.quizzes import shipped_bank
 from domain.quiz import Question
 from services.membership import Member
 from services.quizzes import PollVoteIn, record_poll_answers
+from storage import org as org_repo
 from storage.models import EarlyPollAnswer, Person, QuizPoll, QuizSession, TrainingRecord
 from tests.integration.conftest import BotUnderTest
 from tests.integration.test_groups import last_text
 from tests.integration.test_hazards import setup_plant
+from tests.integration.test_meetings import DAY_SHIFT, briefings
 
 LETTERS = "ABCDEFGHIJ"
 
@@ -263,3 +266,41 @@ async def test_a_held_vote_for_a_poll_never_known_is_dropped_after_two_days(
     async with bot.services.db.session() as s:
         assert (await s.exec(select(EarlyPollAnswer))).all() == []
     assert await quiz_records(bot) == []
+
+
+async def test_a_team_set_to_quiz_with_the_briefing_gets_its_question_then(
+        bot: BotUnderTest) -> None:
+    """quiz_time "briefing" on a team: the question comes with the first briefing of the
+    day (08:45 for a 09:00 shift), not at QUIZ_TIME; a workshop's clock time holds for
+    its other teams."""
+    _, _, group = await setup_plant(bot)  # Monday 08:30 in Shanghai
+    async with bot.services.db.transaction() as s:
+        team = await org_repo.get_unit_by_key(s, "team-a")
+        workshop = await org_repo.get_unit_by_key(s, "ws")
+        assert team is not None and workshop is not None
+        team.extra_json = json.dumps({"shifts": DAY_SHIFT, "quiz_time": "briefing"},
+                                     ensure_ascii=False)
+        workshop.extra_json = json.dumps({"quiz_time": "15:00"})
+        s.add_all([team, workshop])
+    bot.clock.advance(timedelta(minutes=14))  # 08:44
+    await bot.run_sweeps()
+    assert polls(group) == []
+    bot.clock.advance(timedelta(minutes=1))  # 08:45: the briefing, and the question
+    await bot.run_sweeps()
+    assert len(polls(group)) == 1 and len(briefings(group)) == 1
+    bot.clock.advance(timedelta(hours=2))  # 10:45: QUIZ_TIME has passed; nothing more
+    await bot.run_sweeps()
+    assert len(polls(group)) == 1
+
+    # Without its own setting the team follows the workshop: 15:00, not 10:00.
+    async with bot.services.db.transaction() as s:
+        team = await org_repo.get_unit_by_key(s, "team-a")
+        assert team is not None
+        team.extra_json = json.dumps({"shifts": DAY_SHIFT}, ensure_ascii=False)
+        s.add(team)
+    bot.clock.advance(timedelta(days=1) - timedelta(minutes=45))  # Tuesday 10:00
+    await bot.run_sweeps()
+    assert len(polls(group)) == 1
+    bot.clock.advance(timedelta(hours=5))  # 15:00
+    await bot.run_sweeps()
+    assert len(polls(group)) == 2

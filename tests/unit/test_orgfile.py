@@ -271,7 +271,7 @@ MISTAKES: list[tuple[tuple[str, str], int | str, str]] = [
      'unknown language "no" (expected one of zh, en)'),
     (("    name: WS\n", "    name: WS\n        colour: red\n"), "colour",
      'unknown field "colour" in a unit (expected one of key, kind, name, chat_id, language, '
-     "timezone, children, report_day, shifts)"),
+     "timezone, children, quiz_time, report_day, shifts)"),
     (("version: 1\n", "version: 1\nteams: []\n"), "teams",
      'unknown field "teams" in the org file (expected one of version, timezone, language, '
      "admins, units, people)"),
@@ -390,3 +390,16 @@ def test_an_enterprise_sets_its_report_day_before_the_25th() -> None:
     on_workshop = BASE.replace("        name: WS\n", "        name: WS\n        report_day: 10\n")
     error = error_of(on_workshop)
     assert "only an enterprise sets its report_day, not a workshop" in error.problem
+
+
+def test_any_unit_sets_when_its_teams_quiz_goes_out() -> None:
+    text = BASE.replace("    name: Acme\n", "    name: Acme\n    quiz_time: 14:30\n").replace(
+        "        name: WS\n", "        name: WS\n        quiz_time: briefing\n")
+    spec = parse_org(text, "q.yaml")
+    assert spec.units[0].extra == {"quiz_time": "14:30"}  # unquoted: YAML's 870, read back
+    assert spec.units[0].children[0].extra == {"quiz_time": "briefing"}
+    assert parse_org(dump_org(spec), "q.yaml") == spec  # exported and read back
+    wrong = BASE.replace("    name: Acme\n", "    name: Acme\n    quiz_time: lunch\n")
+    error = error_of(wrong)
+    assert error.line == line_of(wrong, "quiz_time:")
+    assert 'quiz_time must be a time such as "10:00", or "briefing"' in error.problem
