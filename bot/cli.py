@@ -172,19 +172,22 @@ def _read(path: Path) -> str:
 
 async def _org_import(settings: Settings, path: Path, text: str) -> str:
     from domain.orgfile import OrgFileError
-    from services.org import import_file
+    from services.org import import_spec
     from services.orgfile import parse_org
     from storage.db import Database
     from storage.migrate import upgrade
 
     try:
-        parse_org(text, str(path))  # a broken file is refused before touching the database
+        # A broken file is refused before touching the database; read once (100,000
+        # people take seconds to read).
+        spec = parse_org(text, str(path))
     except OrgFileError as exc:
         raise CliError(str(exc), EXIT_CONFIG) from exc
+    del text  # tens of megabytes for a big file, not needed any more
     db = Database(settings.database_url)
     try:
         await upgrade(db)
-        report = await import_file(_runtime(settings, db), text, str(path))
+        report = await import_spec(_runtime(settings, db), spec)
     finally:
         await db.dispose()
     return report.summary()
