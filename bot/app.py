@@ -118,7 +118,7 @@ def build_application(
     use_escalation_file(settings.escalation_file)
     services = Services(
         settings=settings,
-        db=db or Database(settings.database_url),
+        db=db or settings.database(),
         renderer=renderer or Renderer(default_language=settings.default_language,
                                       timezone=settings.default_timezone),
         clock=clock,

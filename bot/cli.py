@@ -153,10 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _upgrade(settings: Settings) -> None:
-    from storage.db import Database
     from storage.migrate import upgrade
 
-    db = Database(settings.database_url)
+    db = settings.database()
     try:
         await upgrade(db)
     finally:
@@ -174,7 +173,6 @@ async def _org_import(settings: Settings, path: Path, text: str) -> str:
     from domain.orgfile import OrgFileError
     from services.org import import_spec
     from services.orgfile import parse_org
-    from storage.db import Database
     from storage.migrate import upgrade
 
     try:
@@ -184,7 +182,7 @@ async def _org_import(settings: Settings, path: Path, text: str) -> str:
     except OrgFileError as exc:
         raise CliError(str(exc), EXIT_CONFIG) from exc
     del text  # tens of megabytes for a big file, not needed any more
-    db = Database(settings.database_url)
+    db = settings.database()
     try:
         await upgrade(db)
         report = await import_spec(_runtime(settings, db), spec)
@@ -195,10 +193,9 @@ async def _org_import(settings: Settings, path: Path, text: str) -> str:
 
 async def _org_export(settings: Settings) -> str:
     from services.org import export_file
-    from storage.db import Database
     from storage.migrate import upgrade
 
-    db = Database(settings.database_url)
+    db = settings.database()
     try:
         await upgrade(db)
         return await export_file(_runtime(settings, db))
@@ -241,7 +238,6 @@ async def _ledger_export(settings: Settings, args: argparse.Namespace) -> str:
 
     from domain.dates import DateError, parse_period
     from services.ledger import UnknownUnit, export_units
-    from storage.db import Database
     from storage.migrate import upgrade
 
     now = clock().now()
@@ -253,7 +249,7 @@ async def _ledger_export(settings: Settings, args: argparse.Namespace) -> str:
         raise CliError(f"{exc} (dates are YYYY-MM-DD, --from not after --to)",
                        EXIT_CONFIG) from exc
     lang = args.lang or settings.default_language
-    db = Database(settings.database_url)
+    db = settings.database()
     try:
         await upgrade(db)
         try:
@@ -276,14 +272,13 @@ async def _documents(settings: Settings, args: argparse.Namespace) -> str:
     from services.base import Runtime
     from services.publishing import DocumentDraft, publish_document
     from storage import documents as doc_repo
-    from storage.db import Database
     from storage.migrate import upgrade
 
     try:
         shelf = library()
     except DocumentError as exc:
         raise CliError(f"the document library is broken: {exc}") from exc
-    db = Database(settings.database_url)
+    db = settings.database()
     try:
         await upgrade(db)
         if args.documents_command == "list":

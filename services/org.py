@@ -7,9 +7,9 @@ invitation codes (services/binding.py), roles (services/roles.py), languages
 
 from __future__ import annotations
 
+from domain.orgfile import OrgSpec
 from services import cards
 from services.base import Runtime
-from domain.orgfile import OrgSpec
 from services.orgfile import dump_org, parse_org
 from storage.orgsync import ImportReport, export_org, import_org
 
