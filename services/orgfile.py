@@ -130,9 +130,8 @@ _Fields = dict[str, tuple[Node, Node]]
 
 @dataclass(frozen=True)
 class _Head:
-    """The file read up to its people: top fields and units."""
+    """The file read up to its people: top fields and units (no nodes kept)."""
 
-    fields: _Fields
     version: int
     timezone: str
     language: str
@@ -287,7 +286,7 @@ class _Reader:
     def org(self, root: Node) -> OrgSpec:
         """The whole file, from its composed root node."""
         head = self.head(root)
-        fields = head.fields
+        fields = self.fields(root, "the org file", TOP_FIELDS)
         people = tuple(self.person(node)
                        for node in self.sequence(fields["people"][1], "people")) \
             if "people" in fields else ()
@@ -320,7 +319,7 @@ class _Reader:
         units = tuple(self.unit(node, None)
                       for node in self.sequence(fields["units"][1], "units")) \
             if "units" in fields else ()
-        return _Head(fields=fields, version=version, timezone=self.default_timezone,
+        return _Head(version=version, timezone=self.default_timezone,
                      language=language, admins=tuple(admins), units=units)
 
     def admins(self, node: Node) -> list[int]:

@@ -201,6 +201,10 @@ def _stream_sequence(composer: Any, root: MappingNode, key: Node,
     placeholder = SequenceNode(tag, [], start.start_mark, None, flow_style=start.flow_style)
     root.value.append((key, placeholder))
     begin(root)
+    # The fields before the list were read: let their nodes go (the units of a big
+    # organisation are a hundred megabytes of nodes) while the items are composed.
+    # Nothing after the list is accepted, so the root is not read again.
+    del root.value[:-1]
     index = 0
     while not composer.check_event(SequenceEndEvent):
         item(composer.compose_node(placeholder, index))
