@@ -140,7 +140,7 @@ def build_application(
                              for t in settings.telegram_extra_bot_tokens))
     services = Services(
         settings=settings,
-        db=db or Database(settings.database_url),
+        db=db or settings.database(),
         renderer=renderer or Renderer(default_language=settings.default_language,
                                       timezone=settings.default_timezone),
         clock=clock,

@@ -176,10 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _upgrade(settings: Settings) -> None:
-    from storage.db import Database
     from storage.migrate import upgrade
 
-    db = Database(settings.database_url)
+    db = settings.database()
     try:
         await upgrade(db)
     finally:
@@ -195,19 +194,21 @@ def _read(path: Path) -> str:
 
 async def _org_import(settings: Settings, path: Path, text: str) -> str:
     from domain.orgfile import OrgFileError
-    from services.org import import_file
+    from services.org import import_spec
     from services.orgfile import parse_org
-    from storage.db import Database
     from storage.migrate import upgrade
 
     try:
-        parse_org(text, str(path))  # a broken file is refused before touching the database
+        # A broken file is refused before touching the database; read once (100,000
+        # people take seconds to read).
+        spec = parse_org(text, str(path))
     except OrgFileError as exc:
         raise CliError(str(exc), EXIT_CONFIG) from exc
-    db = Database(settings.database_url)
+    del text  # tens of megabytes for a big file, not needed any more
+    db = settings.database()
     try:
         await upgrade(db)
-        report = await import_file(_runtime(settings, db), text, str(path))
+        report = await import_spec(_runtime(settings, db), spec)
     finally:
         await db.dispose()
     return report.summary()
@@ -215,10 +216,9 @@ async def _org_import(settings: Settings, path: Path, text: str) -> str:
 
 async def _org_export(settings: Settings) -> str:
     from services.org import export_file
-    from storage.db import Database
     from storage.migrate import upgrade
 
-    db = Database(settings.database_url)
+    db = settings.database()
     try:
         await upgrade(db)
         return await export_file(_runtime(settings, db))
@@ -261,7 +261,6 @@ async def _ledger_export(settings: Settings, args: argparse.Namespace) -> str:
 
     from domain.dates import DateError, parse_period
     from services.ledger import UnknownUnit, export_units
-    from storage.db import Database
     from storage.migrate import upgrade
 
     now = clock().now()
@@ -273,7 +272,7 @@ async def _ledger_export(settings: Settings, args: argparse.Namespace) -> str:
         raise CliError(f"{exc} (dates are YYYY-MM-DD, --from not after --to)",
                        EXIT_CONFIG) from exc
     lang = args.lang or settings.default_language
-    db = Database(settings.database_url)
+    db = settings.database()
     try:
         await upgrade(db)
         try:
@@ -328,14 +327,13 @@ async def _documents(settings: Settings, args: argparse.Namespace) -> str:
     from services.base import Runtime
     from services.publishing import DocumentDraft, publish_document
     from storage import documents as doc_repo
-    from storage.db import Database
     from storage.migrate import upgrade
 
     try:
         shelf = library()
     except DocumentError as exc:
         raise CliError(f"the document library is broken: {exc}") from exc
-    db = Database(settings.database_url)
+    db = settings.database()
     try:
         await upgrade(db)
         if args.documents_command == "list":

@@ -187,7 +187,7 @@ class Sandbox:
             "bot_admin_ids": [],
             "outbox_instance": "sandbox",
         })
-        self.db = Database(settings.database_url)
+        self.db = settings.database()
         await upgrade(self.db)
         self.app = build_application(settings, db=self.db, clock=self.clock)
         await self._import_org()

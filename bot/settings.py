@@ -20,6 +20,7 @@ from domain.escalation import PolicyError
 from domain.inspections import ChecklistError
 from domain.language import SUPPORTED_LANGUAGES
 from domain.risk_cards import RiskCardError
+from storage.db import MAX_OVERFLOW, POOL_SIZE, POOL_TIMEOUT, Database
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/safetybot.db"
 # What Telegram allows in a webhook's secret token.
@@ -69,6 +70,11 @@ class Settings(BaseSettings):
     telegram_extra_bot_tokens: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     telegram_api_base_url: str = "https://api.telegram.org"
     database_url: str = DEFAULT_DATABASE_URL
+    # PostgreSQL connection pool (SQLite ignores them): kept open, opened beyond that
+    # at busy moments, and how long a session waits for a free one before failing.
+    database_pool_size: int = Field(default=POOL_SIZE, ge=1, le=1000)
+    database_max_overflow: int = Field(default=MAX_OVERFLOW, ge=0, le=1000)
+    database_pool_timeout: Duration = timedelta(seconds=POOL_TIMEOUT)
     default_timezone: str = "Asia/Shanghai"
     default_language: str = "zh"
     bot_admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
@@ -239,6 +245,12 @@ class Settings(BaseSettings):
         if value not in SUPPORTED_LANGUAGES:
             raise ValueError(f"language must be one of {', '.join(SUPPORTED_LANGUAGES)}")
         return value
+
+    def database(self) -> Database:
+        """The database handle these settings describe (URL and pool)."""
+        return Database(self.database_url, pool_size=self.database_pool_size,
+                        max_overflow=self.database_max_overflow,
+                        pool_timeout=self.database_pool_timeout.total_seconds())
 
     @property
     def webhook_endpoint(self) -> str | None:

@@ -46,7 +46,7 @@ class OrgFileError(Exception):
         self.filename, self.line, self.problem = filename, line, problem
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RoleSpec:
     """A role on a unit, by the unit's key."""
 
@@ -54,7 +54,7 @@ class RoleSpec:
     role: Role
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PersonSpec:
     """A person and their roles."""
 
@@ -66,7 +66,7 @@ class PersonSpec:
     post: str | None = None  # the post (岗位) whose risk cards apply
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UnitSpec:
     """A unit of the tree with its children.
 
@@ -85,7 +85,7 @@ class UnitSpec:
     extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OrgSpec:
     """A whole org file; ``units`` are the roots of the tree."""
 

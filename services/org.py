@@ -7,12 +7,13 @@ invitation codes (services/binding.py), roles (services/roles.py), languages
 
 from __future__ import annotations
 
+from domain.orgfile import OrgSpec
 from services import cards
 from services.base import Runtime
 from services.orgfile import dump_org, parse_org
 from storage.orgsync import ImportReport, export_org, import_org
 
-__all__ = ["ImportReport", "export_file", "import_file"]
+__all__ = ["ImportReport", "export_file", "import_file", "import_spec"]
 
 
 async def import_file(rt: Runtime, text: str, filename: str) -> ImportReport:
@@ -21,7 +22,11 @@ async def import_file(rt: Runtime, text: str, filename: str) -> ImportReport:
     Raises:
         domain.orgfile.OrgFileError: the file is not a valid org file (nothing written).
     """
-    spec = parse_org(text, filename)
+    return await import_spec(rt, parse_org(text, filename))
+
+
+async def import_spec(rt: Runtime, spec: OrgSpec) -> ImportReport:
+    """Like :func:`import_file`, for a file already read (the CLI reads it to check it)."""
     now = rt.clock.now()
     async with rt.db.transaction() as session:
         report = await import_org(session, spec, now=now)

@@ -63,6 +63,7 @@ offending field; the first problem found stops the reading.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -100,6 +101,7 @@ from domain.orgfile import (
 )
 from domain.quiz_time import QuizTimeError, parse_quiz_time, quiz_time_text
 from domain.shifts import ScheduleError, parse_schedule
+from services.yaml_stream import NotStreamable, stream_mapping
 
 __all__ = [
     "CHILD_KINDS",
@@ -131,6 +133,21 @@ def _is_null(node: Node) -> bool:
 
 # (key node, value node) per field name.
 _Fields = dict[str, tuple[Node, Node]]
+
+
+@dataclass(frozen=True)
+class _Head:
+    """The file read up to its people: top fields and units (no nodes kept)."""
+
+    version: int
+    timezone: str
+    language: str
+    admins: tuple[int, ...]
+    units: tuple[UnitSpec, ...]
+
+    def spec(self, people: tuple[PersonSpec, ...]) -> OrgSpec:
+        return OrgSpec(version=self.version, timezone=self.timezone, language=self.language,
+                       admins=self.admins, units=self.units, people=people)
 
 
 class _Reader:
@@ -211,6 +228,11 @@ class _Reader:
         except (yaml.YAMLError, ValueError, TypeError) as exc:
             # e.g. a date like 2026-13-01, or a tag YAML's safe subset refuses
             raise self.fail(node, f"cannot read this value: {exc}") from exc
+        finally:
+            # The constructor remembers every node it built a value for (to share
+            # aliases within one document); read field by field, that would keep
+            # every node of the file alive.
+            self._constructor.constructed_objects.clear()
 
     def text(self, node: Node, name: str, max_length: int) -> str:
         """A text field as written (``name: 2024`` is the text "2024", not a number)."""
@@ -269,6 +291,16 @@ class _Reader:
     # -- the file -----------------------------------------------------------------
 
     def org(self, root: Node) -> OrgSpec:
+        """The whole file, from its composed root node."""
+        head = self.head(root)
+        fields = self.fields(root, "the org file", TOP_FIELDS)
+        people = tuple(self.person(node)
+                       for node in self.sequence(fields["people"][1], "people")) \
+            if "people" in fields else ()
+        return head.spec(people)
+
+    def head(self, root: Node) -> _Head:
+        """Everything but the people: the top fields and the units, checked in order."""
         if not isinstance(root, MappingNode):
             raise self.fail(root, "the org file must be a mapping with version, units and "
                                   "people")
@@ -294,11 +326,8 @@ class _Reader:
         units = tuple(self.unit(node, None)
                       for node in self.sequence(fields["units"][1], "units")) \
             if "units" in fields else ()
-        people = tuple(self.person(node)
-                       for node in self.sequence(fields["people"][1], "people")) \
-            if "people" in fields else ()
-        return OrgSpec(version=version, timezone=self.default_timezone, language=language,
-                       admins=tuple(admins), units=units, people=people)
+        return _Head(version=version, timezone=self.default_timezone,
+                     language=language, admins=tuple(admins), units=units)
 
     def admins(self, node: Node) -> list[int]:
         admins: dict[int, int] = {}
@@ -495,6 +524,11 @@ class _Reader:
 def parse_org(text: str, filename: str) -> OrgSpec:
     """Read an org file.
 
+    A file laid out as documented (``people`` the last field) is read one person at
+    a time with libyaml's parser, so a file of 100,000 people never exists as one
+    tree of nodes; any other layout, and any file with a YAML error, is read whole
+    with PyYAML's own loader. Both give the same result and the same first problem.
+
     Args:
         text: The file's content.
         filename: How to name the file in errors.
@@ -505,6 +539,55 @@ def parse_org(text: str, filename: str) -> OrgSpec:
     Raises:
         OrgFileError: The first problem, with the file name and line.
     """
+    people = _PeopleStream(filename)
+    try:
+        root, streamed = stream_mapping(text, "people", ready=people.ready,
+                                        begin=people.begin, item=people.item)
+    except NotStreamable:
+        return _Reader(filename).org(_compose(text, filename))
+    return people.spec() if streamed else _Reader(filename).org(root)
+
+
+class _PeopleStream:
+    """Reads the people as the parser reaches them, after the top fields and units.
+
+    The first problem is kept, not raised: the rest of the file is still parsed,
+    because a YAML error further down is what reading the whole file reports first.
+    """
+
+    def __init__(self, filename: str) -> None:
+        self.reader = _Reader(filename)
+        self.head: _Head | None = None
+        self.people: list[PersonSpec] = []
+        self.problem: OrgFileError | None = None
+
+    @staticmethod
+    def ready(root: MappingNode) -> bool:
+        # A merge key at the top could bring in fields from anywhere: read whole.
+        return not any(key.tag == _MERGE_TAG for key, _ in root.value)
+
+    def begin(self, root: MappingNode) -> None:
+        try:
+            self.head = self.reader.head(root)
+        except OrgFileError as exc:
+            self.problem = exc
+
+    def item(self, node: Node) -> None:
+        if self.problem is None:
+            try:
+                self.people.append(self.reader.person(node))
+            except OrgFileError as exc:
+                self.problem = exc
+
+    def spec(self) -> OrgSpec:
+        if self.problem is not None:
+            raise self.problem
+        assert self.head is not None
+        return self.head.spec(tuple(self.people))
+
+
+def _compose(text: str, filename: str) -> Node:
+    """The whole document as nodes, read by PyYAML's own loader (its error messages)."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -524,7 +607,7 @@ def parse_org(text: str, filename: str) -> OrgSpec:
         raise OrgFileError(filename, 1, f"not valid YAML: {exc}") from exc
     if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL_TAG):
         raise OrgFileError(filename, 1, "the file is empty")
-    return _Reader(filename).org(root)
+    return root
 
 
 class _Dumper(yaml.SafeDumper):

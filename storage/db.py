@@ -15,15 +15,28 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+# Connection pool defaults for PostgreSQL (settings DATABASE_POOL_SIZE, …): enough for
+# UPDATE_CONCURRENCY updates whose handlers hold a connection for milliseconds, and
+# two instances well under PostgreSQL's default max_connections of 100.
+POOL_SIZE = 10
+MAX_OVERFLOW = 20
+POOL_TIMEOUT = 30.0
+
 
 class Database:
     """Owns the engine; hands out sessions whose transactions the caller controls.
 
     Args:
         url: SQLAlchemy async URL, ``sqlite+aiosqlite:///…`` or ``postgresql+asyncpg://…``.
+        pool_size: Server databases: connections kept open.
+        max_overflow: Server databases: connections opened beyond ``pool_size`` at busy
+            moments, closed when returned.
+        pool_timeout: Server databases: seconds a session waits for a free connection
+            before it fails.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int = POOL_SIZE,
+                 max_overflow: int = MAX_OVERFLOW, pool_timeout: float = POOL_TIMEOUT) -> None:
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -34,7 +47,10 @@ class Database:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"timeout": 30}
         else:
-            kwargs["pool_pre_ping"] = True
+            # A checked-out connection is tested first: a PostgreSQL restarted or a
+            # connection dropped by a firewall costs a reconnect, not a failed update.
+            kwargs.update(pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
+                          pool_timeout=pool_timeout)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

@@ -15,6 +15,9 @@ from domain.incident import IncidentEventKind, IncidentState, Injury
 from domain.org import Role, UnitKind
 from storage.types import StrEnumType, UTCDateTime
 
+# Outbox rows not yet settled (statuses of domain.delivery.OutboxStatus).
+OUTBOX_OPEN = "status IN ('pending', 'sending')"
+
 
 def _utc_column(nullable: bool = False, index: bool = False) -> Column[datetime]:
     return Column(UTCDateTime(), nullable=nullable, index=index)
@@ -148,7 +151,13 @@ class OutboxMessage(SQLModel, table=True):
     """One notification the bot sends on its own: written first, sent after."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        # The rows still to send, by id: the claim reads them oldest first, and the
+        # millions already sent stay out of its way (docs/postgresql.md).
+        Index("ix_outbox_open", "id", sqlite_where=text(OUTBOX_OPEN),
+              postgresql_where=text(OUTBOX_OPEN)),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     # Idempotency: the same key is never queued twice (e.g. "kicked:unit:7:2026-11-23").
@@ -333,9 +342,11 @@ class PreShiftMeeting(SQLModel, table=True):
     """One team's pre-shift meeting (班前会) for one shift on one day."""
 
     __tablename__ = "pre_shift_meeting"
-    __table_args__ = (UniqueConstraint("unit_id", "shift_key", name="uq_pre_shift_meeting"),
-                      # The monthly report: one team set, one month.
-                      Index("ix_pre_shift_meeting_unit_starts", "unit_id", "starts_at"))
+    __table_args__ = (
+        UniqueConstraint("unit_id", "shift_key", name="uq_pre_shift_meeting"),
+        # "Was this shift's briefing posted?" by key or by start, and the monthly report.
+        Index("ix_pre_shift_meeting_unit_starts", "unit_id", "starts_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     unit_id: int = Field(foreign_key="unit.id", index=True)

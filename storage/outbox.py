@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, update
+from sqlalchemy import bindparam, func, literal, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -149,7 +149,14 @@ async def claim_due(
         (col(OutboxMessage.status) == OutboxStatus.SENDING.value)
         & (col(OutboxMessage.lease_until) < now),
     )
-    query = select(OutboxMessage.id).where(due).order_by(col(OutboxMessage.id)).limit(limit)
+    # The statuses written into the SQL, not bound: PostgreSQL uses the partial index
+    # of rows still to send (ix_outbox_open) only when it sees the values, and a
+    # prepared statement's generic plan does not.
+    still_open = col(OutboxMessage.status).in_(
+        [literal(status.value, literal_execute=True)
+         for status in (OutboxStatus.PENDING, OutboxStatus.SENDING)])
+    query = select(OutboxMessage.id).where(due, still_open).order_by(col(OutboxMessage.id)) \
+        .limit(limit)
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     candidates = list((await session.exec(query)).all())
