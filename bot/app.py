@@ -15,8 +15,10 @@ from telegram.request import HTTPXRequest
 
 from bot.context import BotContext
 from bot.errors import CallbackAwareBot, on_error
+from bot.leadership import Election, Leadership, SoleInstance
 from bot.menus import publish_menus
 from bot.outbox import OutboxDispatcher
+from bot.polling import DurableUpdater
 from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings
 from bot.updates import OrderedUpdateProcessor
@@ -39,6 +41,7 @@ from scheduler.quizzes import daily_quiz_sweep
 from scheduler.roll_calls import roll_call_sweep
 from scheduler.timetable import Timetable
 from storage.db import Database
+from storage.leader import supports_advisory_locks
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -100,6 +103,7 @@ def build_application(
     application_class: type[SafetyApplication] = SafetyApplication,
     outbox_autostart: bool = True,
     install_timetable: bool = True,
+    leadership: Leadership | None = None,
 ) -> SafetyApplication:
     """Build the bot: handlers registered, services attached, outbox ready on start.
 
@@ -111,6 +115,10 @@ def build_application(
         application_class: A subclass to use (tests add hooks).
         outbox_autostart: Start the dispatcher's background loop on start-up.
         install_timetable: Put the sweeps on the JobQueue (tests call them instead).
+        leadership: Who is active among instances on one database; from
+            ``LEADER_ELECTION`` when not given. Start-up waits here until this instance
+            leads: only then are migrations run, the outbox and timetable started and
+            polling (or the webhook) begun.
     """
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
@@ -157,12 +165,16 @@ def build_application(
     services.timetable.add("roll-calls", EDIT_EVERY, roll_call_sweep(
         services.db, services.renderer, wake=services.wake_outbox))
 
+    leader = leadership or elect(settings)
+
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
+        await leader.acquire()
         await upgrade(services.db)
         services.outbox = OutboxDispatcher(
             app.bot, services.db, services.clock,
             policy=RetryPolicy(max_attempts=settings.outbox_max_attempts),
-            poll_seconds=settings.outbox_poll_seconds, instance=settings.outbox_instance)
+            poll_seconds=settings.outbox_poll_seconds, instance=settings.outbox_instance,
+            leader=None if isinstance(leader, SoleInstance) else lambda: leader.active)
         if outbox_autostart:
             services.outbox.start()
         if app.job_queue is not None and install_timetable:
@@ -178,6 +190,9 @@ def build_application(
         if services.outbox is not None:
             await services.outbox.stop()
 
+    async def post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
+        await leader.release()  # a standby takes over at once, not after a time-out
+
     # Built here rather than by the builder so the error handler can ask it which
     # button presses were answered already; the pool sizes are the builder's own.
     bot = CallbackAwareBot(
@@ -189,22 +204,44 @@ def build_application(
                                    settings.flood_group_per_minute),
         request=BoundedRequest(settings.telegram_connections),
         get_updates_request=HTTPXRequest(connection_pool_size=1))
+    # Polling confirms an update to Telegram only once the processor says its record
+    # is committed (bot/polling.py): a kill -9 loses nothing.
+    updater = DurableUpdater(bot, asyncio.Queue())
+    processor = OrderedUpdateProcessor(services.db, clock,
+                                       concurrency=settings.update_concurrency)
+    processor.on_durable.append(updater.watermark.done)
     app = (
         ApplicationBuilder()
         .application_class(application_class)
-        .bot(bot)
-        .concurrent_updates(OrderedUpdateProcessor(
-            services.db, clock, concurrency=settings.update_concurrency))
+        .updater(updater)
+        .concurrent_updates(processor)
         .context_types(ContextTypes(context=BotContext))
         .post_init(post_init)
         .post_stop(post_stop)
+        .post_shutdown(post_shutdown)
         .build()
     )
     assert isinstance(app, SafetyApplication)
+    if isinstance(leader, Election) and leader.on_lost is None:
+        # A leader without its lock stops (and `safetybot run` exits non-zero, so the
+        # supervisor starts it again as a standby); it was fenced already.
+        leader.on_lost = app.stop_running
     app.bot_data[SERVICES_KEY] = services
     routes.register(app)
     app.add_error_handler(on_error)
     return app
+
+
+def elect(settings: Settings) -> Leadership:
+    """The election ``LEADER_ELECTION`` asks for (none on SQLite: one instance)."""
+    if settings.leader_election == "off":
+        return SoleInstance()
+    if not supports_advisory_locks(settings.database_url):
+        log.warning("LEADER_ELECTION=%s needs PostgreSQL; SQLite runs a single instance, "
+                    "so this one is active", settings.leader_election)
+        return SoleInstance()
+    return Election(settings.database_url, retry=settings.leader_retry,
+                    check=settings.leader_check)
 
 
 ALLOWED_UPDATES = Update.ALL_TYPES

@@ -368,10 +368,12 @@ def _run(settings: Settings) -> int:
         # Nothing to connect to yet: show the bot working locally instead of refusing.
         return _sandbox(settings, why="TELEGRAM_BOT_TOKEN is not set, so this is the local "
                                       "sandbox, not Telegram")
-    from bot.app import ALLOWED_UPDATES, build_application
+    from bot.app import ALLOWED_UPDATES, build_application, elect
+    from bot.leadership import Election
 
     asyncio.run(_check_token(settings))
-    app = build_application(settings)
+    leader = elect(settings)  # with a standby: waits in start-up until this one leads
+    app = build_application(settings, leadership=leader)
     if settings.webhook_url:
         secret = settings.webhook_secret_token
         app.run_webhook(
@@ -382,6 +384,9 @@ def _run(settings: Settings) -> int:
             allowed_updates=ALLOWED_UPDATES)
     else:
         app.run_polling(allowed_updates=ALLOWED_UPDATES)
+    if isinstance(leader, Election) and leader.lost.is_set():
+        raise CliError("this instance lost the leadership (its database connection); "
+                       "start it again to stand by")
     return EXIT_OK
 
 

@@ -21,6 +21,7 @@ import logging
 import uuid
 import warnings
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -81,11 +82,15 @@ class OutboxDispatcher:
         poll_seconds: How often the background loop looks for due rows unasked.
         instance: This deployment's identity (``OUTBOX_INSTANCE``; the host name by
             default). Claims are made as ``<instance>#<token of this process>``.
+        leader: For a hot standby's leader: whether it still leads, asked before every
+            send (a leader that lost its lock sends nothing more), and on start every
+            other sender's claims are taken back (only the leader sends).
     """
 
     def __init__(self, bot: Bot, db: Database, clock: Clock, *,
                  policy: RetryPolicy | None = None, lease: timedelta = timedelta(minutes=2),
-                 poll_seconds: float = 2.0, instance: str | None = None) -> None:
+                 poll_seconds: float = 2.0, instance: str | None = None,
+                 leader: Callable[[], bool] | None = None) -> None:
         self.bot = bot
         self.db = db
         self.clock = clock
@@ -107,6 +112,7 @@ class OutboxDispatcher:
         # every answer waiting (a group commit), so commits never queue behind sends.
         self._unwritten: list[tuple[list[_Outcome], asyncio.Future[None]]] = []
         self._books = asyncio.Lock()
+        self._leader = leader
 
     # ------------------------------------------------------------ lifecycle
 
@@ -150,7 +156,7 @@ class OutboxDispatcher:
         if not self._took_back:
             await self._take_back()
         attempts = 0
-        while not self._stopping or attempts == 0:
+        while (not self._stopping or attempts == 0) and self._may_send():
             now = self.clock.now()
             async with self.db.transaction() as session:
                 rows = await outbox_repo.claim_due(session, now=now, owner=self.owner,
@@ -182,8 +188,8 @@ class OutboxDispatcher:
     async def _take_back(self) -> None:
         """Once per process: send again at once what this instance's last process left."""
         async with self._books, self.db.transaction() as session:
-            count = await outbox_repo.take_back(session, instance=self.instance,
-                                                owner=self.owner)
+            count = await outbox_repo.take_back(
+                session, instance=None if self._leader else self.instance, owner=self.owner)
         self._took_back = True
         if count:
             log.info("took back %d notices the previous process of instance %r left "
@@ -208,6 +214,8 @@ class OutboxDispatcher:
                                 for row in rows])
             return 0
         for index, row in enumerate(rows):
+            if not self._may_send():
+                return index  # fenced: the new leader takes these claims back
             outcome = await self._send_one(row)
             if outcome.retry_at is None:
                 await self._record([outcome])
@@ -248,6 +256,9 @@ class OutboxDispatcher:
                     for _, future in taken:
                         future.set_result(None)
         await written
+
+    def _may_send(self) -> bool:
+        return self._leader is None or self._leader()
 
     async def _send_one(self, row: OutboxMessage) -> _Outcome:
         """Attempt one row; the caller writes the outcome."""

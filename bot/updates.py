@@ -12,9 +12,13 @@ the Application hands it every update with the coroutine that handles it.
   presses in the order they pressed; different chats and different people's
   presses do not wait for each other.
 - Once: Telegram delivers an update again when its offset was not confirmed
-  (a crash, a restart). The ids handled are remembered in memory and in the
-  database (written in batches), and a repeat is dropped before any handler
-  sees it.
+  (a crash, a restart, a standby taking over). The ids handled are remembered in
+  memory and in the database (written in batches), and a repeat is dropped
+  before any handler sees it.
+- Durable: once an update's id is committed (or it was dropped as a repeat of
+  one committed before), ``on_durable`` is told; the poller
+  (:mod:`bot.polling`) confirms to Telegram only what is durable, so a kill -9
+  loses no update. A failed write of the ids is retried, never given up.
 """
 
 from __future__ import annotations
@@ -75,12 +79,16 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
         self._bot_id = 0
         self._marking: GroupCommit[int, None] = GroupCommit(self._mark_handled)
         self.after_update: list[Callable[[object], None]] = []
+        # Told each update id once it is handled and its record committed.
+        self.on_durable: list[Callable[[int], None]] = []
+        self._closing = False
 
     async def initialize(self) -> None:
         """Nothing to prepare: the handled ids are read when the first update comes."""
 
     async def shutdown(self) -> None:
         """Let the last batch of handled ids be written."""
+        self._closing = True
         await self._marking.close()
 
     async def do_process_update(self, update: object,
@@ -103,18 +111,40 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
             return
         update_id = update.update_id
         if await self._handled_before(update):
+            # The poller queues an id in flight only once, so a repeat here is of an
+            # update whose record was committed: durable.
             log.info("update %s was handled before; skipped", update_id)
             _close(coroutine)
             self._notify(update)
+            self._durable(update_id)
             return
         self._seen.add(update_id)
         try:
             await coroutine
         finally:
-            # Written behind: a crash before the write makes a redelivery possible,
-            # which handlers survive (they are idempotent); waiting here would not.
-            self._marking.submit_nowait(update_id)
+            # Written behind, so the next update of this chat need not wait for the
+            # commit; Telegram is told only after it (``on_durable``). A kill -9 in
+            # between makes a redelivery possible, which handlers survive (idempotent).
+            self._mark(update_id)
             self._notify(update)
+
+    def _mark(self, update_id: int, retry_in: float = 0.5) -> None:
+        def written(future: asyncio.Future[None]) -> None:
+            if future.cancelled() or future.exception() is not None:
+                if self._closing:
+                    return  # redelivered after the restart, and dropped then if done
+                log.warning("recording update %s failed; retrying in %.1f s",
+                            update_id, retry_in)
+                asyncio.get_running_loop().call_later(
+                    retry_in, self._mark, update_id, min(retry_in * 2, 30.0))
+                return
+            self._durable(update_id)
+
+        self._marking.submit_nowait(update_id).add_done_callback(written)
+
+    def _durable(self, update_id: int) -> None:
+        for callback in self.on_durable:
+            callback(update_id)
 
     async def _handled_before(self, update: Update) -> bool:
         if self._loading is None:
