@@ -66,12 +66,12 @@ class Watermark:
         An id below everything fetched before and not in flight was done already
         (Telegram delivered it again); it is queued so the guard drops it.
         """
-        self._offset_at_fetch = self.offset
         fresh = {i for i in update_ids if i not in self._in_flight}
         new = {i for i in fresh if i >= self._next}
         self._in_flight |= new
         if update_ids:
             self._next = max(self._next, max(update_ids) + 1)
+        self._offset_at_fetch = self.offset  # fetch again once this moves
         return fresh
 
     def done(self, update_id: int) -> None:

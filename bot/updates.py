@@ -81,6 +81,7 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
         self.after_update: list[Callable[[object], None]] = []
         # Told each update id once it is handled and its record committed.
         self.on_durable: list[Callable[[int], None]] = []
+        self._unwritten: set[int] = set()  # being handled, or record not yet committed
         self._closing = False
 
     async def initialize(self) -> None:
@@ -111,14 +112,16 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
             return
         update_id = update.update_id
         if await self._handled_before(update):
-            # The poller queues an id in flight only once, so a repeat here is of an
-            # update whose record was committed: durable.
+            # The poller queues an id in flight only once; a webhook may repeat one
+            # whose record is still being written.
             log.info("update %s was handled before; skipped", update_id)
             _close(coroutine)
             self._notify(update)
-            self._durable(update_id)
+            if update_id not in self._unwritten:  # else its own write says so
+                self._durable(update_id)
             return
         self._seen.add(update_id)
+        self._unwritten.add(update_id)
         try:
             await coroutine
         finally:
@@ -138,6 +141,7 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
                 asyncio.get_running_loop().call_later(
                     retry_in, self._mark, update_id, min(retry_in * 2, 30.0))
                 return
+            self._unwritten.discard(update_id)
             self._durable(update_id)
 
         self._marking.submit_nowait(update_id).add_done_callback(written)
