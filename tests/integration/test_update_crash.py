@@ -22,6 +22,7 @@ from sqlmodel import select
 
 from content.quizzes import shipped_bank
 from content.render import Renderer
+from domain.delivery import OutboxStatus
 from domain.clock import SystemClock
 from domain.org import UnitKind
 from services.quizzes import poll_params
@@ -105,7 +106,7 @@ async def plant_polls(server: TelegramTestServer, bot: BotState, db_url: str
             s.add_all([Membership(group_chat_id=group.id or 0, person_id=person_ids[u.id] or 0,
                                   first_seen=now, last_seen=now) for u in people])
             row = OutboxMessage(purpose="quiz_poll", chat_id=message.chat.id,
-                                method="sendPoll", payload="{}", status="sent",
+                                method="sendPoll", payload="{}", status=OutboxStatus.SENT,
                                 next_attempt_at=now, created_at=now, sent_at=now,
                                 telegram_message_id=message.message_id,
                                 poll_id=message.extra["poll"]["id"])
