@@ -22,8 +22,8 @@ from sqlmodel import select
 
 from content.quizzes import shipped_bank
 from content.render import Renderer
-from domain.delivery import OutboxStatus
 from domain.clock import SystemClock
+from domain.delivery import OutboxStatus
 from domain.org import UnitKind
 from services.quizzes import poll_params
 from storage import org as org_repo
