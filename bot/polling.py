@@ -27,18 +27,21 @@ import asyncio
 import contextlib
 import datetime as dtm
 import logging
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from telegram import Bot, Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Updater
+from telegram.warnings import PTBUserWarning
 
 log = logging.getLogger(__name__)
 
 LIMIT = 100  # the most updates Telegram gives in one getUpdates
 REFETCH_ROOM = LIMIT // 4  # while updates are in flight, fetch once this many may be new
 MAX_BACKOFF = 30.0
+READ_TIMEOUT = 5.0  # beyond the long poll's own wait (PTB's default read time-out)
 
 
 class Watermark:
@@ -73,6 +76,10 @@ class Watermark:
             self._next = max(self._next, max(update_ids) + 1)
         self._offset_at_fetch = self.offset  # fetch again once this moves
         return fresh
+
+    def is_in_flight(self, update_id: int) -> bool:
+        """Whether this update was fetched and is not yet durably done."""
+        return update_id in self._in_flight
 
     def done(self, update_id: int) -> None:
         """An update is handled and its record committed: the offset may move past it."""
@@ -150,9 +157,9 @@ class DurableUpdater(Updater):
             try:
                 # Wait long only when nothing is in flight: otherwise Telegram answers at
                 # once anyway (it resends what is in flight).
-                updates = await self.bot.get_updates(
-                    offset=offset, limit=LIMIT, allowed_updates=allowed_updates,
-                    timeout=timeout if mark.in_flight == 0 else 0)
+                fetched = await self._fetch(offset, allowed_updates,
+                                            _seconds(timeout) if mark.in_flight == 0 else 0)
+                updates = self._parse(fetched)
             except InvalidToken:
                 log.error("polling stopped: Telegram rejected the token")
                 raise
@@ -177,16 +184,43 @@ class DurableUpdater(Updater):
             else:
                 backoff, pause = 0.0, interval
                 self.confirmed_offset = offset
-                await self._queue(updates)
+                mark.fetched([int(u["update_id"]) for u in fetched])
+                for update in updates:
+                    await self.update_queue.put(update)
             if pause:
                 await asyncio.sleep(pause)
 
-    async def _queue(self, updates: Sequence[Update]) -> None:
-        fresh = self.watermark.fetched([u.update_id for u in updates])
-        for update in updates:
-            if update.update_id in fresh:
-                fresh.discard(update.update_id)  # a batch naming an id twice queues it once
-                await self.update_queue.put(update)
+    async def _fetch(self, offset: int, allowed_updates: Sequence[str] | None,
+                     timeout: float) -> list[dict[str, Any]]:
+        """One getUpdates, its answer unparsed: most of it may be updates in flight,
+        already parsed and being handled (parsing is most of polling's cost)."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"Please use 'Bot\.",
+                                    category=PTBUserWarning)
+            result = await self.bot.do_api_request(
+                "getUpdates", api_kwargs={"offset": offset, "limit": LIMIT,
+                                          "timeout": timeout,
+                                          "allowed_updates": allowed_updates},
+                read_timeout=READ_TIMEOUT + timeout)
+        return list(result or [])
+
+    def _parse(self, fetched: Sequence[dict[str, Any]]) -> list[Update]:
+        """The updates to queue: those not in flight already, each once."""
+        queued: set[int] = set()
+        updates = []
+        for data in fetched:
+            update_id = int(data["update_id"])
+            if update_id in queued or self.watermark.is_in_flight(update_id):
+                continue
+            queued.add(update_id)
+            update = Update.de_json(data, self.bot)
+            if update is not None:
+                updates.append(update)
+        return updates
+
+
+def _seconds(timeout: int | dtm.timedelta) -> float:
+    return timeout.total_seconds() if isinstance(timeout, dtm.timedelta) else float(timeout)
 
 
 def _retry_after(exc: RetryAfter) -> float:

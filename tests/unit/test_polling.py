@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from telegram import Update
 from telegram.error import Conflict, NetworkError, TimedOut
 
 from bot import polling
@@ -100,15 +99,17 @@ class FakeBot:
     async def delete_webhook(self, **_kwargs: Any) -> bool:
         return True
 
-    async def get_updates(self, *, offset: int, **_kwargs: Any) -> list[Update]:
-        self.offsets.append(offset)
+    async def do_api_request(self, endpoint: str, api_kwargs: dict[str, Any],
+                             **_kwargs: Any) -> list[dict[str, Any]]:
+        assert endpoint == "getUpdates"
+        self.offsets.append(api_kwargs["offset"])
         if not self.script:
             self.done.set()
             await asyncio.Event().wait()  # a long poll with nothing new
         step = self.script.pop(0)
         if isinstance(step, Exception):
             raise step
-        return list(step)
+        return [update.to_dict() for update in step]
 
 
 async def test_polling_meets_errors_as_ptb_does_and_confirms_only_durable_updates(
