@@ -15,6 +15,7 @@ from telegram.request import HTTPXRequest
 
 from bot.context import BotContext
 from bot.errors import CallbackAwareBot, on_error
+from bot.inbox import UpdateInbox
 from bot.leadership import Election, Leadership, SoleInstance
 from bot.menus import publish_menus
 from bot.outbox import OutboxDispatcher
@@ -204,12 +205,12 @@ def build_application(
                                    settings.flood_group_per_minute),
         request=BoundedRequest(settings.telegram_connections),
         get_updates_request=HTTPXRequest(connection_pool_size=1))
-    # Polling confirms an update to Telegram only once the processor says its record
-    # is committed (bot/polling.py): a kill -9 loses nothing.
-    updater = DurableUpdater(bot, asyncio.Queue())
+    # Polling confirms a batch to Telegram once it is stored in the inbox
+    # (bot/polling.py, bot/inbox.py): a kill -9 loses nothing.
+    updater = DurableUpdater(bot, asyncio.Queue(), UpdateInbox(services.db, bot))
     processor = OrderedUpdateProcessor(services.db, clock,
                                        concurrency=settings.update_concurrency)
-    processor.on_durable.append(updater.watermark.done)
+    processor.on_durable.append(updater.backlog.done)
     app = (
         ApplicationBuilder()
         .application_class(application_class)

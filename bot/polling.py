@@ -1,24 +1,23 @@
-"""Long polling that confirms an update to Telegram only once it is done for good.
+"""Long polling through the update inbox: a kill -9 loses no fetched update.
 
 PTB's ``Updater`` confirms what it fetched (the next ``getUpdates`` offset) as soon
 as the updates are queued, before any handler ran: a kill -9 then loses every
-fetched update not yet handled. Here the offset is a low watermark: the smallest
-fetched update id that is not yet *durably done* (handled, and its
-``processed_update`` row committed; see :mod:`bot.updates`). Everything below it is
-done, so confirming it loses nothing; updates above it that were done already are
-fetched again after a crash and dropped by the redelivery guard.
+fetched update not yet handled. Here each batch is first written, whole, to the
+inbox (:mod:`bot.inbox`, one transaction); only then does the offset move past the
+whole batch (Telegram may forget it: it is ours) and are the updates handed to
+the Application, from memory. Handling marks an update done (:mod:`bot.updates`).
+Before the first fetch, the updates a previous run received and did not finish
+are handed over, in update id order; a refetch of one of them is dropped by the
+processor's redelivery guard.
 
-Telegram hands out updates from the offset on, at most 100 at a time, so updates
-in flight are fetched again with the new ones. They are not queued twice (the
-poller knows which are in flight), and a fetch is made only when it can bring
-something new: the watermark moved, or nothing is in flight (then it waits long).
-The price of a low watermark: one slow update holds back fetching beyond the next
-100, which is why handlers never wait for rate-limited sends (the outbox does).
+Fetching runs ahead of handling by at most ``MAX_AHEAD`` updates (not yet done),
+so a flood waits at Telegram rather than in memory.
 
 Errors are met as PTB's polling meets them: a time-out polls again at once, a
 flood wait waits ``retry_after``, other network errors back off up to 30 s, a
 ``Conflict`` (another process polls with this token) is logged and retried, an
-invalid token stops polling.
+invalid token stops polling. A batch that cannot be read or stored is not
+confirmed: it is fetched again after the back-off.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ import contextlib
 import datetime as dtm
 import logging
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from telegram import Bot, Update
@@ -36,75 +35,60 @@ from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError, Ti
 from telegram.ext import Updater
 from telegram.warnings import PTBUserWarning
 
+from bot.inbox import UpdateInbox
+
 log = logging.getLogger(__name__)
 
 LIMIT = 100  # the most updates Telegram gives in one getUpdates
-REFETCH_ROOM = LIMIT // 4  # while updates are in flight, fetch once this many may be new
+MAX_AHEAD = 2000  # updates handed over and not yet done before fetching pauses
 MAX_BACKOFF = 30.0
 READ_TIMEOUT = 5.0  # beyond the long poll's own wait (PTB's default read time-out)
 
 
-class Watermark:
-    """Which fetched updates are still in flight, and the offset that confirms the rest."""
+class Backlog:
+    """The updates handed to the Application and not yet done."""
 
-    def __init__(self) -> None:
-        self._in_flight: set[int] = set()
-        self._next = 0  # one past the highest update id fetched
-        self._offset_at_fetch = -1
+    def __init__(self, limit: int = MAX_AHEAD) -> None:
+        self.limit = limit
+        self._ids: set[int] = set()
         self.changed = asyncio.Event()
 
-    @property
-    def offset(self) -> int:
-        """The smallest update id fetched and not yet durably done (0: nothing yet)."""
-        return min(self._in_flight) if self._in_flight else self._next
+    def __len__(self) -> int:
+        return len(self._ids)
 
-    @property
-    def in_flight(self) -> int:
-        """How many fetched updates are not yet durably done."""
-        return len(self._in_flight)
-
-    def fetched(self, update_ids: Sequence[int]) -> set[int]:
-        """Take note of a fetch; return the ids to queue (not already in flight).
-
-        An id below everything fetched before and not in flight was done already
-        (Telegram delivered it again); it is queued so the guard drops it.
-        """
-        fresh = {i for i in update_ids if i not in self._in_flight}
-        new = {i for i in fresh if i >= self._next}
-        self._in_flight |= new
-        if update_ids:
-            self._next = max(self._next, max(update_ids) + 1)
-        self._offset_at_fetch = self.offset  # fetch again once this moves
-        return fresh
-
-    def is_in_flight(self, update_id: int) -> bool:
-        """Whether this update was fetched and is not yet durably done."""
-        return update_id in self._in_flight
+    def handed_over(self, update_ids: Iterable[int]) -> None:
+        """These updates are on their way to the handlers."""
+        self._ids.update(update_ids)
 
     def done(self, update_id: int) -> None:
-        """An update is handled and its record committed: the offset may move past it."""
-        if update_id in self._in_flight:
-            self._in_flight.discard(update_id)
+        """An update is handled and marked done (or dropped as a repeat)."""
+        if update_id in self._ids:
+            self._ids.discard(update_id)
             self.changed.set()
 
-    def worth_fetching(self) -> bool:
-        """Whether a getUpdates now can bring new updates (not only those in flight)."""
-        if not self._in_flight:
-            return True
-        offset = self.offset
-        return offset > self._offset_at_fetch and offset + LIMIT - self._next >= REFETCH_ROOM
+    async def until_room(self) -> None:
+        """Return once fewer than ``limit`` updates are waiting to be done."""
+        while len(self._ids) >= self.limit:
+            self.changed.clear()
+            if len(self._ids) < self.limit:
+                break
+            await self.changed.wait()
 
 
 class DurableUpdater(Updater):
-    """PTB's Updater whose polling confirms only durably handled updates.
+    """PTB's Updater whose polling stores each batch in the inbox before confirming it.
 
-    Webhooks are left to PTB (``start_webhook``). Feed :meth:`Watermark.done` from
-    the update processor (``build_application`` does).
+    Feed :meth:`Backlog.done` from the update processor (``build_application`` does).
+    Webhooks are PTB's (``start_webhook``), after the inbox's unhandled updates are
+    handed over; a webhook server that stores before it answers uses
+    :meth:`bot.inbox.UpdateInbox.receive`.
     """
 
-    def __init__(self, bot: Bot, update_queue: asyncio.Queue[object]) -> None:
+    def __init__(self, bot: Bot, update_queue: asyncio.Queue[object],
+                 inbox: UpdateInbox) -> None:
         super().__init__(bot=bot, update_queue=update_queue)
-        self.watermark = Watermark()
+        self.inbox = inbox
+        self.backlog = Backlog()
         self._poll_task: asyncio.Task[None] | None = None
         self.confirmed_offset = 0  # the offset last sent to Telegram (tests read it)
 
@@ -131,8 +115,14 @@ class DurableUpdater(Updater):
             name="DurableUpdater:polling")
         return self.update_queue
 
+    async def start_webhook(self, *args: Any, **kwargs: Any) -> asyncio.Queue[object]:
+        """Hand over the inbox's unhandled updates, then start PTB's webhook."""
+        await self._hand_over(await self.inbox.unhandled())
+        queue: asyncio.Queue[object] = await super().start_webhook(*args, **kwargs)
+        return queue
+
     async def stop(self) -> None:
-        """Stop polling (the updates in flight are the processor's to finish)."""
+        """Stop polling (the updates handed over are the processor's to finish)."""
         if self._poll_task is None:
             await super().stop()
             return
@@ -142,24 +132,39 @@ class DurableUpdater(Updater):
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
+    async def _hand_over(self, updates: Sequence[Update]) -> None:
+        self.backlog.handed_over(update.update_id for update in updates)
+        for update in updates:
+            await self.update_queue.put(update)
+
+    async def _take_over_inbox(self) -> None:
+        """Hand over what a previous run received and did not finish (retrying)."""
+        backoff = 0.0
+        while True:
+            try:
+                unhandled = await self.inbox.unhandled()
+            except Exception:
+                log.exception("polling: reading the update inbox failed")
+                backoff = _next_backoff(backoff)
+                await asyncio.sleep(backoff)
+                continue
+            if unhandled:
+                log.info("handing over %d updates received before and not yet handled",
+                         len(unhandled))
+            await self._hand_over(unhandled)
+            return
+
     async def _poll(self, timeout: int | dtm.timedelta, allowed_updates: Sequence[str] | None,
                     interval: float, error_callback: Callable[[TelegramError], None] | None
                     ) -> None:
-        mark = self.watermark
+        await self._take_over_inbox()
+        offset = 0  # Telegram's choice at first: its oldest unconfirmed update
         backoff = 0.0
         while self.running:
-            while not mark.worth_fetching():
-                mark.changed.clear()
-                if mark.worth_fetching():
-                    break
-                await mark.changed.wait()
-            offset = mark.offset
+            await self.backlog.until_room()
             try:
-                # Wait long only when nothing is in flight: otherwise Telegram answers at
-                # once anyway (it resends what is in flight).
-                fetched = await self._fetch(offset, allowed_updates,
-                                            _seconds(timeout) if mark.in_flight == 0 else 0)
-                updates = self._parse(fetched)
+                self.confirmed_offset = offset
+                fetched = await self._fetch(offset, allowed_updates, _seconds(timeout))
             except InvalidToken:
                 log.error("polling stopped: Telegram rejected the token")
                 raise
@@ -177,23 +182,24 @@ class DurableUpdater(Updater):
                 else:
                     log.exception("polling: fetching updates failed", exc_info=exc)
                 backoff = pause = _next_backoff(backoff)
-            except Exception:  # bad data: logged, and fetched again later (as PTB does)
-                log.critical("polling: the updates Telegram sent could not be read",
-                             exc_info=True)
-                backoff = pause = _next_backoff(backoff)
             else:
-                backoff, pause = 0.0, interval
-                self.confirmed_offset = offset
-                mark.fetched([int(u["update_id"]) for u in fetched])
-                for update in updates:
-                    await self.update_queue.put(update)
+                try:
+                    updates = await self.inbox.receive(fetched)
+                except Exception:  # bad data, or the database is away: fetched again later
+                    log.critical("polling: the updates Telegram sent could not be read or "
+                                 "stored; fetching them again", exc_info=True)
+                    backoff = pause = _next_backoff(backoff)
+                else:
+                    backoff, pause = 0.0, interval
+                    if fetched:
+                        offset = max(int(data["update_id"]) for data in fetched) + 1
+                    await self._hand_over(updates)
             if pause:
                 await asyncio.sleep(pause)
 
     async def _fetch(self, offset: int, allowed_updates: Sequence[str] | None,
                      timeout: float) -> list[dict[str, Any]]:
-        """One getUpdates, its answer unparsed: most of it may be updates in flight,
-        already parsed and being handled (parsing is most of polling's cost)."""
+        """One getUpdates, its answer unparsed (the inbox stores it as sent)."""
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r"Please use 'Bot\.",
                                     category=PTBUserWarning)
@@ -203,20 +209,6 @@ class DurableUpdater(Updater):
                                           "allowed_updates": allowed_updates},
                 read_timeout=READ_TIMEOUT + timeout)
         return list(result or [])
-
-    def _parse(self, fetched: Sequence[dict[str, Any]]) -> list[Update]:
-        """The updates to queue: those not in flight already, each once."""
-        queued: set[int] = set()
-        updates = []
-        for data in fetched:
-            update_id = int(data["update_id"])
-            if update_id in queued or self.watermark.is_in_flight(update_id):
-                continue
-            queued.add(update_id)
-            update = Update.de_json(data, self.bot)
-            if update is not None:
-                updates.append(update)
-        return updates
 
 
 def _seconds(timeout: int | dtm.timedelta) -> float:

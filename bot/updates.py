@@ -12,13 +12,16 @@ the Application hands it every update with the coroutine that handles it.
   presses in the order they pressed; different chats and different people's
   presses do not wait for each other.
 - Once: Telegram delivers an update again when its offset was not confirmed
-  (a crash, a restart, a standby taking over). The ids handled are remembered in
+  (a crash, a restart, a standby taking over), and the inbox hands over at
+  start-up what was received and not done. The ids handled are remembered in
   memory and in the database (written in batches), and a repeat is dropped
   before any handler sees it.
-- Durable: once an update's id is committed (or it was dropped as a repeat of
-  one committed before), ``on_durable`` is told; the poller
-  (:mod:`bot.polling`) confirms to Telegram only what is durable, so a kill -9
-  loses no update. A failed write of the ids is retried, never given up.
+- Done: an update handled is marked done in the update inbox (:mod:`bot.inbox`;
+  the poller stored it there before confirming it to Telegram), written behind
+  in batches; ``on_durable`` is told once that is committed (or the update was
+  dropped as a repeat), which lets the poller fetch further ahead. A failed
+  write is retried, never given up; an update whose mark did not commit before a
+  kill -9 is handed over again at start-up (handlers are idempotent).
 """
 
 from __future__ import annotations
@@ -112,8 +115,8 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
             return
         update_id = update.update_id
         if await self._handled_before(update):
-            # The poller queues an id in flight only once; a webhook may repeat one
-            # whose record is still being written.
+            # A repeat: done before, or in flight (handed over from the inbox at
+            # start-up and fetched again, or a webhook's retry).
             log.info("update %s was handled before; skipped", update_id)
             _close(coroutine)
             self._notify(update)
@@ -126,8 +129,8 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
             await coroutine
         finally:
             # Written behind, so the next update of this chat need not wait for the
-            # commit; Telegram is told only after it (``on_durable``). A kill -9 in
-            # between makes a redelivery possible, which handlers survive (idempotent).
+            # commit. A kill -9 in between leaves the update in the inbox, handed
+            # over again at start-up, which handlers survive (idempotent).
             self._mark(update_id)
             self._notify(update)
 

@@ -36,7 +36,7 @@ from storage import org as org_repo
 from storage import people as people_repo
 from storage.db import Database
 from storage.migrate import upgrade
-from storage.models import GroupChat, Hazard, OutboxMessage
+from storage.models import GroupChat, Hazard, OutboxMessage, ProcessedUpdate
 from tests.conftest import POSTGRES_URL, _postgres_reachable, _reset_postgres
 from tests.integration.test_outbox_crash import Gate
 from tests.integration.test_update_crash import bot_env
@@ -186,15 +186,25 @@ async def _until_nothing_left(db_url: str, timeout: float) -> None:
 
 
 async def _reply(d: Driver, group: ChatHandle, act: object, timeout: float = LIMIT) -> None:
-    """Do something in the group, then wait until the bot has answered it.
+    """Do something in the group, then wait until the bot has answered it in full.
 
-    The bot confirms an update only once it is handled (its answers in the chat are
-    sent by then), so "every update confirmed" is "every answer given".
+    Confirmed to Telegram means stored in the inbox; once nothing there is left
+    unhandled, the answers are in the outbox, and once those of this chat are
+    sent, the next step may look at the bot's last message.
     """
     before = len(group.bot_messages())
     assert callable(act)
     act()
     await d.until_delivered(timeout)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    unhandled = select(func.count()).select_from(ProcessedUpdate).where(
+        col(ProcessedUpdate.processed_at).is_(None))
+    unsent = select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.chat_id == group.id, OutboxMessage.status != OutboxStatus.SENT)
+    while await _count(POSTGRES_URL, unhandled) or await _count(POSTGRES_URL, unsent):
+        assert loop.time() < deadline, "the bot did not finish answering"
+        await asyncio.sleep(0.05)  # another process's database: nothing to await
     assert len(group.bot_messages()) > before, "the bot did not answer"
 
 

@@ -1,11 +1,13 @@
 """No update lost or handled twice through a kill -9: the real bot in its own process.
 
 Quiz-poll answers pour in (each one a training-record row). The bot is killed with
-SIGKILL at the moment it confirms an offset to Telegram, mid-stream; at that moment
-every update below that offset must already be recorded (an answer is written
-before the bot confirms it). Started again, it must record every answer exactly
-once: what was fetched but not confirmed is fetched again, and what was recorded
-already is dropped by the redelivery guard.
+SIGKILL at the moment it confirms an offset to Telegram, mid-stream: after the
+inbox committed the batches below that offset and before they were all handled.
+At that moment every update below the offset must be in the inbox (Telegram
+forgets them now). Started again, the bot must record every answer exactly once:
+what the inbox holds unhandled is handed over first, what was fetched but not
+confirmed is fetched again, and what was handled already is dropped by the
+redelivery guard.
 """
 
 from __future__ import annotations
@@ -141,8 +143,18 @@ def recorded_voters(db_file: Path) -> list[int]:
 
 
 def processed_ids(db_file: Path) -> list[int]:
+    """The update ids marked done."""
     with sqlite3.connect(db_file) as connection:
-        return [int(i) for (i,) in connection.execute("SELECT update_id FROM processed_update")]
+        return [int(i) for (i,) in connection.execute(
+            "SELECT update_id FROM processed_update WHERE processed_at IS NOT NULL")]
+
+
+def inbox(db_file: Path) -> tuple[set[int], set[int]]:
+    """The update ids in the inbox: all of them, and those not yet handled."""
+    with sqlite3.connect(db_file) as connection:
+        rows = connection.execute("SELECT update_id, processed_at FROM processed_update")
+        pairs = [(int(i), done) for i, done in rows]
+    return {i for i, _ in pairs}, {i for i, done in pairs if done is None}
 
 
 def bot_env(server: TelegramTestServer, bot: BotState, tmp_path: Path, db_url: str,
@@ -180,20 +192,27 @@ async def test_kill_9_while_answers_pour_in_loses_none_and_records_each_once(
         await first.wait()
     finally:
         await _stop(first)
-    # The bot said "done below this offset" and died: each of those must be on record.
+    # The bot said "mine below this offset" and died: each of those must be in the
+    # inbox, and some not yet handled (the kill came before handling was over).
     assert watch.killed_at_offset is not None
-    confirmed = {voter for update_id, voter in voters.items()
-                 if update_id < watch.killed_at_offset}
-    on_record = recorded_voters(db_file)
-    assert confirmed - set(on_record) == set(), log.read_text()[-3000:]
-    assert len(on_record) < total, "the kill came after the end: nothing was in flight"
+    confirmed = {update_id for update_id in voters if update_id < watch.killed_at_offset}
+    stored, unhandled = inbox(db_file)
+    assert confirmed - stored == set(), log.read_text()[-3000:]
+    assert unhandled & confirmed, "the kill came after handling: nothing was in the inbox only"
+    assert len(recorded_voters(db_file)) < total
 
     second = await _spawn(env, tmp_path, log)
     try:
-        # Every answer confirmed to Telegram (the test server forgets it then).
         await server.driver(bot).until_delivered(timeout=START_LIMIT)
+        # Confirmed means stored; wait until every answer is also handled.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + START_LIMIT
+        while inbox(db_file)[1] or len(recorded_voters(db_file)) < total:
+            assert loop.time() < deadline, log.read_text()[-3000:]
+            await asyncio.sleep(0.05)  # another process's database: nothing to await
     finally:
         await _stop(second)
     on_record = recorded_voters(db_file)
     assert sorted(on_record) == sorted(voters.values())  # each exactly once, none lost
     assert sorted(processed_ids(db_file)) == sorted(voters)
+    assert inbox(db_file)[1] == set()

@@ -1,63 +1,99 @@
-"""The durable poller: the offset confirms only what is done for good."""
+"""Polling through the update inbox: a batch is stored before it is confirmed."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import select
 from telegram.error import Conflict, NetworkError, TimedOut
 
 from bot import polling
-from bot.polling import DurableUpdater, Watermark
+from bot.inbox import UpdateInbox
+from bot.polling import Backlog, DurableUpdater
+from storage import updates as updates_repo
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.models import ProcessedUpdate
 from tests.unit.test_update_order import _bot, message, processor
 
-
-def test_the_offset_is_the_smallest_update_not_yet_done() -> None:
-    mark = Watermark()
-    assert mark.offset == 0
-    assert mark.fetched([5, 6, 7, 8]) == {5, 6, 7, 8}
-    mark.done(7)
-    assert mark.offset == 5  # 7 is done, but 5 and 6 are not: confirm nothing yet
-    mark.done(5)
-    assert mark.offset == 6
-    mark.done(6)
-    mark.done(8)
-    assert mark.offset == 9 and mark.in_flight == 0
+T0 = datetime(2026, 12, 10, 8, 0, tzinfo=UTC)
 
 
-def test_updates_fetched_again_are_queued_once_and_old_ones_not_tracked() -> None:
-    mark = Watermark()
-    mark.fetched([1, 2, 3])
-    mark.done(1)
-    # Telegram resends 2 and 3 (in flight) with the new 4: only 4 is queued.
-    assert mark.fetched([2, 3, 4]) == {4}
-    # A redelivery of 1 (done) is queued, for the guard to drop, but not waited for.
-    assert mark.fetched([1]) == {1}
-    assert mark.offset == 2
-    mark.done(1)
-    assert mark.offset == 2
+async def _inbox(tmp_path: Path) -> tuple[UpdateInbox, Database]:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'inbox.db'}")
+    await upgrade(db)
+    return UpdateInbox(db, _bot()), db
 
 
-def test_a_fetch_is_made_only_when_it_can_bring_something_new() -> None:
-    mark = Watermark()
-    assert mark.worth_fetching()  # nothing in flight: a long poll
-    mark.fetched(list(range(100, 200)))  # a full batch in flight
-    assert not mark.worth_fetching()
-    for update_id in range(100, 100 + polling.REFETCH_ROOM - 1):
-        mark.done(update_id)
-    assert not mark.worth_fetching()  # room for too few new ones yet
-    mark.done(100 + polling.REFETCH_ROOM - 1)
-    assert mark.worth_fetching()
-    mark.fetched(list(range(100 + polling.REFETCH_ROOM, 200)))  # nothing new came
-    assert not mark.worth_fetching()  # until the offset moves again
-    mark.done(100 + polling.REFETCH_ROOM)
-    assert mark.worth_fetching()
+async def _rows(db: Database) -> dict[int, tuple[datetime | None, str | None]]:
+    async with db.session() as session:
+        rows = (await session.exec(select(ProcessedUpdate))).all()
+    return {row.update_id: (row.processed_at, row.payload) for row in rows}
 
 
-async def test_the_processor_calls_an_update_durable_only_after_its_record_commits(
+async def test_a_received_batch_is_stored_whole_and_handed_back_until_done(
+        tmp_path: Path) -> None:
+    inbox, db = await _inbox(tmp_path)
+    batch = [message(i, -5, 1).to_dict() for i in (7, 8, 9)]
+    received = await inbox.receive(batch)
+    assert [u.update_id for u in received] == [7, 8, 9]
+    assert received[0].message is not None and received[0].message.text == "x"
+    rows = await _rows(db)
+    assert {i: done for i, (done, _) in rows.items()} == {7: None, 8: None, 9: None}
+    # Received again (Telegram redelivers): stored once, still handed back for the guard.
+    assert [u.update_id for u in await inbox.receive(batch[1:])] == [8, 9]
+    async with db.transaction() as session:
+        await updates_repo.mark_many(session, bot_id=777, update_ids=[8], now=T0)
+    rows = await _rows(db)
+    assert rows[8] == (T0, None)  # done: the payload is not kept
+    assert rows[7][1] is not None and '"text":"x"' in (rows[7][1] or "")
+    # A restart hands over what is not done, in update id order, as it was received.
+    again = await UpdateInbox(db, _bot()).unhandled()
+    assert [u.update_id for u in again] == [7, 9]
+    assert again[0] == received[0]
+    # Marked done twice: the first time stamp stays.
+    async with db.transaction() as session:
+        await updates_repo.mark_many(session, bot_id=777, update_ids=[8, 9],
+                                     now=T0 + timedelta(hours=1))
+        assert await updates_repo.handled_since(session, bot_id=777,
+                                                first_update_id=0) == {8, 9}
+    rows = await _rows(db)
+    assert rows[8][0] == T0 and rows[9][0] == T0 + timedelta(hours=1)
+    # The housekeeping sweep forgets done updates and keeps those not yet handled.
+    async with db.transaction() as session:
+        await updates_repo.forget_before(session, T0 + timedelta(days=3))
+    assert set(await _rows(db)) == {7}
+    await db.dispose()
+
+
+async def test_an_update_that_cannot_be_read_is_not_stored(tmp_path: Path) -> None:
+    inbox, db = await _inbox(tmp_path)
+    with pytest.raises(Exception):  # noqa: B017 - whatever PTB raises on bad data
+        await inbox.receive([message(1, -5, 1).to_dict(),
+                             {"update_id": 2, "message": {"chat": "not a chat"}}])
+    assert await _rows(db) == {}
+    await db.dispose()
+
+
+async def test_the_backlog_pauses_fetching_while_too_much_is_not_done() -> None:
+    backlog = Backlog(limit=3)
+    backlog.handed_over([1, 2, 3])
+    waiting = asyncio.create_task(backlog.until_room())
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    backlog.done(4)  # not handed over by this poller (a webhook's): no room made
+    backlog.done(2)
+    async with asyncio.timeout(1):
+        await waiting
+    assert len(backlog) == 2
+
+
+async def test_the_processor_reports_an_update_done_only_after_its_mark_commits(
         tmp_path: Path) -> None:
     proc, db = await processor(tmp_path)
     durable: list[int] = []
@@ -72,8 +108,8 @@ async def test_the_processor_calls_an_update_durable_only_after_its_record_commi
 
     first = asyncio.create_task(proc.process_update(message(20, -5, 1), handle()))
     await handling.wait()
-    # The same update again while the first is being handled (a webhook's repeat):
-    # dropped, and not reported done, since nothing is written yet.
+    # The same update again while the first is being handled (handed over from the
+    # inbox and fetched again): dropped, and not reported done, as nothing is written.
     await proc.process_update(message(20, -7, 1), handle())
     assert durable == []
     may_finish.set()
@@ -82,19 +118,20 @@ async def test_the_processor_calls_an_update_durable_only_after_its_record_commi
         await committed.wait()
     assert durable == [20]
     async with db.session() as session:
-        from storage import updates as updates_repo
         assert await updates_repo.handled_since(session, bot_id=777, first_update_id=0) == {20}
     await proc.shutdown()
     await db.dispose()
 
 
 class FakeBot:
-    """Answers getUpdates from a script: an exception to raise or updates to give."""
+    """Answers getUpdates as Telegram does: from the offset on, or raises from a script."""
 
-    def __init__(self, script: list[Any]) -> None:
-        self.script = script
+    def __init__(self, updates: list[dict[str, Any]], errors: list[Exception]) -> None:
+        self.updates = updates
+        self.errors = errors
         self.offsets: list[int] = []
-        self.done = asyncio.Event()
+        self.idle = asyncio.Event()
+        self.id = 777
 
     async def delete_webhook(self, **_kwargs: Any) -> bool:
         return True
@@ -102,41 +139,74 @@ class FakeBot:
     async def do_api_request(self, endpoint: str, api_kwargs: dict[str, Any],
                              **_kwargs: Any) -> list[dict[str, Any]]:
         assert endpoint == "getUpdates"
-        self.offsets.append(api_kwargs["offset"])
-        if not self.script:
-            self.done.set()
+        offset = api_kwargs["offset"]
+        self.offsets.append(offset)
+        if self.errors:
+            raise self.errors.pop(0)
+        self.updates = [u for u in self.updates if u["update_id"] >= offset]  # forgotten
+        if not self.updates:
+            self.idle.set()
             await asyncio.Event().wait()  # a long poll with nothing new
-        step = self.script.pop(0)
-        if isinstance(step, Exception):
-            raise step
-        return [update.to_dict() for update in step]
+        return self.updates[:2]
 
 
-async def test_polling_meets_errors_as_ptb_does_and_confirms_only_durable_updates(
-        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+async def test_polling_hands_over_the_inbox_first_then_stores_each_batch_before_confirming(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(polling, "_next_backoff", lambda _current: 0.0)  # no waiting here
-    fake = FakeBot([TimedOut(), Conflict("terminated by other getUpdates request"),
-                    NetworkError("Bad Gateway"), [message(1, -5, 1), message(2, -5, 1)],
-                    [message(2, -5, 1), message(3, -5, 1)]])
+    inbox, db = await _inbox(tmp_path)
+    await inbox.receive([message(3, -5, 1).to_dict(), message(1, -6, 1).to_dict()])
+    fake = FakeBot([message(i, -5, 1).to_dict() for i in (3, 4, 5, 6, 7)],
+                   [TimedOut(), Conflict("terminated by other getUpdates request"),
+                    NetworkError("Bad Gateway")])
     queue: asyncio.Queue[object] = asyncio.Queue()
-    updater = DurableUpdater(_bot(), queue)
+    updater = DurableUpdater(_bot(), queue, inbox)
     updater.bot = fake  # type: ignore[assignment]
     updater._initialized = True
     with caplog.at_level(logging.WARNING, logger="bot.polling"):
         await updater.start_polling(timeout=5)
-        queued = [await queue.get(), await queue.get()]
-        assert [u.update_id for u in queued] == [1, 2]  # type: ignore[attr-defined]
-        assert fake.offsets == [0, 0, 0, 0]  # nothing was confirmed through the errors
-        updater.watermark.done(1)  # 2 is still in flight: fetched again, not queued again
-        queued.append(await queue.get())
-        assert [u.update_id for u in queued] == [1, 2, 3]  # type: ignore[attr-defined]
-        assert fake.offsets[-1] == 2
-        updater.watermark.done(2)
-        updater.watermark.done(3)
         async with asyncio.timeout(5):
-            await fake.done.wait()
-        assert fake.offsets[-1] == 4  # all done: confirmed, and a long poll waits
+            await fake.idle.wait()
         await updater.stop()
-    assert queue.empty()
+    handed = [queue.get_nowait() for _ in range(queue.qsize())]
+    # What the last run left comes first, in id order; 3 again is for the guard to drop.
+    assert [u.update_id for u in handed] == [1, 3, 3, 4, 5, 6, 7]  # type: ignore[attr-defined]
+    # Nothing confirmed through the errors; then each batch past its end at once.
+    assert fake.offsets == [0, 0, 0, 0, 5, 7, 8]
+    rows = await _rows(db)
+    assert sorted(rows) == [1, 3, 4, 5, 6, 7] and all(p for _, p in rows.values())
+    assert len(updater.backlog) == 6
+    for update_id in (1, 3, 4, 5, 6, 7):
+        updater.backlog.done(update_id)
+    assert len(updater.backlog) == 0
     assert any("another instance" in r.getMessage() for r in caplog.records)
     assert any("fetching updates failed" in r.getMessage() for r in caplog.records)
+    await db.dispose()
+
+
+async def test_a_batch_that_cannot_be_stored_is_not_confirmed_and_is_fetched_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(polling, "_next_backoff", lambda _current: 0.0)
+    inbox, db = await _inbox(tmp_path)
+    failures = [RuntimeError("database is away")]
+    receive = inbox.receive
+
+    async def flaky_receive(batch: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await receive(batch)
+
+    monkeypatch.setattr(inbox, "receive", flaky_receive)
+    fake = FakeBot([message(i, -5, 1).to_dict() for i in (10, 11)], [])
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    updater = DurableUpdater(_bot(), queue, inbox)
+    updater.bot = fake  # type: ignore[assignment]
+    updater._initialized = True
+    await updater.start_polling(timeout=5)
+    async with asyncio.timeout(5):
+        await fake.idle.wait()
+    await updater.stop()
+    assert fake.offsets == [0, 0, 12]
+    assert [queue.get_nowait().update_id for _ in range(2)] == [10, 11]  # type: ignore[attr-defined]
+    assert sorted(await _rows(db)) == [10, 11]
+    await db.dispose()
