@@ -210,3 +210,23 @@ async def test_a_batch_that_cannot_be_stored_is_not_confirmed_and_is_fetched_aga
     assert [queue.get_nowait().update_id for _ in range(2)] == [10, 11]  # type: ignore[attr-defined]
     assert sorted(await _rows(db)) == [10, 11]
     await db.dispose()
+
+
+async def test_webhook_mode_hands_over_the_inbox_before_the_webhook_starts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from telegram.ext import Updater
+
+    inbox, db = await _inbox(tmp_path)
+    await inbox.receive([message(5, -5, 1).to_dict(), message(4, -5, 1).to_dict()])
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    updater = DurableUpdater(_bot(), queue, inbox)
+    queued_at_start: list[int] = []
+
+    async def ptb_webhook(self: Updater, *_args: Any, **_kwargs: Any) -> asyncio.Queue[object]:
+        queued_at_start.extend(u.update_id for u in list(queue._queue))  # type: ignore[attr-defined]
+        return queue
+
+    monkeypatch.setattr(Updater, "start_webhook", ptb_webhook)
+    assert await updater.start_webhook(listen="127.0.0.1", port=0) is queue
+    assert queued_at_start == [4, 5]
+    await db.dispose()
