@@ -15,9 +15,12 @@ from telegram.request import HTTPXRequest
 
 from bot.context import BotContext
 from bot.errors import CallbackAwareBot, on_error
+from bot.inbox import UpdateInbox
+from bot.leadership import Election, Leadership, SoleInstance
 from bot.members import group_member_check
 from bot.menus import publish_menus
 from bot.outbox import OutboxDispatcher
+from bot.polling import DurableUpdater
 from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings, bot_id_of
 from bot.updates import OrderedUpdateProcessor
@@ -45,6 +48,7 @@ from scheduler.roll_calls import roll_call_sweep
 from scheduler.timetable import Timetable
 from services.fleet import Fleet
 from storage.db import Database
+from storage.leader import supports_advisory_locks
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -119,6 +123,7 @@ def build_application(
     application_class: type[SafetyApplication] = SafetyApplication,
     outbox_autostart: bool = True,
     install_timetable: bool = True,
+    leadership: Leadership | None = None,
 ) -> SafetyApplication:
     """Build the bot: handlers registered, services attached, outbox ready on start.
 
@@ -130,6 +135,10 @@ def build_application(
         application_class: A subclass to use (tests add hooks).
         outbox_autostart: Start the dispatcher's background loop on start-up.
         install_timetable: Put the sweeps on the JobQueue (tests call them instead).
+        leadership: Who is active among instances on one database; from
+            ``LEADER_ELECTION`` when not given. Start-up waits here until this instance
+            leads: only then are migrations run, the outbox and timetable started and
+            polling (or the webhook) begun.
     """
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
@@ -196,8 +205,10 @@ def build_application(
         services.db, services.renderer, wake=services.wake_outbox))
 
     extras: list[SafetyApplication] = []
+    leader = leadership or elect(settings)
 
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
+        await leader.acquire()
         await upgrade(services.db)
         # The other bots receive their updates beside this one; the scheduler and
         # the outbox sender run once, here, for all of them.
@@ -213,7 +224,8 @@ def build_application(
             poll_seconds=settings.outbox_poll_seconds, instance=settings.outbox_instance,
             after_polls_sent=lambda: early_answers(services.clock.now()),
             on_delivered=services.metrics.outbox_delivered,
-            senders=senders if bots.several else None)
+            senders=senders if bots.several else None,
+            leader=None if isinstance(leader, SoleInstance) else lambda: leader.active)
         if outbox_autostart:
             services.outbox.start()
         if app.job_queue is not None and install_timetable:
@@ -232,14 +244,22 @@ def build_application(
         if services.outbox is not None:
             await services.outbox.stop()
 
+    async def post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
+        await leader.release()  # a standby takes over at once, not after a time-out
+
     app = _application(settings, settings.telegram_bot_token.get_secret_value(), services,
-                       application_class, post_init=post_init, post_stop=post_stop)
+                       application_class, post_init=post_init, post_stop=post_stop,
+                       post_shutdown=post_shutdown)
     for token in settings.telegram_extra_bot_tokens:
         extra = _application(settings, token.get_secret_value(), services, application_class)
         # One list of "handled" callbacks for every bot (tests wait on it).
         extra.update_processor.after_update = app.after_update  # type: ignore[attr-defined]
         extras.append(extra)
     app.extra_applications = extras
+    if isinstance(leader, Election) and leader.on_lost is None:
+        # A leader without its lock stops (and `safetybot run` exits non-zero, so the
+        # supervisor starts it again as a standby); it was fenced already.
+        leader.on_lost = app.stop_running
     # Votes that came before their poll's id: Telegram is asked through the main bot
     # about voters the bot has not seen (a poll answer on time asks through its own).
     early_answers = early_poll_answers_sweep(
@@ -253,6 +273,7 @@ def _application(settings: Settings, token: str, services: Services,
                  application_class: type[SafetyApplication], *,
                  post_init: Callable[[Application], Coroutine[Any, Any, None]] | None = None,  # type: ignore[type-arg]
                  post_stop: Callable[[Application], Coroutine[Any, Any, None]] | None = None,  # type: ignore[type-arg]
+                 post_shutdown: Callable[[Application], Coroutine[Any, Any, None]] | None = None,  # type: ignore[type-arg]
                  ) -> SafetyApplication:
     """One bot's Application: its own HTTP pools, flood limiter and update processor,
     the shared services and every handler. Only the main one has the JobQueue and the
@@ -269,26 +290,31 @@ def _application(settings: Settings, token: str, services: Services,
         request=BoundedRequest(settings.telegram_connections,
                                on_answer=services.metrics.telegram_answered),
         get_updates_request=HTTPXRequest(connection_pool_size=1))
+    # Polling confirms a batch to Telegram once it is stored in the inbox
+    # (bot/polling.py, bot/inbox.py): a kill -9 loses nothing.
+    updater = DurableUpdater(bot, asyncio.Queue(), UpdateInbox(services.db, bot))
+    processor = OrderedUpdateProcessor(services.db, services.clock,
+                                       concurrency=settings.update_concurrency)
+    processor.on_durable.append(updater.backlog.done)
+    processor.after_handling.append(services.metrics.update_handled)
+    processor.after_repeat.append(services.metrics.update_repeated)
     builder = (
         ApplicationBuilder()
         .application_class(application_class)
-        .bot(bot)
-        .concurrent_updates(OrderedUpdateProcessor(
-            services.db, services.clock, concurrency=settings.update_concurrency))
+        .updater(updater)
+        .concurrent_updates(processor)
         .context_types(ContextTypes(context=BotContext))
     )
     if post_init is not None:
         builder = builder.post_init(post_init)
     if post_stop is not None:
         builder = builder.post_stop(post_stop)
+    if post_shutdown is not None:
+        builder = builder.post_shutdown(post_shutdown)
     if post_init is None:
         builder = builder.job_queue(None)  # type: ignore[arg-type]
     app = builder.build()
     assert isinstance(app, SafetyApplication)
-    processor = app.update_processor
-    assert isinstance(processor, OrderedUpdateProcessor)
-    processor.after_handling.append(services.metrics.update_handled)
-    processor.after_repeat.append(services.metrics.update_repeated)
     app.bot_data[SERVICES_KEY] = services
     routes.register(app)
     app.add_error_handler(on_error)
@@ -311,6 +337,18 @@ async def _stop_receiving(app: SafetyApplication) -> None:
     if app.running:
         await app.stop()
     await app.shutdown()
+
+
+def elect(settings: Settings) -> Leadership:
+    """The election ``LEADER_ELECTION`` asks for (none on SQLite: one instance)."""
+    if settings.leader_election == "off":
+        return SoleInstance()
+    if not supports_advisory_locks(settings.database_url):
+        log.warning("LEADER_ELECTION=%s needs PostgreSQL; SQLite runs a single instance, "
+                    "so this one is active", settings.leader_election)
+        return SoleInstance()
+    return Election(settings.database_url, retry=settings.leader_retry,
+                    check=settings.leader_check)
 
 
 ALLOWED_UPDATES = Update.ALL_TYPES

@@ -446,16 +446,26 @@ def _run(settings: Settings) -> int:
         return _sandbox(settings, why="TELEGRAM_BOT_TOKEN is not set, so this is the local "
                                       "sandbox, not Telegram")
     from bot import lifecycle
-    from bot.app import build_application
+    from bot.app import build_application, elect
+    from bot.leadership import Election
     from bot.web import ListenError
 
     asyncio.run(_check_token(settings))
-    app = build_application(settings)
+    leader = elect(settings)  # with a standby: waits in start-up until this one leads
+    stopping = asyncio.Event()
+    if isinstance(leader, Election):
+        # A leader without its lock stops, and exits non-zero: the supervisor starts it
+        # again as a standby (it was fenced already).
+        leader.on_lost = stopping.set
+    app = build_application(settings, leadership=leader)
     try:
-        asyncio.run(lifecycle.serve(app, settings))
+        asyncio.run(lifecycle.serve(app, settings, stopping))
     except ListenError as exc:
         raise CliError(f"{exc} (check WEBHOOK_LISTEN/WEBHOOK_PORT and METRICS_HOST/"
                        "METRICS_PORT)", EXIT_CONFIG) from exc
+    if isinstance(leader, Election) and leader.lost.is_set():
+        raise CliError("this instance lost the leadership (its database connection); "
+                       "start it again to stand by")
     return EXIT_OK
 
 

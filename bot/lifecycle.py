@@ -16,6 +16,7 @@ import signal
 from telegram.ext import Application
 
 from bot.app import ALLOWED_UPDATES
+from bot.polling import DurableUpdater
 from bot.settings import Settings
 from bot.web import OpsServer
 
@@ -48,6 +49,9 @@ async def start_webhook(application: Application, *, url: str, secret: str) -> N
     if application.post_init is not None:
         await application.post_init(application)
     await application.start()
+    updater = application.updater
+    if isinstance(updater, DurableUpdater):
+        await updater.take_over_inbox()  # what a previous run kept and did not finish
     await application.bot.set_webhook(url=url, secret_token=secret,
                                       allowed_updates=ALLOWED_UPDATES,
                                       drop_pending_updates=False)

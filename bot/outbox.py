@@ -88,6 +88,9 @@ class OutboxDispatcher:
             them, the main one). Each row goes through the bot recorded for its chat
             (``storage/fleet.py``: the group's speaker, the person's bot; the main bot
             when none is), each bot paced by its own flood limiter.
+        leader: For a hot standby's leader: whether it still leads, asked before every
+            send (a leader that lost its lock sends nothing more), and on start every
+            other sender's claims are taken back (only the leader sends).
     """
 
     def __init__(self, bot: Bot, db: Database, clock: Clock, *,
@@ -95,7 +98,8 @@ class OutboxDispatcher:
                  poll_seconds: float = 2.0, instance: str | None = None,
                  after_polls_sent: Callable[[], Awaitable[None]] | None = None,
                  on_delivered: Callable[[Sequence[OutboxMessage]], None] | None = None,
-                 senders: Mapping[int, Bot] | None = None) -> None:
+                 senders: Mapping[int, Bot] | None = None,
+                 leader: Callable[[], bool] | None = None) -> None:
         self.bot = bot
         self.senders: Mapping[int, Bot] = senders or {}
         # Votes that beat the poll's id to the database wait for it: told at once.
@@ -122,6 +126,7 @@ class OutboxDispatcher:
         self._books = asyncio.Lock()
         # Told of the rows recorded as sent, once committed (the metrics count them).
         self._on_delivered = on_delivered
+        self._leader = leader
 
     # ------------------------------------------------------------ lifecycle
 
@@ -170,7 +175,7 @@ class OutboxDispatcher:
         if not self._took_back:
             await self._take_back()
         attempts = 0
-        while not self._stopping or attempts == 0:
+        while (not self._stopping or attempts == 0) and self._may_send():
             now = self.clock.now()
             async with self.db.transaction() as session:
                 # A batch per bot: each bot's limiter has as many rows to pace as one
@@ -212,8 +217,8 @@ class OutboxDispatcher:
     async def _take_back(self) -> None:
         """Once per process: send again at once what this instance's last process left."""
         async with self._books, self.db.transaction() as session:
-            count = await outbox_repo.take_back(session, instance=self.instance,
-                                                owner=self.owner)
+            count = await outbox_repo.take_back(
+                session, instance=None if self._leader else self.instance, owner=self.owner)
         self._took_back = True
         if count:
             log.info("took back %d notices the previous process of instance %r left "
@@ -247,6 +252,8 @@ class OutboxDispatcher:
                                 for row in rows])
             return 0
         for index, row in enumerate(rows):
+            if not self._may_send():
+                return index  # fenced: the new leader takes these claims back
             outcome = await self._send_one(row, bot or self.bot, files)
             if outcome.retry_at is None:
                 await self._record([outcome])
@@ -302,6 +309,9 @@ class OutboxDispatcher:
         rows = [o.row for o in outcomes if o.attempted and o.kind is None and o.retry_at is None]
         if rows:
             self._on_delivered(rows)
+
+    def _may_send(self) -> bool:
+        return self._leader is None or self._leader()
 
     async def _send_one(self, row: OutboxMessage, bot: Bot,
                         files: dict[int, tuple[str, bytes]] | None = None) -> _Outcome:

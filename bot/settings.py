@@ -141,6 +141,13 @@ class Settings(BaseSettings):
     # takes back at once the rows its killed predecessor claimed; those of another
     # identity (a standby) wait for their lease. Run one process per identity at a time.
     outbox_instance: str = Field(default_factory=default_instance)
+    # Hot standby (PostgreSQL only; see bot.leadership): "advisory-lock" lets several
+    # instances share one database, one active and the others waiting to take over.
+    # "off": this is the only instance. SQLite is always single-instance.
+    leader_election: Literal["off", "advisory-lock"] = "off"
+    # How often a standby tries to take over, and the leader checks it still leads.
+    leader_retry: Duration = timedelta(seconds=1)
+    leader_check: Duration = timedelta(seconds=1)
     # Telegram's flood limits. Just under 30/s overall, sent evenly spaced: network
     # jitter can bunch sends that left on time, and Telegram answers each excess call
     # with 429 (see bot.app.flood_limiter and bench/briefing_fanout.py).

@@ -12,9 +12,16 @@ the Application hands it every update with the coroutine that handles it.
   presses in the order they pressed; different chats and different people's
   presses do not wait for each other.
 - Once: Telegram delivers an update again when its offset was not confirmed
-  (a crash, a restart). The ids handled are remembered in memory and in the
-  database (written in batches), and a repeat is dropped before any handler
-  sees it.
+  (a crash, a restart, a standby taking over), and the inbox hands over at
+  start-up what was received and not done. The ids handled are remembered in
+  memory and in the database (written in batches), and a repeat is dropped
+  before any handler sees it.
+- Done: an update handled is marked done in the update inbox (:mod:`bot.inbox`;
+  the poller stored it there before confirming it to Telegram), written behind
+  in batches; ``on_durable`` is told once that is committed (or the update was
+  dropped as a repeat), which lets the poller fetch further ahead. A failed
+  write is retried, never given up; an update whose mark did not commit before a
+  kill -9 is handed over again at start-up (handlers are idempotent).
 """
 
 from __future__ import annotations
@@ -80,12 +87,17 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
         # ``after_repeat`` with each one dropped as handled before.
         self.after_handling: list[Callable[[object, float], None]] = []
         self.after_repeat: list[Callable[[object], None]] = []
+        # Told each update id once it is handled and its record committed.
+        self.on_durable: list[Callable[[int], None]] = []
+        self._unwritten: set[int] = set()  # being handled, or record not yet committed
+        self._closing = False
 
     async def initialize(self) -> None:
         """Nothing to prepare: the handled ids are read when the first update comes."""
 
     async def shutdown(self) -> None:
         """Let the last batch of handled ids be written."""
+        self._closing = True
         await self._marking.close()
 
     async def do_process_update(self, update: object,
@@ -108,24 +120,49 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
             return
         update_id = update.update_id
         if await self._handled_before(update):
+            # A repeat: done before, or in flight (handed over from the inbox at
+            # start-up and fetched again, or a webhook's retry).
             log.info("update %s was handled before; skipped", update_id)
             _close(coroutine)
             for repeated in self.after_repeat:
                 repeated(update)
             self._notify(update)
+            if update_id not in self._unwritten:  # else its own write says so
+                self._durable(update_id)
             return
         self._seen.add(update_id)
+        self._unwritten.add(update_id)
         started = time.perf_counter()
         try:
             await coroutine
         finally:
-            # Written behind: a crash before the write makes a redelivery possible,
-            # which handlers survive (they are idempotent); waiting here would not.
-            self._marking.submit_nowait(update_id)
+            # Written behind, so the next update of this chat need not wait for the
+            # commit. A kill -9 in between leaves the update in the inbox, handed
+            # over again at start-up, which handlers survive (idempotent).
+            self._mark(update_id)
             took = time.perf_counter() - started
             for timed in self.after_handling:
                 timed(update, took)
             self._notify(update)
+
+    def _mark(self, update_id: int, retry_in: float = 0.5) -> None:
+        def written(future: asyncio.Future[None]) -> None:
+            if future.cancelled() or future.exception() is not None:
+                if self._closing:
+                    return  # redelivered after the restart, and dropped then if done
+                log.warning("recording update %s failed; retrying in %.1f s",
+                            update_id, retry_in)
+                asyncio.get_running_loop().call_later(
+                    retry_in, self._mark, update_id, min(retry_in * 2, 30.0))
+                return
+            self._unwritten.discard(update_id)
+            self._durable(update_id)
+
+        self._marking.submit_nowait(update_id).add_done_callback(written)
+
+    def _durable(self, update_id: int) -> None:
+        for callback in self.on_durable:
+            callback(update_id)
 
     async def _handled_before(self, update: Update) -> bool:
         if self._loading is None:

@@ -168,10 +168,17 @@ async def save_if_unchanged(session: AsyncSession, hazard: Hazard, expected_vers
 
 async def due_for_escalation(session: AsyncSession, now: datetime, limit: int = 500
                              ) -> list[Hazard]:
-    """Open hazards whose next escalation time has come (an indexed range read)."""
-    result = await session.exec(
-        select(Hazard).where(col(Hazard.next_escalation_at) <= now)
-        .order_by(col(Hazard.next_escalation_at)).limit(limit))
+    """Open hazards whose next escalation time has come (an indexed range read).
+
+    On PostgreSQL the rows are locked for the caller's transaction and rows another
+    sweep holds are skipped: two instances sweeping at once (a hot standby's
+    split-brain moment) never escalate the same hazard twice.
+    """
+    query = select(Hazard).where(col(Hazard.next_escalation_at) <= now) \
+        .order_by(col(Hazard.next_escalation_at)).limit(limit)
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    result = await session.exec(query)
     return list(result.all())
 
 

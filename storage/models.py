@@ -185,13 +185,20 @@ class OutboxMessage(SQLModel, table=True):
 
 
 class ProcessedUpdate(SQLModel, table=True):
-    """Update ids already handled, so a redelivered update does nothing twice."""
+    """The update inbox: every update received, kept until it is handled, and the
+    ids handled, so a redelivered update does nothing twice (see bot/inbox.py).
+
+    Received and not yet handled: ``payload`` holds the update's JSON and
+    ``processed_at`` is empty. Handled: ``processed_at`` is set, the payload dropped.
+    """
 
     __tablename__ = "processed_update"
 
     bot_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    processed_at: datetime = Field(sa_column=_utc_column(index=True))
+    processed_at: datetime | None = Field(default=None,
+                                          sa_column=_utc_column(nullable=True, index=True))
+    payload: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class Hazard(SQLModel, table=True):

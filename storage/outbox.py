@@ -178,19 +178,23 @@ async def claim_due(
     return list(rows.all())
 
 
-async def take_back(session: AsyncSession, *, instance: str, owner: str) -> int:
+async def take_back(session: AsyncSession, *, instance: str | None, owner: str) -> int:
     """Return to the queue the rows an earlier process of ``instance`` left mid-send.
 
     Called once when a sender starts: one instance runs one process at a time, so a
     claim of the same instance under another token belongs to a process that died.
     Its rows were either not sent yet or in flight when it died (every answered send
     is recorded at once), so sending them again is the only way not to lose them.
+    ``instance=None``: every other owner's claims (a new leader of a hot standby: only
+    the leader sends, and the one before it has stopped, see ``bot.leadership``).
     """
+    claimed_elsewhere = [col(OutboxMessage.status) == OutboxStatus.SENDING.value,
+                         col(OutboxMessage.lease_owner) != owner]
+    if instance is not None:
+        claimed_elsewhere.append(
+            col(OutboxMessage.lease_owner).startswith(f"{instance}#", autoescape=True))
     result = await session.exec(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.status) == OutboxStatus.SENDING.value,
-               col(OutboxMessage.lease_owner).startswith(f"{instance}#", autoescape=True),
-               col(OutboxMessage.lease_owner) != owner)
+        update(OutboxMessage).where(*claimed_elsewhere)
         .values(status=OutboxStatus.PENDING.value, lease_owner=None, lease_until=None))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
