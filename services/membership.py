@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
+
 from domain.org import Role, path_ids
 from domain.reach import unit_language
 from services import cards
@@ -245,8 +247,22 @@ async def bot_removed(rt: Runtime, chat_id: int, *, reason: str, stamp: int) -> 
 
 
 async def group_migrated(rt: Runtime, *, old_chat_id: int, new_chat_id: int) -> Outcome:
-    """A group became a supergroup: its binding, language and members follow the new id."""
-    async with rt.db.transaction() as session:
-        await group_repo.migrate_chat(session, old_chat_id=old_chat_id,
-                                      new_chat_id=new_chat_id, now=rt.clock.now())
+    """A group became a supergroup: its binding, language and members follow the new id.
+
+    Telegram announces it twice, in the old chat and in the new one, and the two are
+    handled at once (two chats). Where transactions really run side by side
+    (PostgreSQL), the new chat's row may be committed while this one renames the old
+    row to the same id: the rename meets the unique chat id, and the second attempt
+    finds both rows and merges them.
+    """
+    for attempt in (1, 2):
+        try:
+            async with rt.db.transaction() as session:
+                await group_repo.migrate_chat(session, old_chat_id=old_chat_id,
+                                              new_chat_id=new_chat_id, now=rt.clock.now())
+        except IntegrityError:
+            if attempt == 2:
+                raise
+            continue
+        break
     return Outcome.done("group.migrated")

@@ -11,6 +11,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.db import insert_skipping_duplicates
 from storage.models import GroupChat, Membership, Person, Unit
 
+MIGRATED = "migrated"  # the inactive_reason of a group that moved to a supergroup
+
 
 async def get_group_chat(session: AsyncSession, chat_id: int) -> GroupChat | None:
     """The group chat with this Telegram chat id."""
@@ -33,12 +35,17 @@ async def upsert_group_chat(
 
 
 async def inactive_chat_ids(session: AsyncSession, chat_ids: set[int]) -> set[int]:
-    """Which of these chats the bot may no longer post in (removed, kicked)."""
+    """Which of these chats the bot may no longer post in (removed, kicked).
+
+    A group left behind by its move to a supergroup is not one of them: a notice
+    queued for its old id is sent, and Telegram's answer (the new id) redirects it.
+    """
     groups = [c for c in chat_ids if c < 0]
     if not groups:
         return set()
     result = await session.exec(select(GroupChat.chat_id).where(
-        col(GroupChat.chat_id).in_(groups), GroupChat.active == False))  # noqa: E712
+        col(GroupChat.chat_id).in_(groups), GroupChat.active == False,  # noqa: E712
+        col(GroupChat.inactive_reason).is_distinct_from(MIGRATED)))
     return set(result.all())
 
 
@@ -84,7 +91,7 @@ async def migrate_chat(
     if old.active:  # the bot that spoke in the old group speaks on (several tokens)
         new.bot_id = old.bot_id
     new.updated_at = now
-    old.unit_id, old.active, old.inactive_reason, old.updated_at = None, False, "migrated", now
+    old.unit_id, old.active, old.inactive_reason, old.updated_at = None, False, MIGRATED, now
     session.add(old)
     await session.flush()
     session.add(new)

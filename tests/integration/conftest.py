@@ -1,8 +1,17 @@
-"""The real Application, over real HTTP, against the project's Telegram test server."""
+"""The real Application, over real HTTP, against the project's Telegram test server.
+
+The bot's database is a SQLite file per test by default. With
+``SAFETYBOT_TEST_INTEGRATION_DB=postgresql`` it is PostgreSQL at
+``SAFETYBOT_TEST_POSTGRES_URL`` instead, its schema dropped and migrated afresh for
+every test; the run skips with the reason when PostgreSQL does not answer. Tests
+marked ``sqlite_only`` (a bot in its own process on its own SQLite file, the local
+sandbox, which is SQLite by design) skip in that run: the SQLite run covers them.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +25,14 @@ from bot.services import Services, get_services
 from bot.settings import Settings
 from domain.clock import ManualClock
 from storage.db import Database
+from tests.conftest import POSTGRES_URL, _postgres_reachable, _reset_postgres
 from tgserver import TelegramTestServer
+
+INTEGRATION_DB = os.environ.get("SAFETYBOT_TEST_INTEGRATION_DB", "sqlite").strip().lower()
+if INTEGRATION_DB not in ("sqlite", "postgresql"):
+    raise ValueError(f"SAFETYBOT_TEST_INTEGRATION_DB={INTEGRATION_DB!r}: "
+                     "use 'sqlite' (the default) or 'postgresql'")
+ON_POSTGRES = INTEGRATION_DB == "postgresql"
 
 START = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai
 
@@ -34,7 +50,10 @@ class BotUnderTest:
         self.account = server.create_bot(username="SafetyTestBot", first_name="Safety Bot")
         self.driver = server.driver(self.account)
         self.clock = ManualClock(START)
-        self.db_url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+        # On PostgreSQL the autouse ``integration_database`` fixture has emptied the
+        # schema for this test; the bot migrates it when it starts, as in production.
+        self.db_url = POSTGRES_URL if ON_POSTGRES else \
+            f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
         # No checklists unless a test brings its own: a weekly check's mention in the
         # group would otherwise land in every scenario that moves the clock to a Friday.
         self.extra_settings = {"checklists_dir": tmp_path / "no-checklists", **settings}
@@ -110,6 +129,29 @@ class BotUnderTest:
         """Attempt every due outbox row now (the clock decides what is due)."""
         assert self.services.outbox is not None
         return await self.services.outbox.dispatch_due()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """In the PostgreSQL run, skip what runs on its own SQLite file whatever the switch."""
+    if not ON_POSTGRES:
+        return
+    for item in items:
+        marker = item.get_closest_marker("sqlite_only")
+        if marker is not None:
+            why = marker.args[0] if marker.args else "uses its own SQLite database"
+            item.add_marker(pytest.mark.skip(
+                reason=f"SQLite only ({why}); the SQLite run covers it"))
+
+
+@pytest.fixture(autouse=True)
+async def integration_database() -> AsyncIterator[None]:
+    """On PostgreSQL: an empty schema for every test, or a skip saying why not."""
+    if ON_POSTGRES:
+        reason = await _postgres_reachable()
+        if reason:
+            pytest.skip(f"SAFETYBOT_TEST_INTEGRATION_DB=postgresql: {reason}")
+        await _reset_postgres()
+    yield
 
 
 @pytest.fixture

@@ -10,6 +10,9 @@ import pytest
 from bot.cli import main
 from tgserver import TelegramTestServer
 
+pytestmark = pytest.mark.sqlite_only(
+    "`safetybot run` stops at the rejected token before touching a database")
+
 
 async def test_rejected_token_is_one_sentence_and_exit_2(
         server: TelegramTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

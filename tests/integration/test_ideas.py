@@ -3,7 +3,7 @@ declined with a reason, passed up, adopted with points; double taps, forged butt
 
 from __future__ import annotations
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from domain.idea import IdeaState
 from storage.models import Idea
@@ -26,7 +26,8 @@ def callback_text(bot: BotUnderTest, cq: str) -> str:
 
 async def ideas(bot: BotUnderTest) -> dict[int, Idea]:
     async with bot.services.db.session() as s:
-        return {i.id or 0: i for i in (await s.exec(select(Idea))).all()}
+        # In id order: PostgreSQL returns rows as stored, an updated row last.
+        return {i.id or 0: i for i in (await s.exec(select(Idea).order_by(col(Idea.id)))).all()}
 
 
 async def test_an_idea_is_declined_passed_up_and_adopted_with_points(bot: BotUnderTest) -> None:

@@ -31,7 +31,7 @@ from bot.web import SECRET_HEADER, OpsServer
 from storage import outbox as outbox_repo
 from storage.db import Database
 from tests.conftest import POSTGRES_URL, _postgres_reachable, _reset_postgres
-from tests.integration.conftest import BotUnderTest
+from tests.integration.conftest import ON_POSTGRES, BotUnderTest
 from tests.integration.test_hazards import report, setup_plant
 from tests.integration.test_webhook import SECRET, WebhookBot
 from tgserver import TelegramTestServer
@@ -321,7 +321,8 @@ async def test_safetybot_run_as_a_process_webhook_json_logs_metrics_and_sigterm(
     hook_port, metrics_port = free_port(), free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TELEGRAM_BOT_TOKEN": account.token,
            "TELEGRAM_API_BASE_URL": server.url,
-           "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+           "DATABASE_URL": POSTGRES_URL if ON_POSTGRES
+           else f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
            "MEDIA_DIR": str(tmp_path / "media"),
            "WEBHOOK_URL": f"http://127.0.0.1:{hook_port}", "WEBHOOK_PORT": str(hook_port),
            "WEBHOOK_LISTEN": "127.0.0.1", "WEBHOOK_SECRET_TOKEN": SECRET,

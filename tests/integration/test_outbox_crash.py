@@ -25,6 +25,9 @@ from storage.migrate import upgrade
 from tgserver import TelegramTestServer
 from tgserver.world import BotState, StoredFile
 
+pytestmark = pytest.mark.sqlite_only(
+    "the bot runs in its own process, killed with SIGKILL; the test reads its SQLite file")
+
 ROOT = Path(__file__).resolve().parents[2]
 GROUPS = 33
 START_LIMIT = 60.0  # a guard for a bot process starting on a busy machine, never a wait

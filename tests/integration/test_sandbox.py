@@ -16,6 +16,9 @@ from bot.sandbox import Sandbox, SandboxOptions, banner
 from bot.settings import Settings
 from tgserver.sandbox import SAMPLE_PHOTO
 
+pytestmark = pytest.mark.sqlite_only(
+    "the local sandbox keeps its demo in its own SQLite file by design")
+
 START = datetime(2026, 11, 23, 23, 30, tzinfo=UTC)  # Tuesday 07:30 in Shanghai
 UPLOAD_LIMIT = 64 * 1024
 

@@ -20,6 +20,9 @@ from bot.sandbox import Sandbox, SandboxOptions
 from bot.settings import Settings
 from tgserver.sandbox import SAMPLE_PHOTO
 
+pytestmark = pytest.mark.sqlite_only(
+    "the local sandbox keeps its demo in its own SQLite file by design")
+
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", "test-artifacts")) / "sandbox"
 START = datetime(2026, 11, 23, 23, 30, tzinfo=UTC)  # Tuesday 07:30 in Shanghai

@@ -111,6 +111,9 @@ async def test_migration_keeps_binding_and_members_in_either_order(db: Database)
             assert [p.name for p in await org_repo.active_members(s, moved.id or 0)] == ["P"]
             old = await org_repo.get_group_chat(s, old_id)
             assert old is None or old.unit_id is None
+            # A notice still queued for the old id is sent there, not dropped as if the
+            # bot had been removed: Telegram's answer names the new id to follow.
+            assert await org_repo.inactive_chat_ids(s, {old_id, new_id}) == set()
 
 
 async def test_outbox_claim_send_retry_and_dedupe(db: Database) -> None:
