@@ -17,8 +17,9 @@ else changes: the summary, the workbook and ``/stats`` iterate over :data:`FIGUR
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
@@ -291,76 +292,73 @@ class HazardTrend:
         return []
 
 
-def _unit_ids(scope: Scope) -> list[int]:
-    """Every unit of the scope: checks fall due at workshops too, not only at teams."""
-    return [unit.id or 0 for unit in scope.units]
+class _PerUnitTotals(ABC):
+    """A figure read per unit of the scope by one grouped query of its feature: each
+    unit's row carries the counters as attributes (workshops' own rows count too)."""
+
+    key: ClassVar[str]
+    counters: ClassVar[tuple[str, ...]]
+
+    @abstractmethod
+    async def found(self, session: AsyncSession, unit_ids: list[int], since: datetime,
+                    until: datetime) -> Mapping[int, Any]:
+        """The feature's rows per unit id, each with the counters as attributes."""
+
+    def headline(self, totals: dict[str, float]) -> dict[str, Any]:
+        return {counter: int(totals[counter]) for counter in self.counters}
+
+    async def compute(self, session: AsyncSession, scope: Scope, names: Names) -> FigureValue:
+        per_team: dict[int, dict[str, float]] = {}
+        rows = await self.found(session, [unit.id or 0 for unit in scope.units],
+                                scope.since, scope.until)
+        for unit_id, row in rows.items():
+            for counter in self.counters:
+                _add(per_team, unit_id, counter, getattr(row, counter))
+        totals = _totals(per_team, self.counters)
+        return FigureValue(self.key, totals=totals, per_team=per_team,
+                           headline=self.headline(totals))
+
+    def cells(self, counters: dict[str, float]) -> list[Any]:
+        return [int(counters.get(counter, 0)) for counter in self.counters]
 
 
-class ChecksDone:
+class ChecksDone(_PerUnitTotals):
     """Checks (检查) fallen due in the month: done, missed, still open."""
 
     key: ClassVar[str] = "checks"
     counters: ClassVar[tuple[str, ...]] = ("due", "done", "missed")
 
-    async def compute(self, session: AsyncSession, scope: Scope, names: Names) -> FigureValue:
-        per_team: dict[int, dict[str, float]] = {}
-        found = await inspections_repo.completion_by_unit(session, _unit_ids(scope),
-                                                          scope.since, scope.until)
-        for unit_id, done in found.items():
-            _add(per_team, unit_id, "due", done.due)
-            _add(per_team, unit_id, "done", done.done)
-            _add(per_team, unit_id, "missed", done.missed)
-        totals = _totals(per_team, self.counters)
-        return FigureValue(self.key, totals=totals, per_team=per_team, headline={
-            "due": int(totals["due"]), "done": int(totals["done"]),
-            "missed": int(totals["missed"]), "rate": rate(totals["done"], totals["due"])})
+    async def found(self, session: AsyncSession, unit_ids: list[int], since: datetime,
+                    until: datetime) -> Mapping[int, Any]:
+        return await inspections_repo.completion_by_unit(session, unit_ids, since, until)
+
+    def headline(self, totals: dict[str, float]) -> dict[str, Any]:
+        return {**super().headline(totals), "rate": rate(totals["done"], totals["due"])}
 
     def cells(self, counters: dict[str, float]) -> list[Any]:
-        due = counters.get("due", 0)
-        return [int(due), int(counters.get("done", 0)), int(counters.get("missed", 0)),
-                rate(counters.get("done", 0), due)]
+        return [*super().cells(counters), rate(counters.get("done", 0), counters.get("due", 0))]
 
 
-class Incidents:
+class Incidents(_PerUnitTotals):
     """Accidents (事故快报) that happened in the month: how many, people hurt, deaths."""
 
     key: ClassVar[str] = "incidents"
     counters: ClassVar[tuple[str, ...]] = ("incidents", "injured", "fatal", "open")
 
-    async def compute(self, session: AsyncSession, scope: Scope, names: Names) -> FigureValue:
-        per_team: dict[int, dict[str, float]] = {}
-        found = await incidents_repo.totals_by_unit(session, _unit_ids(scope), scope.since,
-                                                    scope.until)
-        for unit_id, totals_ in found.items():
-            for counter in self.counters:
-                _add(per_team, unit_id, counter, getattr(totals_, counter))
-        totals = _totals(per_team, self.counters)
-        return FigureValue(self.key, totals=totals, per_team=per_team, headline={
-            counter: int(totals[counter]) for counter in self.counters})
-
-    def cells(self, counters: dict[str, float]) -> list[Any]:
-        return [int(counters.get(counter, 0)) for counter in self.counters]
+    async def found(self, session: AsyncSession, unit_ids: list[int], since: datetime,
+                    until: datetime) -> Mapping[int, Any]:
+        return await incidents_repo.totals_by_unit(session, unit_ids, since, until)
 
 
-class Ideas:
+class Ideas(_PerUnitTotals):
     """Improvement ideas (金点子): submitted and adopted in the month, points given."""
 
     key: ClassVar[str] = "ideas"
     counters: ClassVar[tuple[str, ...]] = ("submitted", "adopted", "points")
 
-    async def compute(self, session: AsyncSession, scope: Scope, names: Names) -> FigureValue:
-        per_team: dict[int, dict[str, float]] = {}
-        found = await ideas_repo.totals_by_unit(session, _unit_ids(scope), scope.since,
-                                                scope.until)
-        for unit_id, totals_ in found.items():
-            for counter in self.counters:
-                _add(per_team, unit_id, counter, getattr(totals_, counter))
-        totals = _totals(per_team, self.counters)
-        return FigureValue(self.key, totals=totals, per_team=per_team, headline={
-            counter: int(totals[counter]) for counter in self.counters})
-
-    def cells(self, counters: dict[str, float]) -> list[Any]:
-        return [int(counters.get(counter, 0)) for counter in self.counters]
+    async def found(self, session: AsyncSession, unit_ids: list[int], since: datetime,
+                    until: datetime) -> Mapping[int, Any]:
+        return await ideas_repo.totals_by_unit(session, unit_ids, since, until)
 
 
 # The figures, in the order the summary and the workbook show them. Add new ones here

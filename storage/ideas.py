@@ -125,23 +125,9 @@ async def totals(session: AsyncSession, unit_ids: Sequence[int], since: datetime
     An idea submitted in March and adopted in April counts as submitted in March and
     adopted in April.
     """
-    if not unit_ids:
-        return IdeaTotals()
-    ids = list(unit_ids)
-    # Two index ranges (by submission, by decision) in one statement: an OR of the two
-    # would read every idea the units ever had.
-    submitted = select(literal(1).label("submitted"), literal(0).label("adopted"),
-                       literal(0).label("points")).where(
-        col(Idea.unit_id).in_(ids), _in_period(col(Idea.submitted_at), since, until))
-    adopted = select(literal(0), literal(1), col(Idea.points)).where(
-        col(Idea.unit_id).in_(ids), _in_period(col(Idea.decided_at), since, until),
-        col(Idea.state) == IdeaState.ADOPTED.value)
-    both = union_all(submitted, adopted).subquery()
-    result = await session.exec(select(  # type: ignore[call-overload]
-        func.coalesce(func.sum(both.c.submitted), 0), func.coalesce(func.sum(both.c.adopted), 0),
-        func.coalesce(func.sum(both.c.points), 0)))
-    count, adopted_count, points = result.one()
-    return IdeaTotals(int(count), int(adopted_count), int(points))
+    found = (await totals_by_unit(session, unit_ids, since, until)).values()
+    return IdeaTotals(sum(t.submitted for t in found), sum(t.adopted for t in found),
+                      sum(t.points for t in found))
 
 
 async def totals_by_unit(session: AsyncSession, unit_ids: Sequence[int], since: datetime,
@@ -150,6 +136,8 @@ async def totals_by_unit(session: AsyncSession, unit_ids: Sequence[int], since: 
     if not unit_ids:
         return {}
     ids = list(unit_ids)
+    # Two index ranges (by submission, by decision) in one statement: an OR of the two
+    # would read every idea the units ever had.
     submitted: Any = select(col(Idea.unit_id).label("unit_id"), literal(1).label("submitted"),
                        literal(0).label("adopted"), literal(0).label("points")).where(
         col(Idea.unit_id).in_(ids), _in_period(col(Idea.submitted_at), since, until))
