@@ -23,10 +23,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.idea import MAX_IDEA, MAX_REASON, POINT_CHOICES, IdeaState, may_review, reviewer_role
 from domain.incident import InputError, check_text
-from domain.org import Role, UnitKind, role_rank
+from domain.org import Role, role_rank
 from services.base import Actor, Runtime
 from services.buttons import Button, keyboard
 from services.finished import remove_buttons
+from services.people import home_team
 from services.prompts import Prompt, Reply
 from storage import drafts as drafts_repo
 from storage import hazards as hazard_repo
@@ -85,7 +86,7 @@ async def start(rt: Runtime, actor: Actor, chat_id: int, *, team: Unit | None,
     ``/idea text`` gives the idea at once and asks only for the photo."""
     async with rt.db.transaction() as session:
         if team is None:
-            team = await _team_of(session, actor.person_id)
+            team = await home_team(session, actor.person_id)
         if team is None:
             return Reply.refuse("idea.no_team")
         data: dict[str, Any] = {"unit_id": team.id}
@@ -100,16 +101,6 @@ async def start(rt: Runtime, actor: Actor, chat_id: int, *, team: Unit | None,
                                       data=data, now=rt.clock.now())
     return reply
 
-
-async def _team_of(session: AsyncSession, person_id: int) -> Unit | None:
-    for group in await org_repo.groups_of_person(session, person_id):
-        unit = await org_repo.get_unit(session, group.unit_id) if group.unit_id else None
-        if unit is not None and unit.kind == UnitKind.TEAM:
-            return unit
-    for _, unit in await org_repo.role_rows_of(session, person_id):
-        if unit.kind == UnitKind.TEAM:
-            return unit
-    return None
 
 
 def _bad_text(error: InputError) -> Reply:

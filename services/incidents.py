@@ -43,7 +43,6 @@ from domain.incident import (
     parse_casualties,
     parse_when,
 )
-from domain.org import UnitKind
 from services.base import Actor, Runtime
 from services.buttons import Button, keyboard
 from services.finished import remove_buttons
@@ -54,6 +53,7 @@ from services.incident_notices import (
     names_of,
     zone_of,
 )
+from services.people import home_team
 from services.prompts import Prompt, Reply
 from storage import drafts as drafts_repo
 from storage import incidents as incident_repo
@@ -100,23 +100,13 @@ async def start(rt: Runtime, actor: Actor, chat_id: int, *, team: Unit | None) -
     reporter's team (the team group they are in, else a team they hold a role on)."""
     async with rt.db.transaction() as session:
         if team is None:
-            team = await _team_of(session, actor.person_id)
+            team = await home_team(session, actor.person_id)
         if team is None:
             return Reply.refuse("incident.no_team")
         await drafts_repo.start_draft(session, chat_id, actor.person_id, step=f"{PREFIX}:what",
                                       data={"unit_id": team.id}, now=rt.clock.now())
     return Reply.say("incident.ask_what", force_reply=True, unit=team.name)
 
-
-async def _team_of(session: AsyncSession, person_id: int) -> Unit | None:
-    for group in await org_repo.groups_of_person(session, person_id):
-        unit = await org_repo.get_unit(session, group.unit_id) if group.unit_id else None
-        if unit is not None and unit.kind == UnitKind.TEAM:
-            return unit
-    for _, unit in await org_repo.role_rows_of(session, person_id):
-        if unit.kind == UnitKind.TEAM:
-            return unit
-    return None
 
 
 def is_incident(draft: ConversationDraft) -> bool:

@@ -9,15 +9,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from content.render import Renderer
 from domain.language import SUPPORTED_LANGUAGES, negotiate
-from domain.org import Role, has_role_over
+from domain.org import Role, UnitKind, has_role_over
 from domain.reach import unit_language
 from services.base import Actor, Outcome, Runtime
 from services.buttons import Button, keyboard
 from storage import grants as grant_repo
 from storage import groups as group_repo
+from storage import org as org_repo
 from storage import people as people_repo
 from storage import units as unit_repo
-from storage.models import Person
+from storage.models import Person, Unit
 
 Scope = Literal["g", "p"]
 Code = Literal["zh", "en"]
@@ -101,3 +102,16 @@ async def set_own_language(rt: Runtime, actor: Actor, code: str) -> Outcome:
             person.language, person.updated_at = code, now
             session.add(person)
     return Outcome.done("language.set_private")
+
+
+async def home_team(session: AsyncSession, person_id: int) -> Unit | None:
+    """The team a person reports from: the team of their first bound group, else a team
+    they hold a role in (a leader who never spoke in the group), else None."""
+    for group in await org_repo.groups_of_person(session, person_id):
+        unit = await org_repo.get_unit(session, group.unit_id) if group.unit_id else None
+        if unit is not None and unit.kind == UnitKind.TEAM:
+            return unit
+    for _, unit in await org_repo.role_rows_of(session, person_id):
+        if unit.kind == UnitKind.TEAM:
+            return unit
+    return None
