@@ -208,7 +208,11 @@ def build_application(
     leader = leadership or elect(settings)
 
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
+        if not isinstance(leader, SoleInstance):
+            services.standby_state = "standby"
         await leader.acquire()
+        if not isinstance(leader, SoleInstance):
+            services.standby_state = "leader"
         await upgrade(services.db)
         # The other bots receive their updates beside this one; the scheduler and
         # the outbox sender run once, here, for all of them.

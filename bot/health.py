@@ -99,7 +99,11 @@ async def check(app: Application, services: Services, *, mode: str) -> HealthRep
         except Exception as exc:
             log.warning("health: reading the outbox failed: %s", exc or type(exc).__name__)
             body["outbox"] = {"error": type(exc).__name__}
-    healthy = bool(database["ok"] and app.running)
+    body["role"] = services.standby_state
+    # A standby waiting for the leader's lock is healthy without running: restarting
+    # it would only make it wait again.
+    ready = app.running or services.standby_state == "standby"
+    healthy = bool(database["ok"] and ready)
     body["status"] = "ok" if healthy else "unavailable"
     return HealthReport(healthy, body)
 

@@ -37,6 +37,9 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     # The bots of this deployment (several tokens: see services/fleet.py).
     bots: Fleet = field(default_factory=lambda: Fleet(main=0))
+    # With a hot standby: whether this instance waits for the leader's lock (healthy,
+    # though not running) or leads; "single" without an election.
+    standby_state: str = "single"  # single | standby | leader
     # Writes that many updates make at once (a shift start's taps), batched.
     sightings: MemberSightings = field(init=False)
     check_ins: CheckInDesk = field(init=False)

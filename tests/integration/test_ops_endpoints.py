@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
-from bot import lifecycle
+from bot import health, lifecycle
 from bot.app import build_application
 from bot.health import database_state
 from bot.web import SECRET_HEADER, OpsServer
@@ -354,3 +354,22 @@ async def test_safetybot_run_as_a_process_webhook_json_logs_metrics_and_sigterm(
     assert any(line["message"].startswith("webhook set") for line in lines)
     assert any(line["message"] == "stopping" for line in lines)
     assert account.token not in stderr.decode()  # the token never reaches the log
+
+
+class WaitingApp:
+    """An Application as a standby has it: built, not running, no JobQueue started."""
+
+    running = False
+    job_queue = None
+
+
+async def test_a_standby_waiting_for_the_lock_is_healthy_a_stopped_bot_is_not(
+        bot: BotUnderTest) -> None:
+    services = bot.services
+    assert services.standby_state == "single"  # no election configured
+    stopped = await health.check(WaitingApp(), services, mode="polling")  # type: ignore[arg-type]
+    assert stopped.status == 503 and stopped.body["role"] == "single"
+    services.standby_state = "standby"  # what start-up sets while it waits for the lock
+    waiting = await health.check(WaitingApp(), services, mode="polling")  # type: ignore[arg-type]
+    assert waiting.status == 200 and waiting.body["role"] == "standby"
+    assert waiting.body["running"] is False
