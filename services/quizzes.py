@@ -134,7 +134,7 @@ async def post_daily_polls(rt: Runtime, teams: Sequence[tuple[Unit, GroupChat]],
     the outbox key both say so); the question is one the team's polls did not ask
     within the rest period. Returns how many polls were queued.
     """
-    questions = [q for q in _bank(bank).questions if q.single_answer]
+    questions = list(_bank(bank).questions)
     if not questions:
         return 0
     now = rt.clock.now()
@@ -182,12 +182,17 @@ async def post_daily_polls(rt: Runtime, teams: Sequence[tuple[Unit, GroupChat]],
 
 
 def poll_params(renderer: Renderer, question: Question, lang: str) -> dict[str, Any]:
-    """The sendPoll parameters of a daily question: a quiz, not anonymous, explained."""
+    """The sendPoll parameters of a daily question: a quiz, not anonymous, explained.
+
+    A question with several right options lets a voter tick several (Bot API 9.6
+    quizzes take a list of correct options); it counts as right only with all of them.
+    """
     wording = question.wording(lang)
     title = renderer.plain("quiz.daily_prefix", lang)
     return {"question": f"{title}{wording.question}"[:300],
             "options": [{"text": o} for o in wording.options],
             "type": "quiz", "is_anonymous": False,
+            "allows_multiple_answers": not question.single_answer,
             "correct_option_ids": sorted(question.correct),
             "explanation": wording.explanation}
 
@@ -406,7 +411,10 @@ async def start_session(rt: Runtime, actor: Actor, chat_id: int, topic_text: str
         if topic is None:
             return QuizReply(key="quiz.unknown_topic", values={"topics": ", ".join(
                 f"{t.key} ({t.title(actor.language)})" for t in the_bank.topics)})
-    pool = [q for q in the_bank.questions if topic is None or q.topic == topic.key]
+    # One button press answers a question here: questions with several right options
+    # are asked in the daily poll, where a voter ticks all of them.
+    pool = [q for q in the_bank.questions
+            if q.single_answer and (topic is None or q.topic == topic.key)]
     if not pool:
         return QuizReply(key="quiz.empty")
     now = rt.clock.now()

@@ -310,7 +310,9 @@ class Api:
             "options": [{"text": t, "voter_count": 0, "persistent_id": str(i)}
                         for i, t in enumerate(texts)], "total_voter_count": 0,
             "is_closed": False, "is_anonymous": str(params.get("is_anonymous", "true")).lower()
-            not in ("false", "0"), "type": kind, "allows_multiple_answers": False,
+            not in ("false", "0"), "type": kind,
+            "allows_multiple_answers": str(params.get("allows_multiple_answers", "false"))
+            .lower() in ("true", "1"),
             # Required by PTB since Bot API 9.6 / 10.0; a quiz answer cannot be taken back.
             "allows_revoting": kind != "quiz", "members_only": False}
         if not 1 <= len(poll["question"]) <= 300:
@@ -327,6 +329,9 @@ class Api:
             correct = [int(i) for i in raw or []]
             if not correct or any(not 0 <= i < len(texts) for i in correct):
                 raise bad_request("wrong correct option id specified")
+            if len(correct) > 1 and not poll["allows_multiple_answers"]:
+                raise bad_request("a quiz with several correct options must allow "
+                                  "multiple answers")
             poll["correct_option_ids"] = correct
             explanation = str(params.get("explanation") or "")
             if len(explanation) > 200:

@@ -297,6 +297,8 @@ class UserHandle:
         poll = message.extra.get("poll")
         if not isinstance(poll, dict):
             raise AssertionError(f"{message!r} has no poll")
+        if len(option_ids) > 1 and not poll.get("allows_multiple_answers"):
+            raise AssertionError("this poll takes one answer")
         for index in option_ids:
             poll["options"][index]["voter_count"] += 1
         poll["total_voter_count"] += 1

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import time, timedelta
 from typing import Any
 
 from sqlmodel import col, select
 
 from content.quizzes import shipped_bank
-from domain.quiz import Question
+from domain.quiz import Question, QuestionBank
 from services.membership import Member
-from services.quizzes import PollVoteIn, record_poll_answers
+from services.quizzes import PollVoteIn, post_daily_polls, record_poll_answers
 from storage import org as org_repo
 from storage.models import EarlyPollAnswer, Person, QuizPoll, QuizSession, TrainingRecord
 from tests.integration.conftest import BotUnderTest
@@ -70,17 +70,17 @@ async def test_daily_poll_answered_by_members_and_not_by_outsiders(bot: BotUnder
     assert poll["question"].startswith("📝 每日一题：") and poll["explanation"]
     question = next(q for q in shipped_bank().questions
                     if poll["question"].endswith(q.wording("zh").question))
-    [right] = poll["correct_option_ids"]
-    assert question.is_correct(right)
+    right = poll["correct_option_ids"]  # every right option (some questions have several)
+    assert question.answers_correctly(right)
     wrong = next(i for i in range(question.option_count) if not question.is_correct(i))
 
     async with bot.services.db.session() as s:
         assert (await s.exec(select(Person).where(Person.telegram_id == worker.id))).first() \
             is None
-    worker.answer_poll(message, [right])
+    worker.answer_poll(message, right)
     leader.answer_poll(message, [wrong])
-    welder.answer_poll(message, [right])
-    outsider.answer_poll(message, [right])  # not a member: ignored
+    welder.answer_poll(message, right)
+    outsider.answer_poll(message, right)  # not a member: ignored
     await bot.settle()
     worker.answer_poll(message, [wrong])  # the same person again: nothing new
     await bot.settle()
@@ -230,10 +230,10 @@ async def test_votes_before_the_polls_id_is_recorded_are_held_then_counted(
     async with asyncio.timeout(10):
         await held.reached.wait()  # the poll is in the group; the bot has not heard back
     [message] = polls(group)
-    right = message.extra["poll"]["correct_option_ids"][0]
-    worker.answer_poll(message, [right])
-    leader.answer_poll(message, [right])
-    leader.answer_poll(message, [right])  # delivered again: kept once
+    right = message.extra["poll"]["correct_option_ids"]
+    worker.answer_poll(message, right)
+    leader.answer_poll(message, right)
+    leader.answer_poll(message, right)  # delivered again: kept once
     await bot.until_handled()  # the outbox is still waiting for the poll's answer
     assert await quiz_records(bot) == []
     async with bot.services.db.session() as s:
@@ -304,3 +304,52 @@ async def test_a_team_set_to_quiz_with_the_briefing_gets_its_question_then(
     bot.clock.advance(timedelta(hours=5))  # 15:00
     await bot.run_sweeps()
     assert len(polls(group)) == 2
+
+
+async def test_a_question_with_several_right_options_is_right_only_with_all_of_them(
+        bot: BotUnderTest) -> None:
+    """A daily question with several right options: the poll lets a voter tick several,
+    and the training record says right only for exactly the right ones."""
+    _, people, group = await setup_plant(bot)
+    worker, leader = people["Worker Wu"], people["Leader Li"]
+    shipped = shipped_bank()
+    fire = shipped.by_id("fi-07")
+    assert fire is not None and sorted(fire.correct) == [0, 1, 3]
+    only_fire = QuestionBank(questions=(fire,), topics=shipped.topics)
+    async with bot.services.db.session() as s:
+        teams = await org_repo.teams_with_groups(s)
+    bot.clock.advance(timedelta(minutes=90))  # 10:00
+    assert await post_daily_polls(bot.services.runtime(), teams, at=time(10),
+                                  window=timedelta(hours=2), bank=only_fire) == 1
+    await bot.drain_outbox()
+    [message] = polls(group)
+    poll = message.extra["poll"]
+    assert poll["type"] == "quiz" and poll["allows_multiple_answers"] is True
+    assert poll["correct_option_ids"] == [0, 1, 3]
+    worker.answer_poll(message, [0, 1, 3])  # all of them
+    leader.answer_poll(message, [0, 1])  # one missing: not right
+    await bot.settle()
+    async with bot.services.db.session() as s:
+        ids = {p.telegram_id: p.id for p in (await s.exec(select(Person))).all()}
+    results = {(r.person_id, r.result) for r in await quiz_records(bot)}
+    assert results == {(ids[worker.id], "correct"), (ids[leader.id], "wrong")}
+
+
+async def test_the_private_quiz_asks_only_one_answer_questions(bot: BotUnderTest) -> None:
+    shipped = shipped_bank()
+    several = {q.id for q in shipped.questions if not q.single_answer}
+    assert several  # the shipped bank has some, for the daily poll
+    await setup_plant(bot)
+    d = bot.driver
+    welder = d.user("Welder Wang")
+    welder.start_bot()
+    chat = d.private_chat(welder)
+    for _ in range(3):  # the fire topic has six one-answer questions and one of several
+        welder.send(chat, "/quiz fire")
+        await bot.settle()
+        welder.send(chat, "/cancel")
+        await bot.settle()
+    async with bot.services.db.session() as s:
+        asked = {qid for q in (await s.exec(select(QuizSession))).all()
+                 for qid in json.loads(q.question_ids)}
+    assert asked and not asked & several

@@ -85,10 +85,10 @@ async def test_a_newcomers_training_from_joining_to_the_teams_ledger(bot: BotUnd
     await bot.run_sweeps()
     [poll_message] = polls(group)
     poll = poll_message.extra["poll"]
-    [right] = poll["correct_option_ids"]
-    wrong = next(i for i in range(len(poll["options"])) if i != right)
-    ning.answer_poll(poll_message, [right])
-    worker.answer_poll(poll_message, [right])
+    right = poll["correct_option_ids"]  # all the right options (a question may have several)
+    wrong = next(i for i in range(len(poll["options"])) if i not in right)
+    ning.answer_poll(poll_message, right)
+    worker.answer_poll(poll_message, right)
     leader.answer_poll(poll_message, [wrong])
     await bot.settle()
     async with bot.services.db.session() as s:
