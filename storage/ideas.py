@@ -28,36 +28,33 @@ async def create(session: AsyncSession, **values: Any) -> Idea:
     return idea
 
 
-async def adopt(session: AsyncSession, idea: Idea, *, person_id: int, points: int,
-                now: datetime) -> bool:
-    """Adopt with points, unless someone decided (or passed it up) meanwhile: once."""
+async def _decide(session: AsyncSession, idea: Idea, **values: Any) -> bool:
+    """Write ``values`` unless someone decided (or passed it up) meanwhile: once."""
     result = await session.exec(update(Idea).where(
         col(Idea.id) == idea.id, col(Idea.state) == IdeaState.SUBMITTED.value,
-        col(Idea.reviewing_unit_id) == idea.reviewing_unit_id)
-        .values(state=IdeaState.ADOPTED.value, decided_at=now, decided_by=person_id,
-                points=points))
+        col(Idea.reviewing_unit_id) == idea.reviewing_unit_id).values(**values))
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def adopt(session: AsyncSession, idea: Idea, *, person_id: int, points: int,
+                now: datetime) -> bool:
+    """Adopt with points: once."""
+    return await _decide(session, idea, state=IdeaState.ADOPTED.value, decided_at=now,
+                         decided_by=person_id, points=points)
 
 
 async def decline(session: AsyncSession, idea: Idea, *, person_id: int, reason: str,
                   now: datetime) -> bool:
     """Decline with a reason: once."""
-    result = await session.exec(update(Idea).where(
-        col(Idea.id) == idea.id, col(Idea.state) == IdeaState.SUBMITTED.value,
-        col(Idea.reviewing_unit_id) == idea.reviewing_unit_id)
-        .values(state=IdeaState.DECLINED.value, decided_at=now, decided_by=person_id,
-                reason=reason))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return await _decide(session, idea, state=IdeaState.DECLINED.value, decided_at=now,
+                         decided_by=person_id, reason=reason)
 
 
 async def pass_up(session: AsyncSession, idea: Idea, *, to_unit_id: int, person_id: int,
                   now: datetime) -> bool:
     """Hand the review to the unit above: once from each level."""
-    result = await session.exec(update(Idea).where(
-        col(Idea.id) == idea.id, col(Idea.state) == IdeaState.SUBMITTED.value,
-        col(Idea.reviewing_unit_id) == idea.reviewing_unit_id)
-        .values(reviewing_unit_id=to_unit_id, passed_up_at=now, passed_up_by=person_id))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return await _decide(session, idea, reviewing_unit_id=to_unit_id, passed_up_at=now,
+                         passed_up_by=person_id)
 
 
 async def in_units(session: AsyncSession, unit_ids: Sequence[int], limit: int = 20) -> list[Idea]:
