@@ -296,10 +296,14 @@ def _application(settings: Settings, token: str, services: Services,
         get_updates_request=HTTPXRequest(connection_pool_size=1))
     # Polling confirms a batch to Telegram once it is stored in the inbox
     # (bot/polling.py, bot/inbox.py): a kill -9 loses nothing.
-    updater = DurableUpdater(bot, asyncio.Queue(), UpdateInbox(services.db, bot))
+    inbox = UpdateInbox(services.db, bot)
+    updater = DurableUpdater(bot, asyncio.Queue(), inbox)
     processor = OrderedUpdateProcessor(services.db, services.clock,
                                        concurrency=settings.update_concurrency)
     processor.on_durable.append(updater.backlog.done)
+    # Batch handlers (poll votes) get their updates unparsed, outside PTB's dispatch.
+    inbox.keep_raw = processor.takes_raw
+    updater.take_together = processor.take_together
     processor.after_handling.append(services.metrics.update_handled)
     processor.after_repeat.append(services.metrics.update_repeated)
     builder = (

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from telegram import Update
 
+from bot.inbox import RawUpdate
 from domain.clock import Clock
 from storage import outbox as outbox_repo
 from storage.db import Database
@@ -40,6 +42,8 @@ def update_kind(update: object) -> str:
             if getattr(update, name, None) is not None:
                 return str(name)
         return "other"
+    if isinstance(update, RawUpdate):
+        return update.kind
     return type(update).__name__
 
 
@@ -48,6 +52,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._by_kind: dict[str, tuple[Any, Any]] = {}
         self.updates_handled = Counter(
             "safetybot_updates_handled", "Updates handled, by kind.", ["kind"],
             registry=self.registry)
@@ -81,8 +86,12 @@ class Metrics:
     def update_handled(self, update: object, seconds: float) -> None:
         """An update went through the handlers."""
         kind = update_kind(update)
-        self.updates_handled.labels(kind).inc()
-        self.handler_latency.labels(kind).observe(seconds)
+        children = self._by_kind.get(kind)
+        if children is None:  # labels() is a lookup under a lock: once per kind
+            children = self._by_kind[kind] = (self.updates_handled.labels(kind),
+                                              self.handler_latency.labels(kind))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def update_repeated(self, update: object) -> None:
         """A redelivered update was dropped before the handlers."""

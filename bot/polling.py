@@ -30,12 +30,12 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from telegram import Bot, Update
+from telegram import Bot
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Updater
 from telegram.warnings import PTBUserWarning
 
-from bot.inbox import UpdateInbox
+from bot.inbox import Received, UpdateInbox
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,9 @@ class DurableUpdater(Updater):
         self.backlog = Backlog()
         self._poll_task: asyncio.Task[None] | None = None
         self.confirmed_offset = 0  # the offset last sent to Telegram (tests read it)
+        # Takes the updates batch handlers handle and returns the rest for the
+        # Application (OrderedUpdateProcessor.take_together; bot/app.py wires it).
+        self.take_together: Callable[[Sequence[Received]], Sequence[Received]] = list
 
     async def start_polling(  # type: ignore[override]
         self,
@@ -146,9 +149,9 @@ class DurableUpdater(Updater):
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    async def _hand_over(self, updates: Sequence[Update]) -> None:
+    async def _hand_over(self, updates: Sequence[Received]) -> None:
         self.backlog.handed_over(update.update_id for update in updates)
-        for update in updates:
+        for update in self.take_together(updates):
             await self.update_queue.put(update)
 
     async def _take_over_inbox(self) -> None:

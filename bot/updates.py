@@ -16,6 +16,11 @@ the Application hands it every update with the coroutine that handles it.
   start-up what was received and not done. The ids handled are remembered in
   memory and in the database (written in batches), and a repeat is dropped
   before any handler sees it.
+- Together: updates that need no answer and come in floods (a plant voting in
+  the morning's quiz poll) can be taken by a batch handler
+  (:meth:`OrderedUpdateProcessor.handle_together`): each batch the poller stored
+  goes to it whole, outside PTB's per-update dispatch, and the batches that
+  arrive while one is being handled are handled next as one.
 - Done: an update handled is marked done in the update inbox (:mod:`bot.inbox`;
   the poller stored it there before confirming it to Telegram), written behind
   in batches; ``on_durable`` is told once that is committed (or the update was
@@ -29,18 +34,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot.inbox import RawUpdate, Received
 from domain.clock import Clock
 from services.group_commit import GroupCommit
 from storage import updates as updates_repo
 from storage.db import Database
 
 log = logging.getLogger(__name__)
+
+# A batch handler: the updates it took, as Telegram sent them, in the order received
+# (see OrderedUpdateProcessor.handle_together).
+BatchHandler = Callable[[Sequence[RawUpdate]], Awaitable[None]]
 
 # Update ids this far below the newest are no longer kept in memory: Telegram only
 # redelivers what was not confirmed, which is the last batch or so.
@@ -91,14 +101,74 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
         self.on_durable: list[Callable[[int], None]] = []
         self._unwritten: set[int] = set()  # being handled, or record not yet committed
         self._closing = False
+        self._lanes: list[_Lane] = []
 
     async def initialize(self) -> None:
         """Nothing to prepare: the handled ids are read when the first update comes."""
 
     async def shutdown(self) -> None:
-        """Let the last batch of handled ids be written."""
+        """Finish the batches taken, then let the last handled ids be written."""
+        for lane in self._lanes:
+            await lane.close()
         self._closing = True
         await self._marking.close()
+
+    def handle_together(self, takes: Callable[[Mapping[str, Any]], bool],
+                        handle: BatchHandler) -> None:
+        """Hand the updates ``takes`` accepts (it sees Telegram's JSON) to ``handle``,
+        a batch at a time, unparsed.
+
+        Such updates skip PTB's handlers. Each keeps the guarantees of the others:
+        a repeat is dropped first, and it is marked done once ``handle`` returned
+        (or raised: the error is logged, as PTB's error handler would).
+        """
+        self._lanes.append(_Lane(takes, handle, self._handle_batch))
+
+    def takes_raw(self, data: Mapping[str, Any]) -> bool:
+        """Whether a batch handler takes this update (the inbox leaves it unparsed)."""
+        return any(lane.takes(data) for lane in self._lanes)
+
+    def take_together(self, updates: Sequence[Received]) -> list[Received]:
+        """Pass the updates batch handlers take to them; return the others, in order."""
+        rest: list[Received] = []
+        taken: dict[int, list[RawUpdate]] = {}
+        for update in updates:
+            if isinstance(update, RawUpdate):
+                lane = next((n for n, lane in enumerate(self._lanes) if lane.takes(update.data)),
+                            None)
+                if lane is not None:
+                    taken.setdefault(lane, []).append(update)
+                    continue
+            rest.append(update)
+        for n, batch in taken.items():
+            self._lanes[n].put(batch)
+        return rest
+
+    async def _handle_batch(self, updates: Sequence[RawUpdate], handle: BatchHandler) -> None:
+        fresh: list[RawUpdate] = []
+        for update in updates:
+            if await self._handled_before(update):
+                self._repeated(update)
+            else:
+                self._seen.add(update.update_id)
+                self._unwritten.add(update.update_id)
+                fresh.append(update)
+        if not fresh:
+            return
+        started = time.perf_counter()
+        try:
+            async with self._slots:
+                await handle(fresh)
+        except Exception:
+            log.exception("handling %d updates together failed (first id %s)",
+                          len(fresh), fresh[0].update_id)
+        finally:
+            took = (time.perf_counter() - started) / len(fresh)
+            for update in fresh:
+                self._mark(update.update_id)
+                for timed in self.after_handling:
+                    timed(update, took)
+                self._notify(update)
 
     async def do_process_update(self, update: object,
                                 coroutine: Awaitable[Any]) -> None:
@@ -122,13 +192,8 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
         if await self._handled_before(update):
             # A repeat: done before, or in flight (handed over from the inbox at
             # start-up and fetched again, or a webhook's retry).
-            log.info("update %s was handled before; skipped", update_id)
             _close(coroutine)
-            for repeated in self.after_repeat:
-                repeated(update)
-            self._notify(update)
-            if update_id not in self._unwritten:  # else its own write says so
-                self._durable(update_id)
+            self._repeated(update)
             return
         self._seen.add(update_id)
         self._unwritten.add(update_id)
@@ -144,6 +209,14 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
             for timed in self.after_handling:
                 timed(update, took)
             self._notify(update)
+
+    def _repeated(self, update: Update | RawUpdate) -> None:
+        log.info("update %s was handled before; skipped", update.update_id)
+        for repeated in self.after_repeat:
+            repeated(update)
+        self._notify(update)
+        if update.update_id not in self._unwritten:  # else its own write says so
+            self._durable(update.update_id)
 
     def _mark(self, update_id: int, retry_in: float = 0.5) -> None:
         def written(future: asyncio.Future[None]) -> None:
@@ -164,12 +237,13 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
         for callback in self.on_durable:
             callback(update_id)
 
-    async def _handled_before(self, update: Update) -> bool:
+    async def _handled_before(self, update: Update | RawUpdate) -> bool:
         if self._loading is None:
             # The first update since start: read which of the ids from here on a
             # previous run handled (a redelivery can only be of those). Updates
             # arriving meanwhile wait for the same read.
-            self._bot_id = update.get_bot().id
+            self._bot_id = update.bot_id if isinstance(update, RawUpdate) \
+                else update.get_bot().id
             self._loading = asyncio.ensure_future(self._load(update.update_id))
         await asyncio.shield(self._loading)
         if update.update_id in self._seen:
@@ -200,3 +274,31 @@ def _close(coroutine: Awaitable[Any]) -> None:
     close = getattr(coroutine, "close", None)
     if close is not None:
         close()
+
+
+class _Lane:
+    """One batch handler's queue: batches wait while one is handled, then go as one."""
+
+    def __init__(self, takes: Callable[[Mapping[str, Any]], bool], handle: BatchHandler,
+                 run: Callable[[Sequence[RawUpdate], BatchHandler], Awaitable[None]]) -> None:
+        self.takes = takes
+        self._handle = handle
+        self._run = run
+        self._waiting: list[RawUpdate] = []
+        self._worker: asyncio.Task[None] | None = None
+
+    def put(self, updates: Sequence[RawUpdate]) -> None:
+        """Queue updates; the worker starts when none is running."""
+        self._waiting.extend(updates)
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._work(), name="updates:together")
+
+    async def _work(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            await self._run(batch, self._handle)
+
+    async def close(self) -> None:
+        """Wait for the queued batches to be handled."""
+        while self._worker is not None and not self._worker.done():
+            await self._worker

@@ -7,6 +7,11 @@ question's button (or a forged one) is refused in a box the clicker dismisses.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import (
     Application,
@@ -16,7 +21,10 @@ from telegram.ext import (
     PollAnswerHandler,
 )
 
+from bot.inbox import RawUpdate
 from bot.members import group_member_check
+from bot.services import get_services
+from bot.updates import BatchHandler, OrderedUpdateProcessor
 from domain.people import display_name
 from handlers.common import (
     Context,
@@ -35,6 +43,8 @@ from handlers.common import (
 from services import quizzes as quiz_service
 from services.membership import Member
 from services.quizzes import PollVoteIn, QuizAnswer, QuizReply, Screen
+
+log = logging.getLogger(__name__)
 
 # Before group 0's /cancel (the hazard report's): a quiz in progress is cancelled here.
 CANCEL_GROUP = -1
@@ -111,25 +121,57 @@ async def cancel_quiz(update: Update, context: Context) -> None:
     raise ApplicationHandlerStop
 
 
-async def poll_answered(update: Update, context: Context) -> None:
-    """A vote in a daily quiz poll: recorded for team members, ignored for anyone else.
+def poll_votes_recorder(application: Application) -> BatchHandler:  # type: ignore[type-arg]
+    """The handler of daily quiz poll votes, a batch at a time (see ``register``).
 
+    A vote is recorded for a member of the poll's team and ignored for anyone else.
     A voter the bot never saw in the group (privacy mode hides plain messages) is
     looked up with Telegram once; after that they are a known member.
     """
-    answer = update.poll_answer
-    if answer is None or answer.user is None or answer.user.is_bot:
-        return  # a vote by a chat (anonymous admin): not a person
-    user = answer.user
-    voter = Member(telegram_id=user.id, name=display_name(user.first_name, user.last_name),
-                   username=user.username, language_code=user.language_code)
-    desk = services(context).poll_answers
-    vote = await desk.vote(PollVoteIn(voter, answer.poll_id, tuple(answer.option_ids)))
-    if vote.ask_chat_id is None:
-        return
-    if await group_member_check(context.bot)(vote.ask_chat_id, user.id):
-        await desk.vote(PollVoteIn(voter, answer.poll_id, tuple(answer.option_ids),
-                                   confirmed=True))
+
+    async def record(updates: Sequence[RawUpdate]) -> None:
+        votes = [vote for vote in map(_vote_of, updates) if vote is not None]
+        if not votes:
+            return
+        rt = get_services(application.bot_data).runtime()
+        results = await quiz_service.record_poll_answers(rt, votes)
+        unknown = [(vote, result.ask_chat_id) for vote, result in zip(votes, results, strict=True)
+                   if result.ask_chat_id is not None]
+        if not unknown:
+            return
+        is_member = group_member_check(application.bot)
+        found = await asyncio.gather(*(is_member(chat_id, vote.voter.telegram_id)
+                                       for vote, chat_id in unknown))
+        confirmed = [replace(vote, confirmed=True)
+                     for (vote, _), member in zip(unknown, found, strict=True) if member]
+        if confirmed:
+            await quiz_service.record_poll_answers(rt, confirmed)
+
+    return record
+
+
+def _vote_of(update: RawUpdate) -> PollVoteIn | None:
+    """A person's vote, read from the update as Telegram sent it; None for a vote by a
+    chat (an anonymous admin), a bot's, or anything malformed."""
+    answer = update.data.get("poll_answer")
+    user = answer.get("user") if isinstance(answer, Mapping) else None
+    if not isinstance(answer, Mapping) or not isinstance(user, Mapping) or user.get("is_bot"):
+        return None
+    try:
+        voter = Member(telegram_id=int(user["id"]),
+                       name=display_name(str(user.get("first_name", "")),
+                                         _text_or_none(user.get("last_name"))),
+                       username=_text_or_none(user.get("username")),
+                       language_code=_text_or_none(user.get("language_code")))
+        return PollVoteIn(voter, str(answer["poll_id"]),
+                          tuple(int(option) for option in answer.get("option_ids", ())))
+    except (KeyError, TypeError, ValueError):
+        log.warning("update %s: a poll answer that cannot be read; ignored", update.update_id)
+        return None
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 async def quizstats_command(update: Update, context: Context) -> None:
@@ -157,5 +199,15 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("quiz", quiz_command))
     application.add_handler(CommandHandler("quizstats", quizstats_command))
     application.add_handler(CallbackQueryHandler(quiz_clicked, pattern=r"^qz:"))
-    application.add_handler(PollAnswerHandler(poll_answered))
+    # A plant votes within minutes of the morning's poll: the votes of each batch
+    # received are recorded together, in one transaction, outside PTB's dispatch.
+    record_votes = poll_votes_recorder(application)
+    processor = application.update_processor
+    if isinstance(processor, OrderedUpdateProcessor):
+        processor.handle_together(lambda data: "poll_answer" in data, record_votes)
+    else:
+        async def poll_answered(update: Update, context: Context) -> None:
+            await record_votes([RawUpdate(update.update_id, context.bot.id, update.to_dict())])
+
+        application.add_handler(PollAnswerHandler(poll_answered))
     application.add_handler(CommandHandler("cancel", cancel_quiz), group=CANCEL_GROUP)

@@ -58,6 +58,9 @@ def cjk_font() -> str | None:
         if font_has(path, _PROBE):
             return str(path)
     for entry in font_manager.fontManager.ttflist:
+        # matplotlib's Last Resort font maps every character, to a box: not Chinese.
+        if "lastresort" in entry.fname.lower().replace(" ", ""):
+            continue
         if font_has(entry.fname, _PROBE):
             return str(entry.fname)
     log.warning("no font with Chinese glyphs is installed: chart texts in Chinese will show "

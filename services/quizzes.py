@@ -256,11 +256,10 @@ async def _record_votes(session: AsyncSession, votes: Sequence[PollVoteIn], now:
         session, sorted({v.poll_id for v in votes if v.option_ids}))
     groups = await quiz_repo.groups_of_units(session, sorted({p.unit_id
                                                               for p in polls.values()}))
-    people = await quiz_repo.people_by_telegram_ids(
+    people = await quiz_repo.person_ids_by_telegram_ids(
         session, sorted({v.voter.telegram_id for v in votes}))
     members = await quiz_repo.active_memberships(
-        session, sorted({g.id or 0 for g in groups.values()}),
-        sorted({p.id or 0 for p in people.values()}))
+        session, sorted({g.id or 0 for g in groups.values()}), sorted(set(people.values())))
     results: list[PollVote] = []
     rows: list[dict[str, Any]] = []
     held: list[dict[str, Any]] = []
@@ -275,14 +274,15 @@ async def _record_votes(session: AsyncSession, votes: Sequence[PollVoteIn], now:
         if poll is None or group is None or not group.active:
             results.append(PollVote(False))
             continue
-        person = people.get(vote.voter.telegram_id)
-        if person is None or (group.id, person.id) not in members:
+        person_id = people.get(vote.voter.telegram_id)
+        if person_id is None or (group.id, person_id) not in members:
             if not vote.confirmed:
                 results.append(PollVote(False, ask_chat_id=group.chat_id))
                 continue
-            person = await _learn_member(session, vote.voter, group, now)
-            members.add((group.id or 0, person.id or 0))
-        rows.append(_answer_row(poll, person.id or 0, vote.option_ids, bank, now))
+            person_id = (await _learn_member(session, vote.voter, group, now)).id or 0
+            people[vote.voter.telegram_id] = person_id
+            members.add((group.id or 0, person_id))
+        rows.append(_answer_row(poll, person_id, vote.option_ids, bank, now))
         results.append(PollVote(True))
     await quiz_repo.record_answers(session, rows)
     await quiz_repo.hold_early_answers(session, held)

@@ -113,5 +113,18 @@ async def insert_skipping_duplicates(session: AsyncSession, model: Any,
         return
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    await session.exec(insert(model).on_conflict_do_nothing(  # type: ignore[call-overload]
-        index_elements=unique), params=rows)
+    await execute_many(session, insert(model.__table__).on_conflict_do_nothing(
+        index_elements=unique), rows)
+
+
+async def execute_many(session: AsyncSession, statement: Any,
+                       rows: list[dict[str, Any]]) -> None:
+    """Run a Core insert or update against a table once per row, in the session's
+    transaction, as one executemany.
+
+    The ORM's bulk path (``session.exec(insert(Model), params=rows)``) builds its
+    bookkeeping per row, which at a shift start cost more than the rows themselves;
+    the hot inserts (the update inbox, handled marks, answers) need none of it.
+    """
+    connection = await session.connection()
+    await connection.execute(statement, rows)

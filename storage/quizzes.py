@@ -138,13 +138,16 @@ async def groups_of_units(session: AsyncSession, unit_ids: Sequence[int]) -> dic
     return {group.unit_id: group for group in result.all() if group.unit_id is not None}
 
 
-async def people_by_telegram_ids(session: AsyncSession,
-                                 telegram_ids: Sequence[int]) -> dict[int, Person]:
-    """Known people among many Telegram ids, in one query."""
+async def person_ids_by_telegram_ids(session: AsyncSession,
+                                     telegram_ids: Sequence[int]) -> dict[int, int]:
+    """The person ids of the known people among many Telegram ids, in one query
+    (ids only: a plant's votes need no more, and loading whole rows cost more)."""
     if not telegram_ids:
         return {}
-    result = await session.exec(select(Person).where(col(Person.telegram_id).in_(telegram_ids)))
-    return {person.telegram_id: person for person in result.all()}
+    result = await session.exec(select(Person.telegram_id, Person.id)
+                                .where(col(Person.telegram_id).in_(telegram_ids)))
+    return {telegram_id: person_id for telegram_id, person_id in result.all()
+            if person_id is not None}
 
 
 async def active_memberships(session: AsyncSession, group_chat_ids: Sequence[int],

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.db import insert_skipping_duplicates
+from storage.db import execute_many, insert_skipping_duplicates
 from storage.models import ProcessedUpdate
 
 
@@ -52,14 +52,15 @@ async def mark_many(session: AsyncSession, *, bot_id: int, update_ids: Sequence[
         return
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(ProcessedUpdate)
+    table = ProcessedUpdate.__table__  # type: ignore[attr-defined]
+    statement = insert(table)
     # An id handled already keeps its first time stamp (a repeat changes nothing).
-    await session.exec(statement.on_conflict_do_update(  # type: ignore[call-overload]
+    await execute_many(session, statement.on_conflict_do_update(
         index_elements=["bot_id", "update_id"],
         set_={"processed_at": statement.excluded.processed_at, "payload": None},
-        where=col(ProcessedUpdate.processed_at).is_(None)),
-        params=[{"bot_id": bot_id, "update_id": update_id, "processed_at": now,
-                 "payload": None} for update_id in sorted(set(update_ids))])
+        where=table.c.processed_at.is_(None)),
+        [{"bot_id": bot_id, "update_id": update_id, "processed_at": now,
+          "payload": None} for update_id in sorted(set(update_ids))])
 
 
 async def receive_many(session: AsyncSession, *, bot_id: int,
@@ -67,7 +68,7 @@ async def receive_many(session: AsyncSession, *, bot_id: int,
     """Put received updates (id, JSON) in the inbox in one statement; ids already
     there (received or handled: a redelivery) are left as they are."""
     await insert_skipping_duplicates(session, ProcessedUpdate, ["bot_id", "update_id"], [
-        {"bot_id": bot_id, "update_id": update_id, "processed_at": None, "payload": payload}
+        {"bot_id": bot_id, "update_id": update_id, "payload": payload}
         for update_id, payload in payloads])
 
 
