@@ -37,7 +37,8 @@ from sqlmodel import col, func, select
 from telegram import Bot
 from telegram.ext import AIORateLimiter, ExtBot
 
-from bot.app import BoundedRequest, flood_limiter
+from bot.app import flood_limiter
+from bot.http import BotApiHTTP
 from bot.outbox import OutboxDispatcher
 from domain.clock import SystemClock
 from storage.db import Database
@@ -157,7 +158,7 @@ async def fan_out(template: Path, folder: Path, bots: int, groups: int, speed: f
         senders[bot_id] = ExtBot(token, base_url=f"{world['url']}/bot",
                                  base_file_url=f"{world['url']}/file/bot",
                                  rate_limiter=_limiter(budget, speed, burst),
-                                 request=BoundedRequest(8))
+                                 request=BotApiHTTP(8))
         await senders[bot_id].initialize()
     main = senders[bot_ids[0]]
     dispatcher = OutboxDispatcher(main, db, SystemClock(),

@@ -11,10 +11,10 @@ from typing import Any
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
-from telegram.request import HTTPXRequest
 
 from bot.context import BotContext
 from bot.errors import CallbackAwareBot, on_error
+from bot.http import BotApiHTTP
 from bot.inbox import UpdateInbox
 from bot.leadership import Election, Leadership, SoleInstance
 from bot.members import group_member_check
@@ -70,33 +70,6 @@ class SafetyApplication(Application):  # type: ignore[type-arg]
         processor = self.update_processor
         assert isinstance(processor, OrderedUpdateProcessor)
         return processor.after_update
-
-
-class BoundedRequest(HTTPXRequest):
-    """PTB's HTTP client with at most ``connections`` requests in flight.
-
-    httpcore looks at every pooled connection (a system call each) whenever a
-    request starts or ends, and at every waiting request against every connection;
-    with hundreds of button answers in flight at a shift start that bookkeeping cost
-    more than the answers. Waiting here is a cheap queue, in order, and keeps the
-    pool small. (Sends wait for the flood limiter before they get here.)
-    """
-
-    def __init__(self, connections: int,
-                 on_answer: Callable[[str, int], None] | None = None) -> None:
-        super().__init__(connection_pool_size=connections)
-        self._in_flight = asyncio.Semaphore(connections)
-        # Told the method and HTTP status of every answer (the metrics count 429s).
-        self._on_answer = on_answer
-
-    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
-        """Send one request once fewer than ``connections`` are in flight."""
-        async with self._in_flight:
-            status, body = await super().do_request(*args, **kwargs)
-        if self._on_answer is not None:
-            url = str(kwargs.get("url", args[0] if args else ""))
-            self._on_answer(url.rsplit("/", 1)[-1], status)  # the method, never the token
-        return status, body
 
 
 def flood_limiter(overall_per_second: float, group_per_minute: float,
@@ -291,9 +264,9 @@ def _application(settings: Settings, token: str, services: Services,
         defaults=Defaults(parse_mode=ParseMode.HTML),
         rate_limiter=flood_limiter(settings.flood_overall_per_second,
                                    settings.flood_group_per_minute),
-        request=BoundedRequest(settings.telegram_connections,
-                               on_answer=services.metrics.telegram_answered),
-        get_updates_request=HTTPXRequest(connection_pool_size=1))
+        request=BotApiHTTP(settings.telegram_connections,
+                           on_answer=services.metrics.telegram_answered),
+        get_updates_request=BotApiHTTP(1))
     # Polling confirms a batch to Telegram once it is stored in the inbox
     # (bot/polling.py, bot/inbox.py): a kill -9 loses nothing.
     inbox = UpdateInbox(services.db, bot)

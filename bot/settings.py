@@ -157,7 +157,7 @@ class Settings(BaseSettings):
     # taps wait on the database, not on each other.
     update_concurrency: int = Field(default=64, ge=1, le=1024)
     # Requests to Telegram in flight at once (each a pooled connection); more wait in
-    # order. A few suffice: an answer takes milliseconds (see bot.app.BoundedRequest).
+    # order. A few suffice: an answer takes milliseconds (see bot.http.BotApiHTTP).
     telegram_connections: int = Field(default=8, ge=1, le=256)
 
     @field_validator("bot_admin_ids", mode="before")
