@@ -50,10 +50,13 @@ async def check_in_many(session: AsyncSession, pairs: Sequence[tuple[int, int]],
         return set()
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    result = await session.exec(  # type: ignore[call-overload]
-        insert(Attendance).values(rows)
-        .on_conflict_do_nothing(index_elements=["meeting_id", "person_id"])
-        .returning(col(Attendance.meeting_id), col(Attendance.person_id)))
+    table = Attendance.__table__  # type: ignore[attr-defined]
+    # Rows as parameters, not in the statement: one compiled statement serves every
+    # batch size (a multi-row VALUES was compiled again for each tap's batch).
+    connection = await session.connection()
+    result = await connection.execute(
+        insert(table).on_conflict_do_nothing(index_elements=["meeting_id", "person_id"])
+        .returning(table.c.meeting_id, table.c.person_id), rows)
     return {(int(m), int(p)) for m, p in result.all()}
 
 
