@@ -296,7 +296,11 @@ class _Lane:
     async def _work(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting, []
-            await self._run(batch, self._handle)
+            try:
+                await self._run(batch, self._handle)
+            except Exception:  # the redelivery guard could not read: next start's
+                log.exception("a batch of %d updates was not handled; the inbox keeps "
+                              "them for the next start", len(batch))
 
     async def close(self) -> None:
         """Wait for the queued batches to be handled."""

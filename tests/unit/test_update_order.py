@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
 from telegram import Bot, Update, User
 
+from bot.inbox import RawUpdate
 from bot.updates import OrderedUpdateProcessor, order_key
 from domain.clock import ManualClock
+from storage import updates as updates_repo
 from storage.db import Database
 from storage.migrate import upgrade
 
@@ -95,4 +99,59 @@ async def test_an_update_delivered_again_is_dropped_even_after_a_restart(
     await restarted.process_update(message(11, -5, 1), handle(11))
     assert seen == [10, 11]
     await restarted.shutdown()
+    await db.dispose()
+
+
+def vote(update_id: int, user_id: int) -> RawUpdate:
+    return RawUpdate(update_id, BOT.id, {"update_id": update_id, "poll_answer": {
+        "poll_id": "P", "option_ids": [0],
+        "user": {"id": user_id, "is_bot": False, "first_name": f"U{user_id}"}}})
+
+
+async def test_a_batch_handler_takes_its_updates_whole_and_the_rest_go_to_ptb(
+        tmp_path: Path) -> None:
+    proc, db = await processor(tmp_path)
+    batches: list[list[int]] = []
+    first_taken, may_finish = asyncio.Event(), asyncio.Event()
+    handled: list[int] = []
+    proc.after_update.append(lambda update: handled.append(update.update_id))  # type: ignore[attr-defined]
+
+    async def record(updates: Sequence[RawUpdate]) -> None:
+        batches.append([u.update_id for u in updates])
+        first_taken.set()
+        await may_finish.wait()
+
+    proc.handle_together(lambda data: "poll_answer" in data, record)
+    assert proc.takes_raw(vote(1, 1).data) and not proc.takes_raw({"update_id": 2,
+                                                                    "message": {}})
+    rest = proc.take_together([vote(1, 1), message(2, -5, 1), vote(3, 2)])
+    assert [u.update_id for u in rest] == [2]  # PTB's handlers get the message only
+    await asyncio.wait_for(first_taken.wait(), 5)
+    # Batches arriving while one is recorded wait, then go as one; a repeat is dropped.
+    proc.take_together([vote(4, 3), vote(1, 1)])
+    proc.take_together([vote(5, 4)])
+    may_finish.set()
+    await asyncio.wait_for(proc.shutdown(), 5)
+    assert batches == [[1, 3], [4, 5]]
+    assert sorted(handled) == [1, 1, 3, 4, 5]  # the repeat is told too (tests wait on it)
+    async with db.session() as session:
+        assert await updates_repo.handled_since(session, bot_id=BOT.id,
+                                                first_update_id=0) == {1, 3, 4, 5}
+    await db.dispose()
+
+
+async def test_a_failing_batch_handler_is_logged_and_its_updates_are_done(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    proc, db = await processor(tmp_path)
+
+    async def broken(updates: Sequence[RawUpdate]) -> None:
+        raise RuntimeError("database away")
+
+    proc.handle_together(lambda data: "poll_answer" in data, broken)
+    proc.take_together([vote(7, 1)])
+    await asyncio.wait_for(proc.shutdown(), 5)
+    assert "handling 1 updates together failed" in caplog.text
+    async with db.session() as session:  # as PTB's error handler would: not retried
+        assert await updates_repo.handled_since(session, bot_id=BOT.id,
+                                                first_update_id=0) == {7}
     await db.dispose()
