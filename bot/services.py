@@ -13,7 +13,6 @@ from services.base import Runtime
 from services.fleet import Fleet, FleetDesk
 from services.meetings import CheckInDesk
 from services.membership import MemberSightings
-from services.quizzes import PollAnswerDesk
 from storage.db import Database
 
 if TYPE_CHECKING:
@@ -43,14 +42,12 @@ class Services:
     # Writes that many updates make at once (a shift start's taps), batched.
     sightings: MemberSightings = field(init=False)
     check_ins: CheckInDesk = field(init=False)
-    poll_answers: PollAnswerDesk = field(init=False)
     fleet: FleetDesk = field(init=False)
 
     def __post_init__(self) -> None:
         self.sightings = MemberSightings(
             self.runtime(), return_after=self.settings.briefing_after_absence)
         self.check_ins = CheckInDesk(self.runtime())
-        self.poll_answers = PollAnswerDesk(self.runtime())
         self.fleet = FleetDesk(self.runtime(), self.bots)
 
     def runtime(self) -> Runtime:

@@ -18,7 +18,6 @@ from telegram.ext import (
     ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
-    PollAnswerHandler,
 )
 
 from bot.inbox import RawUpdate
@@ -201,13 +200,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(quiz_clicked, pattern=r"^qz:"))
     # A plant votes within minutes of the morning's poll: the votes of each batch
     # received are recorded together, in one transaction, outside PTB's dispatch.
-    record_votes = poll_votes_recorder(application)
     processor = application.update_processor
-    if isinstance(processor, OrderedUpdateProcessor):
-        processor.handle_together(lambda data: "poll_answer" in data, record_votes)
-    else:
-        async def poll_answered(update: Update, context: Context) -> None:
-            await record_votes([RawUpdate(update.update_id, context.bot.id, update.to_dict())])
-
-        application.add_handler(PollAnswerHandler(poll_answered))
+    assert isinstance(processor, OrderedUpdateProcessor), "built by bot.app"
+    processor.handle_together(lambda data: "poll_answer" in data,
+                              poll_votes_recorder(application))
     application.add_handler(CommandHandler("cancel", cancel_quiz), group=CANCEL_GROUP)

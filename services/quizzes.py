@@ -29,7 +29,6 @@ from domain.quiz_time import BRIEFING, QuizTime, quiz_starts_at, quiz_time_of
 from domain.shifts import ShiftSchedule
 from services.base import Actor, Outcome, Runtime
 from services.buttons import Button, keyboard
-from services.group_commit import GroupCommit
 from services.membership import Member
 from services.shifts import team_schedule
 from storage import org as org_repo
@@ -368,24 +367,6 @@ def _answer_row(poll: QuizPoll, person_id: int, options: Sequence[int], bank: Qu
             "subject": poll.question_id, "result": "correct" if correct else "wrong",
             "detail": f"daily poll {poll.day}", "at": now,
             "dedupe_key": f"quiz:poll:{poll.id}:{person_id}"}
-
-
-class PollAnswerDesk:
-    """Where the chat edge hands daily poll answers: the answers that arrive together
-    (a team answering at once, a backlog after a restart) share one transaction."""
-
-    def __init__(self, rt: Runtime) -> None:
-        self._commit: GroupCommit[PollVoteIn, PollVote] = GroupCommit(
-            lambda votes: record_poll_answers(rt, votes))
-
-    async def vote(self, vote: PollVoteIn) -> PollVote:
-        """Record a vote with the others arriving now; its result once committed."""
-        return await self._commit.submit(vote)
-
-    @property
-    def transactions(self) -> int:
-        """How many transactions the votes took so far."""
-        return self._commit.batches
 
 
 # ---------------------------------------------------------------- a private quiz

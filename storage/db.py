@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -118,13 +118,14 @@ async def insert_skipping_duplicates(session: AsyncSession, model: Any,
 
 
 async def execute_many(session: AsyncSession, statement: Any,
-                       rows: list[dict[str, Any]]) -> None:
+                       rows: Sequence[dict[str, Any]]) -> Any:
     """Run a Core insert or update against a table once per row, in the session's
     transaction, as one executemany.
 
     The ORM's bulk path (``session.exec(insert(Model), params=rows)``) builds its
     bookkeeping per row, which at a shift start cost more than the rows themselves;
     the hot inserts (the update inbox, handled marks, answers) need none of it.
+    Returns the result (its rows, for a statement with RETURNING).
     """
     connection = await session.connection()
-    await connection.execute(statement, rows)
+    return await connection.execute(statement, list(rows))

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import execute_many
 from storage.models import Attendance, Person, PreShiftMeeting
 
 
@@ -53,9 +54,8 @@ async def check_in_many(session: AsyncSession, pairs: Sequence[tuple[int, int]],
     table = Attendance.__table__  # type: ignore[attr-defined]
     # Rows as parameters, not in the statement: one compiled statement serves every
     # batch size (a multi-row VALUES was compiled again for each tap's batch).
-    connection = await session.connection()
-    result = await connection.execute(
-        insert(table).on_conflict_do_nothing(index_elements=["meeting_id", "person_id"])
+    result = await execute_many(session, insert(table).on_conflict_do_nothing(
+        index_elements=["meeting_id", "person_id"])
         .returning(table.c.meeting_id, table.c.person_id), rows)
     return {(int(m), int(p)) for m, p in result.all()}
 

@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.delivery import OutboxStatus
 from domain.telegram_html import split_message
-from storage.db import insert_skipping_duplicates
+from storage.db import execute_many, insert_skipping_duplicates
 from storage.models import OutboxMessage
 
 
@@ -242,7 +242,7 @@ async def mark_sent_many(
         .values(status=OutboxStatus.SENT.value, sent_at=now,
                 telegram_message_id=bindparam("message_id"), attempts=bindparam("tries"),
                 last_error=None, lease_owner=None, lease_until=None))
-    await session.exec(statement, params=[  # type: ignore[call-overload]
+    await execute_many(session, statement, [
         {"row_id": row_id, "message_id": message_id, "tries": attempts}
         for row_id, message_id, attempts in deliveries])
 
